@@ -1,0 +1,60 @@
+# Plinth — build, install, run and test. See README.md.
+#
+#   make run     start Postgres with Plinth on a project-local data directory
+#                and open psql (again: reuses the data)
+#   make stop    stop that server
+#   make test    every test: Swift unit tests, pg_regress, isolation, end-to-end
+#   make bench   Plinth beside heap, figures and plot under bench/results
+#
+# Installation follows PGXS conventions: the shared library goes to
+# $(pg_config --pkglibdir), the control and script files to
+# $(pg_config --sharedir)/extension.
+
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+PG_CONFIG ?= pg_config
+SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
+	-Xcc -I$(shell $(PG_CONFIG) --includedir-server) -Xcc -Wno-ignored-attributes
+
+.PHONY: all deps build install run stop psql test unit-test regress isolation e2e bench bench-smoke clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	swift build $(SWIFT_BUILD_FLAGS) --product plinth
+
+install: build
+	scripts/install.sh
+
+run: install
+	scripts/run.sh start
+
+stop:
+	scripts/run.sh stop
+
+psql:
+	scripts/run.sh psql
+
+test: install
+	scripts/test.sh
+
+unit-test: deps
+	scripts/test.sh unit
+
+regress: install
+	scripts/test.sh regress
+
+isolation: install
+	scripts/test.sh isolation
+
+e2e: install
+	scripts/test.sh e2e
+
+bench: install
+	scripts/bench.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+//
+// Plinth: PostgreSQL tables and indexes stored in a FoundationDB-style
+// transactional key-value store. The layers of ../DESIGN (docs/design.md) are
+// one target each; see README.md for how the shared library is built and
+// installed. No external packages: every CI run builds from a clean clone.
+import PackageDescription
+
+let package = Package(
+    name: "Plinth",
+    products: [
+        // The Postgres extension: `make install` copies libplinth.so to
+        // $(pg_config --pkglibdir)/plinth.so.
+        .library(name: "plinth", type: .dynamic, targets: ["CPlinth", "PlinthGlue"]),
+        .executable(name: "plinth-store-bench", targets: ["PlinthStoreBench"]),
+    ],
+    targets: [
+        // 1. C shim: the only C, compiled against the Postgres server headers
+        //    (the Makefile passes -I$(pg_config --includedir-server)).
+        .target(name: "CPlinth", path: "Sources/CPlinth"),
+        // 2. Postgres glue: the table/index access methods and transaction
+        //    callbacks, called from the shim through @_cdecl entry points.
+        .target(name: "PlinthGlue",
+                dependencies: ["CPlinth", "PlinthTxn", "PlinthEncoding", "PlinthStore", "PlinthLMDB", "PlinthFDB"]),
+        // 3. Row and key encoding: pure functions.
+        .target(name: "PlinthEncoding"),
+        // 4. Transaction layer: write buffer, statement visibility, savepoints.
+        .target(name: "PlinthTxn", dependencies: ["PlinthStore", "PlinthEncoding"]),
+        // 5. Store protocol and its two engines.
+        .target(name: "PlinthStore", dependencies: ["PlinthEncoding"]),
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
+        .target(name: "PlinthLMDB", dependencies: ["PlinthStore", "CLMDB"]),
+        .target(name: "CFDB", path: "Sources/CFDB"),
+        .target(name: "PlinthFDB", dependencies: ["PlinthStore", "CFDB"]),
+
+        .executableTarget(name: "PlinthStoreBench", dependencies: ["PlinthStore", "PlinthLMDB", "CLMDB"],
+                          path: "bench/store"),
+
+        .testTarget(name: "PlinthEncodingTests", dependencies: ["PlinthEncoding"]),
+        .testTarget(name: "PlinthStoreTests", dependencies: ["PlinthStore", "PlinthLMDB", "PlinthFDB"]),
+        .testTarget(name: "PlinthTxnTests", dependencies: ["PlinthTxn", "PlinthStore", "PlinthLMDB"]),
+    ]
+)

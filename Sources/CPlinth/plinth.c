@@ -1,0 +1,111 @@
+/*
+ * plinth.c — module entry: PG_MODULE_MAGIC, _PG_init (settings, callbacks,
+ * hooks) and the extension's small SQL-callable functions.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "shim.h"
+
+PG_MODULE_MAGIC;
+
+/* Settings: see README.md "Settings". */
+char	   *plinth_data_directory = NULL;
+char	   *plinth_cluster_file = NULL;
+int			plinth_api_version = 710;
+bool		plinth_durable = true;
+int			plinth_transaction_lifetime_ms = 5000;
+int			plinth_map_size_mb = 262144;
+
+/* True when loaded through shared_preload_libraries (required). */
+bool		plinth_preloaded = false;
+
+void		_PG_init(void);
+
+static void
+define_settings(void)
+{
+	DefineCustomStringVariable("plinth.data_directory",
+							   "Directory of the embedded store.",
+							   "Empty means \"plinth\" inside the Postgres data directory. "
+							   "Several Postgres servers on one machine may share one directory.",
+							   &plinth_data_directory, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("plinth.cluster_file",
+							   "FoundationDB cluster file; empty keeps the embedded store.",
+							   NULL,
+							   &plinth_cluster_file, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.api_version",
+							"FoundationDB API version to select.",
+							NULL,
+							&plinth_api_version, 710, 710, 730,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("plinth.durable",
+							 "Embedded store: flush every commit to disk before acknowledging it.",
+							 "Off trades durability after an operating-system crash for speed; "
+							 "a process crash never loses an acknowledged commit either way.",
+							 &plinth_durable, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.transaction_lifetime",
+							"Embedded store: how long a transaction may run (FoundationDB: 5 s).",
+							NULL,
+							&plinth_transaction_lifetime_ms, 5000, 100, 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.map_size",
+							"Embedded store: largest size the store file may reach.",
+							"Address space only; the file grows with live data.",
+							&plinth_map_size_mb, 262144, 64, INT_MAX,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("plinth");
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		/*
+		 * Loaded on demand (CREATE EXTENSION, or a table's handler) in a
+		 * server that did not preload us: define nothing that needs the
+		 * postmaster; plinth_check_preloaded() and the handlers refuse to
+		 * work.
+		 */
+		return;
+	}
+	plinth_preloaded = true;
+	define_settings();
+}
+
+/* Called first by the extension script: refuse without the preload. */
+void
+plinth_require_preload(void)
+{
+	if (!plinth_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("plinth must be loaded via shared_preload_libraries"),
+				 errhint("Add plinth to shared_preload_libraries in postgresql.conf "
+						 "(shared_preload_libraries = 'plinth') and restart the server.")));
+}
+
+PG_FUNCTION_INFO_V1(plinth_check_preloaded);
+Datum
+plinth_check_preloaded(PG_FUNCTION_ARGS)
+{
+	plinth_require_preload();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(plinth_version);
+Datum
+plinth_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(plinth_swift_version()));
+}

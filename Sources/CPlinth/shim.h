@@ -1,0 +1,30 @@
+/*
+ * shim.h — internal declarations of the C shim (never seen by Swift).
+ */
+#ifndef PLINTH_SHIM_H
+#define PLINTH_SHIM_H
+
+#include "plinth_bridge.h"
+#include "swift_api.h"
+
+/* boundary.c */
+extern void plinth_raise_pending(void) pg_attribute_noreturn();
+extern void plinth_boundary_reset(void);
+
+/* Call a Swift entry point and raise its error, if any, once it returned. */
+#define PLINTH_CHECK(call) \
+	do { \
+		if ((call) != PLINTH_OK) \
+			plinth_raise_pending(); \
+	} while (0)
+
+/* plinth.c: settings (GUCs) */
+extern char *plinth_data_directory;
+extern char *plinth_cluster_file;
+extern int	plinth_api_version;
+extern bool plinth_durable;
+extern int	plinth_transaction_lifetime_ms;
+extern int	plinth_map_size_mb;
+extern bool plinth_preloaded;
+
+#endif							/* PLINTH_SHIM_H */

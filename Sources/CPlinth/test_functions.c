@@ -1,0 +1,67 @@
+/*
+ * test_functions.c — SQL functions of the plinth_test extension, used by the
+ * regression tests to prove the error boundary and memory behaviour. They are
+ * not part of the plinth extension users install.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "shim.h"
+
+/* plinth_test_raise(sqlstate text, message text): a Swift error */
+PG_FUNCTION_INFO_V1(plinth_test_raise);
+Datum
+plinth_test_raise(PG_FUNCTION_ARGS)
+{
+	char	   *sqlstate = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *message = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	PLINTH_CHECK(plinth_swift_test_raise(sqlstate, message));
+	PG_RETURN_VOID();
+}
+
+/* plinth_test_parse_int4(text): Swift calls int4in, which may raise */
+PG_FUNCTION_INFO_V1(plinth_test_parse_int4);
+Datum
+plinth_test_parse_int4(PG_FUNCTION_ARGS)
+{
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32_t		result = 0;
+
+	PLINTH_CHECK(plinth_swift_test_parse_int4(s, &result));
+	PG_RETURN_INT32(result);
+}
+
+/* plinth_test_unwound(): Swift frames that returned normally after an error */
+PG_FUNCTION_INFO_V1(plinth_test_unwound);
+Datum
+plinth_test_unwound(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(plinth_swift_test_unwound());
+}
+
+/* plinth_test_backend_rss(): resident set size of this backend, in kB */
+PG_FUNCTION_INFO_V1(plinth_test_backend_rss);
+Datum
+plinth_test_backend_rss(PG_FUNCTION_ARGS)
+{
+	FILE	   *f = fopen("/proc/self/status", "r");
+	char		line[256];
+	int64		kb = -1;
+
+	if (f == NULL)
+		ereport(ERROR, (errcode_for_file_access(), errmsg("could not open /proc/self/status: %m")));
+	while (fgets(line, sizeof(line), f))
+	{
+		if (strncmp(line, "VmRSS:", 6) == 0)
+		{
+			kb = strtoll(line + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	PG_RETURN_INT64(kb);
+}
+

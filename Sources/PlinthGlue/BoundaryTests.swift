@@ -1,0 +1,36 @@
+import CPlinth
+
+
+// Entry points behind the plinth_test extension's SQL functions. They prove
+// the two directions of the error boundary (test/sql/boundary.sql).
+
+/// Counts Swift frames that were unwound normally after a caught Postgres
+/// error: if a longjmp skipped them, this would stay behind the call count.
+nonisolated(unsafe) private var unwoundFrames: Int64 = 0
+
+/// A Swift error surfaces as a Postgres ERROR with the given SQLSTATE.
+@_cdecl("plinth_swift_test_raise")
+public func plinthSwiftTestRaise(_ sqlstate: UnsafePointer<CChar>, _ message: UnsafePointer<CChar>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        throw PlinthError(sqlstate: SQLState(String(cString: sqlstate)), message: String(cString: message),
+                          detail: "raised by Swift", hint: nil)
+    }
+}
+
+/// Swift calls a Postgres function (int4in) that raises on bad input. The
+/// shim catches the error; Swift unwinds through `defer` and returns; the C
+/// entry point re-raises the original error.
+@_cdecl("plinth_swift_test_parse_int4")
+public func plinthSwiftTestParseInt4(_ text: UnsafePointer<CChar>, _ result: UnsafeMutablePointer<Int32>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        // An allocation that a longjmp over this frame would leak.
+        let scratch = [UInt8](repeating: 0, count: 4096)
+        defer { unwoundFrames += 1 }
+        var value: Int32 = 0
+        guard plinth_pg_parse_int4(text, &value) else { throw .postgresErrorPending }
+        result.pointee = value + Int32(scratch.count - 4096)
+    }
+}
+
+@_cdecl("plinth_swift_test_unwound")
+public func plinthSwiftTestUnwound() -> Int64 { unwoundFrames }

@@ -1,0 +1,50 @@
+# Shared by the scripts: where things are and who runs the server.
+# Sourced, not executed.
+set -euo pipefail
+
+PLINTH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="/opt/swift/usr/bin:$PATH"
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PG_BINDIR=$($PG_CONFIG --bindir)
+PG_PKGLIBDIR=$($PG_CONFIG --pkglibdir)
+PG_REGRESS="$PG_PKGLIBDIR/pgxs/src/test/regress/pg_regress"
+PG_ISOLATION_REGRESS="$PG_PKGLIBDIR/pgxs/src/test/isolation/pg_isolation_regress"
+
+# Run something with root rights: directly as root, through sudo otherwise.
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Postgres refuses to run as root. As root we run it as an unprivileged
+# user: "postgres" (created by Debian's postgresql package) or "plinth".
+server_user() {
+	if [ "$(id -u)" != 0 ]; then id -un; return; fi
+	if id postgres >/dev/null 2>&1; then echo postgres; return; fi
+	id plinth >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin plinth
+	echo plinth
+}
+PLINTH_USER=$(server_user)
+
+as_server_user() {
+	if [ "$(id -u)" = 0 ]; then runuser -u "$PLINTH_USER" -- "$@"; else "$@"; fi
+}
+
+# The project-local state directory (data directory, sockets, logs, test
+# output): .plinth in the clone. When the server user cannot reach the clone
+# (root's clone under /root, say), the state lives in /var/tmp and .plinth
+# is a symbolic link to it, so it is still found from the project.
+state_dir() {
+	local link="$PLINTH_ROOT/.plinth"
+	if [ "$(id -u)" != 0 ]; then mkdir -p "$link"; echo "$link"; return; fi
+	if [ -L "$link" ]; then
+		local target; target=$(readlink "$link")
+		mkdir -p "$target"; chown "$PLINTH_USER": "$target"; echo "$target"; return
+	fi
+	if runuser -u "$PLINTH_USER" -- test -x "$PLINTH_ROOT" 2>/dev/null; then
+		mkdir -p "$link"; chown "$PLINTH_USER": "$link"; echo "$link"; return
+	fi
+	local target="/var/tmp/plinth-$(printf %s "$PLINTH_ROOT" | md5sum | cut -c1-10)"
+	mkdir -p "$target"; chown "$PLINTH_USER": "$target"; chmod 700 "$target"
+	rm -rf "$link"; ln -s "$target" "$link"
+	echo "$target"
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `make test`: every test Plinth has, each runner's summary, non-zero exit on
+# any failure.
+#   scripts/test.sh [unit|regress|isolation|e2e|bench-smoke ...]   (default: all)
+# The SQL suites start and stop their own temporary server (pg_regress
+# --temp-instance); nothing here touches the `make run` server.
+source "$(dirname "$0")/common.sh"
+cd "$PLINTH_ROOT"
+
+state=$(state_dir)
+work="$state/test"
+results=()
+failed=0
+
+# pg_regress runs as the server user, who may not be able to read the clone:
+# give it a copy of the test inputs in the state directory.
+stage_inputs() {
+	rm -rf "$work/in"; mkdir -p "$work/in"
+	cp -r test/sql test/expected test/specs test/schedule test/isolation_schedule test/*.conf "$work/in/"
+	[ "$(id -u)" = 0 ] && chown -R "$PLINTH_USER": "$work"
+	return 0
+}
+
+record() {  # name status
+	results+=("$(printf '%-12s %s' "$1" "$2")")
+	[ "$2" = passed ] || failed=1
+}
+
+run_unit() {
+	echo "== Swift unit tests (swift test)"
+	local rc=0
+	swift test -Xcc -I"$($PG_CONFIG --includedir-server)" -Xcc -Wno-ignored-attributes >"$state/unit.log" 2>&1 || rc=$?
+	# The summaries, every failure and every skip.
+	grep -E "error:|failed|skipped|Skipped|Executed|Test run with" "$state/unit.log" | grep -vE "^Test Case .* passed" | tail -60 || true
+	if [ $rc = 0 ]; then record unit passed; else echo "(full log: $state/unit.log)"; record unit FAILED; fi
+}
+
+run_regress() {
+	echo "== pg_regress (test/schedule)"
+	stage_inputs
+	if as_server_user "$PG_REGRESS" --temp-instance="$work/regress-instance" --temp-config="$work/in/regress.conf" \
+		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/regress" \
+		--schedule="$work/in/schedule" --dbname=plinth_regression; then
+		record regress passed
+	else
+		[ -f "$work/regress/regression.diffs" ] && head -200 "$work/regress/regression.diffs"
+		record regress FAILED
+	fi
+}
+
+run_isolation() {
+	echo "== pg_isolation_regress (test/isolation_schedule)"
+	stage_inputs
+	if as_server_user "$PG_ISOLATION_REGRESS" --temp-instance="$work/isolation-instance" --temp-config="$work/in/regress.conf" \
+		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/isolation" \
+		--schedule="$work/in/isolation_schedule" --dbname=plinth_isolation; then
+		record isolation passed
+	else
+		[ -f "$work/isolation/regression.diffs" ] && head -200 "$work/isolation/regression.diffs"
+		record isolation FAILED
+	fi
+}
+
+run_e2e() {
+	echo "== end-to-end tests (test/t)"
+	if python3 test/t/run.py --state "$state" --user "$PLINTH_USER"; then
+		record e2e passed
+	else
+		record e2e FAILED
+	fi
+}
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit regress isolation e2e)
+for s in "${suites[@]}"; do
+	case "$s" in
+	unit) run_unit ;;
+	regress) run_regress ;;
+	isolation) run_isolation ;;
+	e2e) run_e2e ;;
+	*) echo "unknown suite $s" >&2; exit 2 ;;
+	esac
+done
+
+echo
+echo "== summary"
+printf '%s\n' "${results[@]}"
+exit $failed
