@@ -5,6 +5,7 @@
 #   make stop    stop that server
 #   make test    every test: Swift unit tests, pg_regress, isolation, end-to-end
 #   make bench   Plinth beside heap, figures and plot under bench/results
+#   make bench-store  the embedded store beside raw LMDB
 #
 # Installation follows PGXS conventions: the shared library goes to
 # $(pg_config --pkglibdir), the control and script files to
@@ -16,7 +17,7 @@ PG_CONFIG ?= pg_config
 SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
 	-Xcc -I$(shell $(PG_CONFIG) --includedir-server) -Xcc -Wno-ignored-attributes
 
-.PHONY: all deps build install run stop psql test unit-test regress isolation e2e bench bench-smoke clean
+.PHONY: all deps build install run stop psql test unit-test regress isolation e2e bench bench-store clean
 
 all: build
 
@@ -55,6 +56,11 @@ e2e: install
 
 bench: install
 	scripts/bench.sh
+
+# The embedded store beside raw LMDB doing the same key-value work.
+bench-store: deps
+	swift build $(SWIFT_BUILD_FLAGS) --product plinth-store-tool
+	.build/release/plinth-store-tool bench --keys 100000 --seconds 3 --durable on
 
 clean:
 	rm -rf .build

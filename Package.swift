@@ -12,7 +12,8 @@ let package = Package(
         // The Postgres extension: `make install` copies libplinth.so to
         // $(pg_config --pkglibdir)/plinth.so.
         .library(name: "plinth", type: .dynamic, targets: ["CPlinth", "PlinthGlue"]),
-        .executable(name: "plinth-store-bench", targets: ["PlinthStoreBench"]),
+        // Store benchmark and the worker processes of the multi-process tests.
+        .executable(name: "plinth-store-tool", targets: ["PlinthStoreTool"]),
     ],
     targets: [
         // 1. C shim: the only C, compiled against the Postgres server headers
@@ -33,11 +34,10 @@ let package = Package(
         .target(name: "CFDB", path: "Sources/CFDB"),
         .target(name: "PlinthFDB", dependencies: ["PlinthStore", "CFDB"]),
 
-        .executableTarget(name: "PlinthStoreBench", dependencies: ["PlinthStore", "PlinthLMDB", "CLMDB"],
-                          path: "bench/store"),
+        .executableTarget(name: "PlinthStoreTool", dependencies: ["PlinthStore", "PlinthLMDB", "CLMDB"]),
 
         .testTarget(name: "PlinthEncodingTests", dependencies: ["PlinthEncoding"]),
-        .testTarget(name: "PlinthStoreTests", dependencies: ["PlinthStore", "PlinthLMDB", "PlinthFDB"]),
+        .testTarget(name: "PlinthStoreTests", dependencies: ["PlinthStore", "PlinthLMDB", "PlinthFDB", "PlinthStoreTool"]),
         .testTarget(name: "PlinthTxnTests", dependencies: ["PlinthTxn", "PlinthStore", "PlinthLMDB"]),
     ]
 )

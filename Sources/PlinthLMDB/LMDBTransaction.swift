@@ -1,0 +1,514 @@
+import CLMDB
+import PlinthStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A transaction of the embedded engine.
+///
+/// Reads come from one LMDB read transaction (the snapshot at the read
+/// version) merged with this transaction's own writes (read-your-writes).
+/// Writes are kept in memory — an ordered log to replay and an ordered
+/// overlay to read — and applied at commit inside LMDB's write transaction,
+/// after `ConflictIndex.check` has found no conflicting commit.
+final class LMDBTransaction: StoreTransaction {
+    private enum Pending {
+        case value(Bytes)
+        case cleared
+        /// Atomic mutations on a value this transaction has not read or set.
+        case atomic([(MutationType, Bytes)])
+    }
+
+    private enum Mutation {
+        case set(Bytes, Bytes)
+        case clear(Bytes)
+        case clearRange(Bytes, Bytes)
+        case atomic(MutationType, Bytes, Bytes)
+    }
+
+    private enum State { case active, committed, cancelled }
+
+    private let store: LMDBStore
+    private var reader: LMDBTxn?
+    private var readVersion: Int64 = -1
+    private var startNanoseconds: UInt64 = 0
+    private var state = State.active
+    private var lifetimeNanoseconds: UInt64
+
+    private var mutations: [Mutation] = []
+    private var overlay = SortedMap<Pending>()
+    /// Ranges cleared by this transaction: begin -> end, disjoint.
+    private var cleared = SortedMap<Bytes>()
+    private var readConflicts: [KeyRange] = []
+    /// Keys read one by one: kept as keys (no range built) until commit.
+    private var readPoints: [Bytes] = []
+    private var writeRanges: [KeyRange] = []
+    private var writePoints: [Bytes] = []
+    private var size = 0
+    private var backoffMilliseconds = 10
+    private(set) var counters = StoreCounters()
+
+    init(store: LMDBStore) {
+        self.store = store
+        lifetimeNanoseconds = UInt64(store.options.lifetimeMilliseconds) * 1_000_000
+    }
+
+    deinit {
+        if let r = reader { store.releaseReader(r) }
+    }
+
+    var approximateSize: Int { size }
+
+    // MARK: state and limits
+
+    private func checkUsable() throws(StoreError) {
+        switch state {
+        case .active: break
+        case .committed: throw StoreError(.usedDuringCommit, "Operation issued on a committed transaction")
+        case .cancelled: throw StoreError(.transactionCancelled)
+        }
+        if reader != nil && monotonicNanoseconds() - startNanoseconds > lifetimeNanoseconds {
+            throw StoreError(.transactionTooOld)
+        }
+    }
+
+    private func ensureReader() throws(StoreError) -> LMDBTxn {
+        if let r = reader { return r }
+        let r = try store.acquireReader()
+        reader = r
+        readVersion = r.id
+        startNanoseconds = monotonicNanoseconds()
+        return r
+    }
+
+    func getReadVersion() throws(StoreError) -> Int64 {
+        try checkUsable()
+        _ = try ensureReader()
+        return readVersion
+    }
+
+    private static func checkKey(_ key: Bytes) throws(StoreError) {
+        if key.count > StoreLimits.keyBytes {
+            throw StoreError(.keyTooLarge, "Key length \(key.count) exceeds limit of \(StoreLimits.keyBytes) bytes")
+        }
+    }
+
+    private static func checkWritableKey(_ key: Bytes) throws(StoreError) {
+        try checkKey(key)
+        if key.first == 0xFF {
+            throw StoreError(.keyOutsideLegalRange, "Key outside legal range: system keys (\\xff...) cannot be written")
+        }
+    }
+
+    private func addSize(_ n: Int) { size += n }
+
+    // MARK: reads
+
+    private func snapshotGet(_ key: Bytes, snapshot: Bool) throws(StoreError) -> Bytes? {
+        let r = try ensureReader()
+        counters.reads += 1
+        counters.roundTrips += 1
+        if !snapshot {
+            readPoints.append(key)
+            size += 2 * key.count + 1
+        }
+        let v = try key.withBytes { (k) throws(StoreError) in
+            try LogicalSpace(txn: r, dbi: store.data).get(k).map { Bytes($0) }
+        }
+        counters.bytesRead += Int64(key.count + (v?.count ?? 0))
+        return v
+    }
+
+    private func addReadConflict(_ r: KeyRange) {
+        readConflicts.append(r)
+        size += r.begin.count + r.end.count
+    }
+
+    /// The cleared range holding `key`, if any.
+    private func clearedRange(containing key: UnsafeRawBufferPointer) -> KeyRange? {
+        guard !cleared.isEmpty else { return nil }
+        return clearedRange(containing: Bytes(key))
+    }
+
+    private func clearedRange(containing key: Bytes) -> KeyRange? {
+        guard !cleared.isEmpty else { return nil }
+        let i = cleared.index(before: key, orEqual: true)
+        guard cleared.isValid(i) else { return nil }
+        let end = cleared.value(at: i)
+        return compareBytes(key, end) < 0 ? KeyRange(cleared.key(at: i), end) : nil
+    }
+
+    func get(_ key: Bytes, snapshot: Bool) throws(StoreError) -> Bytes? {
+        try checkUsable()
+        try Self.checkKey(key)
+        if let p = overlay[key] {
+            switch p {
+            case .value(let v): return v
+            case .cleared: return nil
+            case .atomic(let ops):
+                let base = try snapshotGet(key, snapshot: snapshot)
+                return ops.reduce(base) { v, op in applyAtomic(op.0, existing: v, param: op.1) }
+            }
+        }
+        if clearedRange(containing: key) != nil { return nil }
+        return try snapshotGet(key, snapshot: snapshot)
+    }
+
+    func getMany(_ keys: [Bytes], snapshot: Bool) throws(StoreError) -> [Bytes?] {
+        var out: [Bytes?] = []
+        out.reserveCapacity(keys.count)
+        let trips = counters.roundTrips
+        for k in keys { out.append(try get(k, snapshot: snapshot)) }
+        // One request on FoundationDB, however many keys.
+        counters.roundTrips = min(counters.roundTrips, trips + 1)
+        return out
+    }
+
+    func getKey(_ selector: KeySelector, snapshot: Bool) throws(StoreError) -> Bytes {
+        try checkUsable()
+        try Self.checkKey(selector.key)
+        let k = selector.key
+        let result: Bytes
+        if selector.offset >= 1 {
+            let begin = selector.orEqual ? keyAfter(k) : k
+            let batch = try walk(begin: begin, end: [0xFF], limit: selector.offset, targetBytes: 0, reverse: false)
+            result = batch.count == selector.offset ? batch.keyBytes(batch.count - 1) : [0xFF]
+        } else {
+            let end = selector.orEqual ? keyAfter(k) : k
+            let want = 1 - selector.offset
+            let batch = try walk(begin: [], end: end, limit: want, targetBytes: 0, reverse: true)
+            result = batch.count == want ? batch.keyBytes(batch.count - 1) : []
+        }
+        counters.roundTrips += 1
+        if !snapshot {
+            let lo = compareBytes(result, k) < 0 ? result : k
+            let hi = compareBytes(result, k) < 0 ? k : result
+            addReadConflict(KeyRange(lo, keyAfter(hi)))
+        }
+        return result
+    }
+
+    func getRange(_ beginSel: KeySelector, _ endSel: KeySelector, options: RangeOptions) throws(StoreError) -> KVBatch {
+        try checkUsable()
+        let begin = beginSel.isFirstGreaterOrEqual ? beginSel.key : try getKey(beginSel, snapshot: options.snapshot)
+        let end = endSel.isFirstGreaterOrEqual ? endSel.key : try getKey(endSel, snapshot: options.snapshot)
+        try Self.checkKey(begin)
+        try Self.checkKey(end)
+        counters.rangeReads += 1
+        counters.roundTrips += 1
+        guard compareBytes(begin, end) < 0 else { return KVBatch() }
+        let batch = try walk(begin: begin, end: end, limit: options.limit, targetBytes: options.targetBytes,
+                             reverse: options.reverse)
+        counters.bytesRead += Int64(batch.byteCount)
+        if !options.snapshot {
+            if batch.more, let last = batch.lastKey {
+                addReadConflict(options.reverse ? KeyRange(last, end) : KeyRange(begin, keyAfter(last)))
+            } else {
+                addReadConflict(KeyRange(begin, end))
+            }
+        }
+        return batch
+    }
+
+    /// The merged view (snapshot + own writes) of [begin, end), in order.
+    private func walk(begin: Bytes, end: Bytes, limit: Int, targetBytes: Int, reverse: Bool) throws(StoreError) -> KVBatch {
+        let r = try ensureReader()
+        var out = KVBatch(reservingBytes: targetBytes > 0 ? targetBytes + 256 : 4096, reservingCount: limit > 0 ? min(limit, 10_000) : 64)
+        var cur = try LogicalCursor(LogicalSpace(txn: r, dbi: store.data))
+        let maxCount = limit > 0 ? limit : Int.max
+        let maxBytes = targetBytes > 0 ? targetBytes : Int.max
+        if overlay.isEmpty && cleared.isEmpty {
+            // No own writes to merge: the snapshot as it is.
+            try end.withBytes { (e) throws(StoreError) in
+                try begin.withBytes { (b) throws(StoreError) in
+                    if !reverse {
+                        try cur.seek(atOrAfter: b)
+                        while cur.isValid && compareBytes(cur.key, e) < 0 {
+                            if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
+                            out.append(key: cur.key, value: cur.value)
+                            try cur.next()
+                        }
+                    } else {
+                        try cur.seek(before: e)
+                        while cur.isValid && compareBytes(cur.key, b) >= 0 {
+                            if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
+                            out.append(key: cur.key, value: cur.value)
+                            try cur.prev()
+                        }
+                    }
+                }
+            }
+        } else if !reverse {
+            try begin.withBytes { (b) throws(StoreError) in try cur.seek(atOrAfter: b) }
+            var oi = overlay.index(atOrAfter: begin)
+            while true {
+                let sValid = cur.isValid && end.withUnsafeBytes({ compareBytes(cur.key, $0) }) < 0
+                let oValid = overlay.isValid(oi) && compareBytes(overlay.key(at: oi), end) < 0
+                if !sValid && !oValid { break }
+                if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
+                let c: Int = !sValid ? 1 : !oValid ? -1 : overlay.key(at: oi).withUnsafeBytes { compareBytes(cur.key, $0) }
+                if c >= 0 {
+                    // Own write at or before the snapshot's next key.
+                    let key = overlay.key(at: oi)
+                    let base: Bytes? = c == 0 ? Bytes(cur.value) : nil
+                    if c == 0 { try cur.next() }
+                    if let v = resolve(overlay.value(at: oi), base: base) { out.append(key: key, value: v) }
+                    oi = overlay.index(after: oi)
+                } else if let cr = clearedRange(containing: cur.key) {
+                    try cr.end.withBytes { (e) throws(StoreError) in try cur.seek(atOrAfter: e) }
+                } else {
+                    out.append(key: cur.key, value: cur.value)
+                    try cur.next()
+                }
+            }
+        } else {
+            try end.withBytes { (e) throws(StoreError) in try cur.seek(before: e) }
+            var oi = overlay.index(before: end)
+            while true {
+                let sValid = cur.isValid && begin.withUnsafeBytes({ compareBytes(cur.key, $0) }) >= 0
+                let oValid = overlay.isValid(oi) && compareBytes(overlay.key(at: oi), begin) >= 0
+                if !sValid && !oValid { break }
+                if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
+                let c: Int = !sValid ? -1 : !oValid ? 1 : overlay.key(at: oi).withUnsafeBytes { compareBytes(cur.key, $0) }
+                if c <= 0 {
+                    let key = overlay.key(at: oi)
+                    let base: Bytes? = c == 0 ? Bytes(cur.value) : nil
+                    if c == 0 { try cur.prev() }
+                    if let v = resolve(overlay.value(at: oi), base: base) { out.append(key: key, value: v) }
+                    oi = overlay.index(before: oi)
+                } else if let cr = clearedRange(containing: cur.key) {
+                    try cr.begin.withBytes { (b) throws(StoreError) in try cur.seek(before: b) }
+                } else {
+                    out.append(key: cur.key, value: cur.value)
+                    try cur.prev()
+                }
+            }
+        }
+        return out
+    }
+
+    private func resolve(_ p: Pending, base: Bytes?) -> Bytes? {
+        switch p {
+        case .value(let v): return v
+        case .cleared: return nil
+        case .atomic(let ops): return ops.reduce(base) { v, op in applyAtomic(op.0, existing: v, param: op.1) }
+        }
+    }
+
+    // MARK: writes
+
+    func set(_ key: Bytes, _ value: Bytes) throws(StoreError) {
+        try checkUsable()
+        try Self.checkWritableKey(key)
+        if value.count > StoreLimits.valueBytes {
+            throw StoreError(.valueTooLarge, "Value length \(value.count) exceeds limit of \(StoreLimits.valueBytes) bytes")
+        }
+        mutations.append(.set(key, value))
+        overlay.set(key, .value(value))
+        writePoints.append(key)
+        addSize(key.count * 2 + value.count)
+    }
+
+    func clear(_ key: Bytes) throws(StoreError) {
+        try checkUsable()
+        try Self.checkWritableKey(key)
+        mutations.append(.clear(key))
+        overlay.set(key, .cleared)
+        writePoints.append(key)
+        addSize(key.count * 3)
+    }
+
+    func clearRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
+        try checkUsable()
+        try Self.checkWritableKey(begin)
+        try Self.checkKey(end)
+        let c = compareBytes(begin, end)
+        if c > 0 { throw StoreError(.invertedRange) }
+        if c == 0 { return }
+        mutations.append(.clearRange(begin, end))
+        // Own writes inside the range are gone; remember the range itself.
+        var inside: [Bytes] = []
+        overlay.forEach(from: begin, to: end) { k, _ in inside.append(k) }
+        for k in inside { overlay.remove(k) }
+        addCleared(KeyRange(begin, end))
+        writeRanges.append(KeyRange(begin, end))
+        addSize((begin.count + end.count) * 2)
+    }
+
+    private func addCleared(_ r: KeyRange) {
+        var merged = r
+        // Ranges that overlap or touch r: the one starting at or before r.begin, and those starting inside.
+        let before = cleared.index(before: r.begin, orEqual: true)
+        if cleared.isValid(before), compareBytes(cleared.value(at: before), r.begin) >= 0 {
+            merged.begin = cleared.key(at: before)
+            if compareBytes(cleared.value(at: before), merged.end) > 0 { merged.end = cleared.value(at: before) }
+        }
+        var doomed: [Bytes] = []
+        var i = cleared.index(atOrAfter: merged.begin)
+        while cleared.isValid(i), compareBytes(cleared.key(at: i), merged.end) <= 0 {
+            if compareBytes(cleared.value(at: i), merged.end) > 0 { merged.end = cleared.value(at: i) }
+            doomed.append(cleared.key(at: i))
+            i = cleared.index(after: i)
+        }
+        for k in doomed { cleared.remove(k) }
+        cleared.set(merged.begin, merged.end)
+    }
+
+    func atomicOp(_ op: MutationType, _ key: Bytes, _ param: Bytes) throws(StoreError) {
+        try checkUsable()
+        try Self.checkWritableKey(key)
+        if param.count > StoreLimits.valueBytes {
+            throw StoreError(.valueTooLarge, "Value length \(param.count) exceeds limit of \(StoreLimits.valueBytes) bytes")
+        }
+        mutations.append(.atomic(op, key, param))
+        overlay.update(key) { p in
+            switch p {
+            case .value(let v)?:
+                p = applyAtomic(op, existing: v, param: param).map { .value($0) } ?? .cleared
+            case .cleared?:
+                p = applyAtomic(op, existing: nil, param: param).map { .value($0) } ?? .cleared
+            case .atomic(let ops)?:
+                p = .atomic(ops + [(op, param)])
+            case nil:
+                if clearedRange(containing: key) != nil {
+                    p = applyAtomic(op, existing: nil, param: param).map { .value($0) } ?? .cleared
+                } else {
+                    p = .atomic([(op, param)])
+                }
+            }
+        }
+        writePoints.append(key)
+        addSize(key.count * 2 + param.count)
+    }
+
+    func addReadConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
+        try checkUsable()
+        if compareBytes(begin, end) > 0 { throw StoreError(.invertedRange) }
+        _ = try ensureReader()
+        addReadConflict(KeyRange(begin, end))
+    }
+
+    func addWriteConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
+        try checkUsable()
+        if compareBytes(begin, end) > 0 { throw StoreError(.invertedRange) }
+        if end == keyAfter(begin) {
+            writePoints.append(begin)
+        } else {
+            writeRanges.append(KeyRange(begin, end))
+        }
+        addSize(begin.count + end.count)
+    }
+
+    // MARK: commit
+
+    func commit() throws(StoreError) -> Int64 {
+        try checkUsable()
+        if mutations.isEmpty && writeRanges.isEmpty && writePoints.isEmpty {
+            // Read-only: serializable at its read version, nothing to check.
+            finish(.committed)
+            return -1
+        }
+        if size > StoreLimits.transactionBytes {
+            throw StoreError(.transactionTooLarge,
+                             "Transaction exceeds byte limit: \(size) bytes of \(StoreLimits.transactionBytes)")
+        }
+        _ = try ensureReader()
+        let reads = coalesce(readConflicts + readPoints.map { KeyRange.single($0) })
+        let w = try store.env.beginWrite()
+        let version = w.id
+        let c: LMDBTxn
+        do { c = try store.conflicts.env.beginWrite() } catch { w.abort(); throw error }
+        do throws(StoreError) {
+            try store.conflicts.check(c, readVersion: readVersion, reads: reads)
+            let space = LogicalSpace(txn: w, dbi: store.data)
+            for m in mutations {
+                switch m {
+                case .set(let k, let v):
+                    try k.withBytes { (kb) throws(StoreError) in
+                        try v.withBytes { (vb) throws(StoreError) in try space.put(kb, vb) }
+                    }
+                case .clear(let k):
+                    _ = try k.withBytes { (kb) throws(StoreError) in try space.delete(kb) }
+                case .clearRange(let b, let e):
+                    try space.deleteRange(b, e)
+                case .atomic(let op, let k, let p):
+                    try k.withBytes { (kb) throws(StoreError) in
+                        let old = try space.get(kb).map { Bytes($0) }
+                        if let nv = applyAtomic(op, existing: old, param: p) {
+                            try nv.withBytes { (vb) throws(StoreError) in try space.put(kb, vb) }
+                        } else if old != nil {
+                            try space.delete(kb)
+                        }
+                    }
+                }
+            }
+            var points = writePoints
+            points.sort { compareBytes($0, $1) < 0 }
+            var unique: [Bytes] = []
+            unique.reserveCapacity(points.count)
+            for p in points where unique.last != p { unique.append(p) }
+            try store.conflicts.record(c, version: version, points: unique, ranges: writeRanges,
+                                       retentionMilliseconds: max(store.options.lifetimeMilliseconds, StoreLimits.defaultLifetimeMilliseconds) + 1000)
+        } catch {
+            c.abort()
+            w.abort()
+            if error.knownCode == .notCommitted { counters.conflicts += 1 }
+            throw error
+        }
+        // History first: a crash between the two commits can only leave a
+        // spurious conflict behind, never hide a write. (A failed
+        // mdb_txn_commit has already freed its transaction.)
+        do throws(StoreError) {
+            try c.commit()
+        } catch {
+            w.abort()
+            throw error
+        }
+        try w.commit()
+        counters.commits += 1
+        counters.roundTrips += 1
+        counters.bytesWritten += Int64(size)
+        store.noteCommit()
+        finish(.committed)
+        return version
+    }
+
+    private func finish(_ s: State) {
+        if let r = reader {
+            store.releaseReader(r)
+            reader = nil
+        }
+        state = s
+    }
+
+    func onError(_ error: StoreError) throws(StoreError) {
+        guard error.isRetryable else { throw error }
+        // FoundationDB's backoff: 10 ms, doubling, at most 1 s, with jitter.
+        let delay = backoffMilliseconds
+        backoffMilliseconds = min(backoffMilliseconds * 2, 1000)
+        let jittered = delay / 2 + Int.random(in: 0...max(1, delay / 2))
+        usleep(UInt32(jittered * 1000))
+        let keep = backoffMilliseconds
+        reset()
+        backoffMilliseconds = keep
+    }
+
+    func reset() {
+        finish(.active)
+        readVersion = -1
+        mutations = []
+        overlay = SortedMap()
+        cleared = SortedMap()
+        readConflicts = []
+        readPoints = []
+        writeRanges = []
+        writePoints = []
+        size = 0
+        backoffMilliseconds = 10
+        lifetimeNanoseconds = UInt64(store.options.lifetimeMilliseconds) * 1_000_000
+    }
+
+    func cancel() {
+        finish(.cancelled)
+    }
+}
