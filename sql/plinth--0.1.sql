@@ -10,3 +10,10 @@ SELECT plinth_check_preloaded();
 CREATE FUNCTION plinth_version() RETURNS text
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE;
 COMMENT ON FUNCTION plinth_version() IS 'Version of the loaded Plinth library';
+
+-- The table access method: CREATE TABLE ... USING plinth, or
+-- default_table_access_method = plinth.
+CREATE FUNCTION plinth_tableam_handler(internal) RETURNS table_am_handler
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+CREATE ACCESS METHOD plinth TYPE TABLE HANDLER plinth_tableam_handler;
+COMMENT ON ACCESS METHOD plinth IS 'Tables stored in a FoundationDB-style transactional key-value store';

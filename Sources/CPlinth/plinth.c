@@ -81,6 +81,7 @@ _PG_init(void)
 	}
 	plinth_preloaded = true;
 	define_settings();
+	plinth_register_callbacks();
 }
 
 /* Called first by the extension script: refuse without the preload. */

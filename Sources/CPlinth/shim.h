@@ -26,5 +26,9 @@ extern bool plinth_durable;
 extern int	plinth_transaction_lifetime_ms;
 extern int	plinth_map_size_mb;
 extern bool plinth_preloaded;
+extern void plinth_require_preload(void);
+
+/* xact.c */
+extern void plinth_register_callbacks(void);
 
 #endif							/* PLINTH_SHIM_H */

@@ -43,6 +43,104 @@ void		plinth_error_set(const char *sqlstate, const char *message,
  */
 bool		plinth_pg_try(void (*fn) (void *arg), void *arg);
 
+/* ---- configuration ------------------------------------------------- */
+
+/* The settings the store needs, read by the shim from the GUCs. */
+typedef struct PlinthConfig
+{
+	const char *store_path;		/* embedded store directory */
+	const char *cluster_file;	/* FoundationDB cluster file; "" = embedded */
+	int32_t		api_version;	/* FoundationDB API version */
+	bool		durable;
+	int32_t		lifetime_ms;	/* transaction lifetime (embedded) */
+	int64_t		map_size_bytes;
+	const char *database_name;	/* the Postgres database of this backend */
+	const char *server_id_path; /* file with this server's identity */
+	int32_t		backend_id;		/* spreads statistics counters */
+} PlinthConfig;
+
+/* ---- rows ---------------------------------------------------------- */
+
+/*
+ * Bytes a row's tuple header has before the stored part: the shim fills
+ * xmin, xmax, cid and ctid (t_choice and t_ctid) in front of what the store
+ * returns.
+ */
+#define PLINTH_OMITTED_HEADER 18
+
+/*
+ * A row handed to the shim. `data` points to a MAXALIGNed buffer owned by
+ * Swift: PLINTH_OMITTED_HEADER bytes for the shim to fill, then the stored
+ * tuple. Valid until the next call on the same scan or fetch.
+ */
+typedef struct PlinthRow
+{
+	void	   *data;
+	uint32_t	len;			/* including the omitted header */
+	int64_t		row_id;
+	bool		own;			/* written by this transaction */
+	uint32_t	cid;			/* command that wrote it, when own */
+} PlinthRow;
+
+/* Which own writes a read sees (Postgres snapshot kinds). */
+typedef struct PlinthVisibility
+{
+	bool		all;			/* SnapshotSelf/Dirty: every own write */
+	bool		any_version;	/* SnapshotAny: even rows this transaction deleted */
+	uint32_t	curcid;			/* MVCC: own writes of commands < curcid */
+} PlinthVisibility;
+
+/* Transaction events passed to Swift (a subset of XactEvent). */
+typedef enum PlinthXactEvent
+{
+	PLINTH_XACT_PRE_COMMIT = 0,
+	PLINTH_XACT_COMMIT,
+	PLINTH_XACT_ABORT,
+	PLINTH_XACT_PRE_PREPARE
+} PlinthXactEvent;
+
+typedef enum PlinthSubXactEvent
+{
+	PLINTH_SUBXACT_COMMIT = 0,
+	PLINTH_SUBXACT_ABORT
+} PlinthSubXactEvent;
+
+/* Outcome of delete/update/lock on one row (TM_Result subset). */
+typedef enum PlinthModifyResult
+{
+	PLINTH_MODIFY_OK = 0,
+	PLINTH_MODIFY_SELF_MODIFIED,	/* deleted by this transaction, cmax set */
+	PLINTH_MODIFY_INVISIBLE,	/* written by a later command */
+	PLINTH_MODIFY_NOT_FOUND
+} PlinthModifyResult;
+
+typedef struct PlinthModify
+{
+	PlinthModifyResult result;
+	uint32_t	cmax;			/* for SELF_MODIFIED: the command that did it */
+	PlinthRow	old;			/* for OK: the row as it was */
+} PlinthModify;
+
+/* Estimates for the planner. */
+typedef struct PlinthRelStats
+{
+	double		rows;
+	double		bytes;
+	int64_t		row_id_limit;	/* row ids handed out so far (upper bound) */
+} PlinthRelStats;
+
+/* Store work counters (plinth_stat_* functions). */
+typedef struct PlinthCounters
+{
+	int64_t		reads;
+	int64_t		range_reads;
+	int64_t		round_trips;
+	int64_t		bytes_read;
+	int64_t		bytes_written;
+	int64_t		commits;
+	int64_t		conflicts;
+} PlinthCounters;
+
 /* Test support: a Postgres call that raises for bad input (int4in). */
 bool		plinth_pg_parse_int4(const char *text, int32_t *result);
 

@@ -1,0 +1,1448 @@
+/*
+ * tableam.c — Plinth's table access method: the TableAmRoutine callbacks,
+ * in the order of access/tableam.h.
+ *
+ * Each callback does the Postgres side here (slots, tuple headers, TIDs,
+ * snapshots) and hands rows to Swift as bytes (Sources/PlinthGlue/TableAM.swift),
+ * which reads and writes the store through the transaction layer.
+ *
+ * Rows are stored in Postgres's own tuple format, minus the 18 bytes of
+ * xmin/xmax/cid/ctid: visibility is the store's business (one snapshot per
+ * transaction, own writes by command id), and the header is made up again on
+ * read — xmin frozen for committed rows, the current transaction id and the
+ * writing command for this transaction's own rows.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/heaptoast.h"
+#include "access/multixact.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "access/toast_compression.h"
+#include "access/toast_internals.h"
+#include "access/tsmapi.h"
+#include "access/valid.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/storage.h"
+#include "catalog/storage_xlog.h"
+#include "commands/progress.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "optimizer/plancat.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/smgr.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/sampling.h"
+
+#include "plinth_am.h"
+
+static const TableAmRoutine plinth_methods;
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------
+ */
+
+/* What Plinth keeps in rd_amcache of a table relation. */
+typedef struct PlinthRelCache
+{
+	Oid			relfilenode;	/* the storage this id belongs to */
+	int64		store_id;
+} PlinthRelCache;
+
+bool
+plinth_is_table(Relation rel)
+{
+	return rel->rd_tableam == &plinth_methods;
+}
+
+const TableAmRoutine *
+plinth_table_routine(void)
+{
+	return &plinth_methods;
+}
+
+/*
+ * The store id of a relation's data, looked up once per relcache entry (the
+ * entry is rebuilt, and rd_amcache freed, whenever the relation changes).
+ */
+int64
+plinth_store_id(Relation rel)
+{
+	PlinthRelCache *cache = (PlinthRelCache *) rel->rd_amcache;
+	int64		id;
+
+	if (cache != NULL && cache->relfilenode == rel->rd_node.relNode)
+		return cache->store_id;
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_relation_lookup(rel->rd_node.relNode, &id));
+	if (id < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("relation \"%s\" has no data in the Plinth store",
+						RelationGetRelationName(rel)),
+				 errdetail("No store id is recorded for its storage (relfilenode %u) in this database.",
+						   rel->rd_node.relNode),
+				 errhint("Was it copied from a template database? Plinth tables are not copied by CREATE DATABASE.")));
+	if (cache == NULL)
+		cache = MemoryContextAlloc(CacheMemoryContext, sizeof(PlinthRelCache));
+	cache->relfilenode = rel->rd_node.relNode;
+	cache->store_id = id;
+	rel->rd_amcache = cache;
+	return id;
+}
+
+/* Which of this transaction's own writes a snapshot sees. */
+PlinthVisibility
+plinth_visibility(Snapshot snapshot)
+{
+	PlinthVisibility v = {false, false, 0};
+
+	if (snapshot == NULL)
+	{
+		v.all = true;
+		return v;
+	}
+	switch (snapshot->snapshot_type)
+	{
+		case SNAPSHOT_MVCC:
+			v.curcid = snapshot->curcid;
+			break;
+		case SNAPSHOT_ANY:
+			v.all = true;
+			v.any_version = true;
+			break;
+		case SNAPSHOT_DIRTY:
+			/* Nothing is ever "in progress" for us: never wait on anyone. */
+			snapshot->xmin = InvalidTransactionId;
+			snapshot->xmax = InvalidTransactionId;
+			snapshot->speculativeToken = 0;
+			v.all = true;
+			break;
+		case SNAPSHOT_SELF:
+		case SNAPSHOT_TOAST:
+		case SNAPSHOT_NON_VACUUMABLE:
+			v.all = true;
+			break;
+		case SNAPSHOT_HISTORIC_MVCC:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("logical decoding of Plinth tables is not supported")));
+	}
+	return v;
+}
+
+/*
+ * Puts a row from the store into a slot: a palloc'd copy in the slot's
+ * memory, so that it lives as long as the slot holds it (as a pinned buffer
+ * would for heap), with the tuple header made up.
+ */
+void
+plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
+{
+	HeapTuple	tup;
+	HeapTupleHeader hdr;
+
+	tup = MemoryContextAlloc(slot->tts_mcxt, HEAPTUPLESIZE + row->len);
+	tup->t_len = row->len;
+	tup->t_data = hdr = (HeapTupleHeader) ((char *) tup + HEAPTUPLESIZE);
+	memcpy(hdr, row->data, row->len);
+	plinth_row_to_tid(row->row_id, &tup->t_self);
+	tup->t_tableOid = RelationGetRelid(rel);
+
+	hdr->t_infomask &= ~HEAP_XACT_MASK;
+	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
+	if (row->own)
+	{
+		/* Written by this transaction: xmin is ours, cmin the command. */
+		HeapTupleHeaderSetXmin(hdr, GetTopTransactionIdIfAny());
+		HeapTupleHeaderSetCmin(hdr, row->cid);
+	}
+	else
+	{
+		HeapTupleHeaderSetXmin(hdr, FrozenTransactionId);
+		HeapTupleHeaderSetCmin(hdr, FirstCommandId);
+		hdr->t_infomask |= HEAP_XMIN_FROZEN;
+	}
+	HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
+	hdr->t_infomask |= HEAP_XMAX_INVALID;
+	hdr->t_ctid = tup->t_self;
+
+	ExecStoreHeapTuple(tup, slot, true);
+	slot->tts_tableOid = RelationGetRelid(rel);
+}
+
+/*
+ * The tuple to store for a slot: values that live elsewhere (TOAST pointers
+ * into another table, expanded objects) are brought inline — Plinth tables
+ * have no TOAST table — and, as heap does for wide rows, long values are
+ * compressed with the column's compression method.
+ */
+static HeapTuple
+plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			natts = desc->natts;
+	Datum	   *values = NULL;
+	bool	   *isnull;
+	Size		data_size = 0;
+	bool		changed = false;
+
+	slot_getallattrs(slot);
+	isnull = slot->tts_isnull;
+	for (int i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		struct varlena *v;
+
+		if (isnull[i] || att->attisdropped || att->attlen != -1)
+			continue;
+		v = (struct varlena *) DatumGetPointer(slot->tts_values[i]);
+		if (VARATT_IS_EXTERNAL(v))
+		{
+			if (values == NULL)
+			{
+				values = palloc(natts * sizeof(Datum));
+				memcpy(values, slot->tts_values, natts * sizeof(Datum));
+			}
+			values[i] = PointerGetDatum(detoast_external_attr(v));
+			changed = true;
+		}
+	}
+	if (values == NULL)
+		values = slot->tts_values;
+	data_size = heap_compute_data_size(desc, values, isnull);
+
+	/* Compress the widest compressible values while the row is too wide. */
+	if (data_size > TOAST_TUPLE_THRESHOLD)
+	{
+		bool	   *tried = palloc0(natts * sizeof(bool));
+
+		while (data_size > TOAST_TUPLE_TARGET)
+		{
+			int			widest = -1;
+			Size		widest_size = 128;
+			Form_pg_attribute att;
+			char		cm;
+			Datum		compressed;
+
+			for (int i = 0; i < natts; i++)
+			{
+				struct varlena *v;
+
+				att = TupleDescAttr(desc, i);
+				if (tried[i] || isnull[i] || att->attisdropped || att->attlen != -1 ||
+					(att->attstorage != TYPSTORAGE_EXTENDED && att->attstorage != TYPSTORAGE_MAIN))
+					continue;
+				v = (struct varlena *) DatumGetPointer(values[i]);
+				if (VARATT_IS_EXTENDED(v))
+					continue;
+				if (VARSIZE(v) > widest_size)
+				{
+					widest = i;
+					widest_size = VARSIZE(v);
+				}
+			}
+			if (widest < 0)
+				break;
+			tried[widest] = true;
+			att = TupleDescAttr(desc, widest);
+			cm = att->attcompression;
+			if (!CompressionMethodIsValid(cm))
+				cm = default_toast_compression;
+			compressed = toast_compress_datum(values[widest], cm);
+			if (DatumGetPointer(compressed) == NULL)
+				continue;		/* incompressible: leave it as it is */
+			if (values == slot->tts_values)
+			{
+				values = palloc(natts * sizeof(Datum));
+				memcpy(values, slot->tts_values, natts * sizeof(Datum));
+			}
+			values[widest] = compressed;
+			changed = true;
+			data_size = heap_compute_data_size(desc, values, isnull);
+		}
+		pfree(tried);
+	}
+
+	if (!changed)
+		return ExecFetchSlotHeapTuple(slot, true, should_free);
+	*should_free = true;
+	return heap_form_tuple(desc, values, slot->tts_isnull);
+}
+
+static inline uint32
+plinth_subid(void)
+{
+	return (uint32) GetCurrentSubTransactionId();
+}
+
+/*
+ * A writing transaction gets a transaction id, as with heap: rows it wrote
+ * show it as xmin, which Postgres compares with the current transaction
+ * (foreign-key checks of rows inserted earlier in the transaction, say).
+ * Plinth writes no WAL, so such a commit costs no WAL flush.
+ */
+static inline void
+plinth_writing(void)
+{
+	(void) GetTopTransactionId();
+	plinth_prepare();
+}
+
+/* ------------------------------------------------------------------------
+ * Slot related callbacks
+ * ------------------------------------------------------------------------
+ */
+
+static const TupleTableSlotOps *
+plinth_slot_callbacks(Relation relation)
+{
+	return &TTSOpsHeapTuple;
+}
+
+/* ------------------------------------------------------------------------
+ * Table scans
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct PlinthScanDescData
+{
+	TableScanDescData base;
+	int64		store_id;
+	PlinthVisibility vis;
+	void	   *scan;			/* Swift row source, or NULL */
+	MemoryContextCallback release;	/* drops `scan` with the memory */
+	ScanDirection direction;	/* of `scan` */
+	int64		last_row;		/* last row returned, -1 if none */
+	int64		low;			/* row id range [low, high), -1: open */
+	int64		high;
+	bool		started;
+
+	/* bitmap, sample and analyze scans: one block at a time */
+	BlockNumber nblocks;
+	BlockNumber cblock;
+	int			sample_offsets_left;
+	bool		sample_block_read;
+	int64		sample_rows[PLINTH_ROWS_PER_BLOCK];
+	int			sample_nrows;
+	int			sample_next;
+} PlinthScanDescData;
+
+typedef PlinthScanDescData *PlinthScanDesc;
+
+static void
+plinth_scan_release_source(PlinthScanDesc s)
+{
+	if (s->scan != NULL)
+	{
+		void	   *p = s->scan;
+
+		s->scan = NULL;
+		plinth_swift_release(p);
+	}
+}
+
+static void
+plinth_scan_release_callback(void *arg)
+{
+	plinth_scan_release_source((PlinthScanDesc) arg);
+}
+
+/* Starts the Swift scan over [low, high) in the given direction. */
+static void
+plinth_scan_open(PlinthScanDesc s, ScanDirection dir, int64 low, int64 high)
+{
+	plinth_scan_release_source(s);
+	PLINTH_CHECK(plinth_swift_scan_begin(s->store_id, s->vis, low, high,
+										 ScanDirectionIsBackward(dir), &s->scan));
+	s->direction = dir;
+}
+
+static TableScanDesc
+plinth_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
+				  ParallelTableScanDesc pscan, uint32 flags)
+{
+	PlinthScanDesc s = palloc0(sizeof(PlinthScanDescData));
+
+	RelationIncrementReferenceCount(rel);
+	s->base.rs_rd = rel;
+	s->base.rs_snapshot = snapshot;
+	s->base.rs_nkeys = nkeys;
+	s->base.rs_flags = flags;
+	s->base.rs_parallel = pscan;
+	if (nkeys > 0)
+	{
+		s->base.rs_key = palloc(sizeof(ScanKeyData) * nkeys);
+		memcpy(s->base.rs_key, key, sizeof(ScanKeyData) * nkeys);
+	}
+	plinth_prepare();
+	s->store_id = plinth_store_id(rel);
+	s->vis = plinth_visibility(snapshot);
+	s->last_row = -1;
+	s->low = -1;
+	s->high = -1;
+	s->release.func = plinth_scan_release_callback;
+	s->release.arg = s;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &s->release);
+	return (TableScanDesc) s;
+}
+
+static void
+plinth_scan_end(TableScanDesc sscan)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+
+	plinth_scan_release_source(s);
+	RelationDecrementReferenceCount(sscan->rs_rd);
+	if (sscan->rs_flags & SO_TEMP_SNAPSHOT)
+		UnregisterSnapshot(sscan->rs_snapshot);
+	if (sscan->rs_key)
+		pfree(sscan->rs_key);
+	/* The reset callback stays registered; it finds nothing to release. */
+}
+
+static void
+plinth_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
+				   bool allow_strat, bool allow_sync, bool allow_pagemode)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+
+	if (key && sscan->rs_nkeys > 0)
+		memcpy(sscan->rs_key, key, sizeof(ScanKeyData) * sscan->rs_nkeys);
+	plinth_scan_release_source(s);
+	s->started = false;
+	s->last_row = -1;
+}
+
+/* Whether a tuple passes the scan keys (catalog-style scans only). */
+static bool
+plinth_keys_pass(TableScanDesc sscan, TupleTableSlot *slot)
+{
+	HeapTuple	tuple;
+	bool		should_free;
+	bool		pass;
+
+	if (sscan->rs_nkeys == 0)
+		return true;
+	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+	HeapKeyTest(tuple, RelationGetDescr(sscan->rs_rd), sscan->rs_nkeys, sscan->rs_key, pass);
+	return pass;
+}
+
+static bool
+plinth_scan_getnextslot(TableScanDesc sscan, ScanDirection direction, TupleTableSlot *slot)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	PlinthRow	row;
+	bool		found;
+
+	if (ScanDirectionIsNoMovement(direction))
+		direction = ForwardScanDirection;
+	if (!s->started || direction != s->direction)
+	{
+		/*
+		 * (Re)start, continuing from the last row returned when the
+		 * direction changed (a cursor fetching backward).
+		 */
+		int64		low = s->low,
+					high = s->high;
+
+		if (s->started && s->last_row >= 0)
+		{
+			if (ScanDirectionIsBackward(direction))
+				high = s->last_row;
+			else
+				low = s->last_row + 1;
+		}
+		else if (s->started)
+		{
+			/* Ran off one end; going back means starting from that end. */
+		}
+		plinth_scan_open(s, direction, low, high);
+		s->started = true;
+	}
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		PLINTH_CHECK(plinth_swift_scan_next(s->scan, &found, &row));
+		if (!found)
+		{
+			ExecClearTuple(slot);
+			s->last_row = -1;
+			return false;
+		}
+		plinth_row_to_slot(sscan->rs_rd, &row, slot);
+		s->last_row = row.row_id;
+		if (plinth_keys_pass(sscan, slot))
+		{
+			pgstat_count_heap_getnext(sscan->rs_rd);
+			return true;
+		}
+	}
+}
+
+static void
+plinth_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid, ItemPointer maxtid)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	int64		lo = plinth_tid_to_row(mintid);
+	int64		hi = plinth_tid_to_row(maxtid);
+
+	/* Offsets outside 1..256 name no row: round to the next one. */
+	if (ItemPointerGetOffsetNumberNoCheck(mintid) < 1)
+		lo = (int64) ItemPointerGetBlockNumberNoCheck(mintid) * PLINTH_ROWS_PER_BLOCK;
+	if (ItemPointerGetOffsetNumberNoCheck(maxtid) > PLINTH_ROWS_PER_BLOCK)
+		hi = (int64) ItemPointerGetBlockNumberNoCheck(maxtid) * PLINTH_ROWS_PER_BLOCK + PLINTH_ROWS_PER_BLOCK - 1;
+	s->low = Max(lo, 0);
+	s->high = hi < 0 ? 0 : hi + 1;
+	s->started = false;
+	plinth_scan_release_source(s);
+}
+
+static bool
+plinth_scan_getnextslot_tidrange(TableScanDesc sscan, ScanDirection direction, TupleTableSlot *slot)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+
+	if (s->high >= 0 && s->low >= s->high)
+	{
+		ExecClearTuple(slot);
+		return false;
+	}
+	return plinth_scan_getnextslot(sscan, direction, slot);
+}
+
+/* ------------------------------------------------------------------------
+ * Parallel scans: Plinth tables are kept out of parallel plans (plinth.c's
+ * planner hook), so these only describe an empty shared state.
+ * ------------------------------------------------------------------------
+ */
+
+static Size
+plinth_parallelscan_estimate(Relation rel)
+{
+	return sizeof(ParallelTableScanDescData);
+}
+
+static Size
+plinth_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	pscan->phs_relid = RelationGetRelid(rel);
+	pscan->phs_syncscan = false;
+	return sizeof(ParallelTableScanDescData);
+}
+
+static void
+plinth_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan)
+{
+}
+
+/* ------------------------------------------------------------------------
+ * Index scans: fetching rows by TID
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct PlinthIndexFetchData
+{
+	IndexFetchTableData base;
+	int64		store_id;
+	void	   *fetcher;
+	MemoryContextCallback release;
+} PlinthIndexFetchData;
+
+static void
+plinth_fetcher_release(void *arg)
+{
+	PlinthIndexFetchData *f = arg;
+
+	if (f->fetcher)
+	{
+		void	   *p = f->fetcher;
+
+		f->fetcher = NULL;
+		plinth_swift_release(p);
+	}
+}
+
+static IndexFetchTableData *
+plinth_index_fetch_begin(Relation rel)
+{
+	PlinthIndexFetchData *f = palloc0(sizeof(PlinthIndexFetchData));
+
+	plinth_prepare();
+	f->base.rel = rel;
+	f->store_id = plinth_store_id(rel);
+	f->fetcher = plinth_swift_fetcher_new();
+	f->release.func = plinth_fetcher_release;
+	f->release.arg = f;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &f->release);
+	return &f->base;
+}
+
+static void
+plinth_index_fetch_reset(IndexFetchTableData *scan)
+{
+}
+
+static void
+plinth_index_fetch_end(IndexFetchTableData *scan)
+{
+	plinth_fetcher_release(scan);
+	pfree(scan);
+}
+
+/* Fetches one row by TID as the snapshot sees it. */
+static bool
+plinth_fetch(Relation rel, int64 store_id, void *fetcher, ItemPointer tid,
+			 Snapshot snapshot, TupleTableSlot *slot)
+{
+	PlinthRow	row;
+	bool		found;
+
+	if (!plinth_tid_is_valid(tid))
+		return false;
+	PLINTH_CHECK(plinth_swift_fetch(store_id, plinth_tid_to_row(tid), plinth_visibility(snapshot),
+									fetcher, &found, &row));
+	if (!found)
+		return false;
+	plinth_row_to_slot(rel, &row, slot);
+	return true;
+}
+
+static bool
+plinth_index_fetch_tuple(struct IndexFetchTableData *scan, ItemPointer tid, Snapshot snapshot,
+						 TupleTableSlot *slot, bool *call_again, bool *all_dead)
+{
+	PlinthIndexFetchData *f = (PlinthIndexFetchData *) scan;
+
+	*call_again = false;
+	if (all_dead)
+		*all_dead = false;
+	if (!plinth_fetch(scan->rel, f->store_id, f->fetcher, tid, snapshot, slot))
+		return false;
+	pgstat_count_heap_fetch(scan->rel);
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Non-modifying operations on individual tuples
+ * ------------------------------------------------------------------------
+ */
+
+static bool
+plinth_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot)
+{
+	void	   *fetcher;
+	bool		found;
+
+	plinth_prepare();
+	fetcher = plinth_swift_fetcher_new();
+	PG_TRY();
+	{
+		found = plinth_fetch(rel, plinth_store_id(rel), fetcher, tid, snapshot, slot);
+	}
+	PG_FINALLY();
+	{
+		plinth_swift_release(fetcher);
+	}
+	PG_END_TRY();
+	return found;
+}
+
+static bool
+plinth_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
+{
+	return plinth_tid_is_valid(tid);
+}
+
+static void
+plinth_tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid)
+{
+	/*
+	 * A TID names one row version; an update makes a new one and this
+	 * transaction's view never follows chains: the TID stays as it is.
+	 */
+}
+
+static bool
+plinth_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
+{
+	TupleTableSlot *probe;
+	bool		found;
+
+	/* Row ids are never reused: the version exists iff its row id does. */
+	probe = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	found = plinth_tuple_fetch_row_version(rel, &slot->tts_tid, snapshot, probe);
+	ExecDropSingleTupleTableSlot(probe);
+	return found;
+}
+
+static TransactionId
+plinth_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
+{
+	/* Plinth indexes never hold dead entries; nothing to delete. */
+	delstate->ndeltids = 0;
+	return InvalidTransactionId;
+}
+
+/* ------------------------------------------------------------------------
+ * Manipulations of physical tuples
+ * ------------------------------------------------------------------------
+ */
+
+/* Stores a row; sets the slot's TID to its new row id. */
+static void
+plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
+{
+	HeapTuple	tuple;
+	bool		should_free;
+	int64		row_id;
+
+	plinth_writing();
+	tuple = plinth_form_tuple(rel, slot, &should_free);
+	if (tuple->t_len < PLINTH_OMITTED_HEADER)
+		elog(ERROR, "plinth: malformed tuple");
+	PLINTH_CHECK(plinth_swift_insert(plinth_store_id(rel),
+									 (char *) tuple->t_data + PLINTH_OMITTED_HEADER,
+									 tuple->t_len - PLINTH_OMITTED_HEADER,
+									 cid, plinth_subid(), &row_id));
+	if (row_id > PLINTH_MAX_ROW_ID)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("table \"%s\" has used up its row ids", RelationGetRelationName(rel))));
+	slot->tts_tableOid = RelationGetRelid(rel);
+	plinth_row_to_tid(row_id, &slot->tts_tid);
+	if (should_free)
+		heap_freetuple(tuple);
+}
+
+static void
+plinth_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid, int options,
+					BulkInsertState bistate)
+{
+	plinth_insert_row(rel, slot, cid);
+	pgstat_count_heap_insert(rel, 1);
+}
+
+static void
+plinth_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId cid, int options,
+								BulkInsertState bistate, uint32 specToken)
+{
+	/*
+	 * No other transaction can see the row before commit, so speculation
+	 * needs no token: a conflicting concurrent insert is caught at commit.
+	 */
+	plinth_insert_row(rel, slot, cid);
+	pgstat_count_heap_insert(rel, 1);
+}
+
+/* Deletes a row with its index entries; reports what Postgres expects. */
+static TM_Result
+plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *tmfd,
+				  HeapTuple *old_row)
+{
+	PlinthModify result;
+	void	   *fetcher;
+	TM_Result	r;
+
+	plinth_writing();
+	if (!plinth_tid_is_valid(tid))
+		elog(ERROR, "plinth: invalid TID (%u,%u)", ItemPointerGetBlockNumberNoCheck(tid),
+			 ItemPointerGetOffsetNumberNoCheck(tid));
+	fetcher = plinth_swift_fetcher_new();
+	PG_TRY();
+	{
+		PLINTH_CHECK(plinth_swift_delete(plinth_store_id(rel), plinth_tid_to_row(tid), cid,
+										 plinth_subid(), fetcher, &result));
+		switch (result.result)
+		{
+			case PLINTH_MODIFY_OK:
+				{
+					HeapTupleData tmp;
+
+					tmp.t_len = result.old.len;
+					tmp.t_data = result.old.data;
+					tmp.t_self = *tid;
+					tmp.t_tableOid = RelationGetRelid(rel);
+					/* The made-up header is not needed for index keys. */
+					memset(tmp.t_data, 0, offsetof(HeapTupleHeaderData, t_infomask2));
+					plinth_indexes_delete_row(rel, &tmp, plinth_tid_to_row(tid));
+					if (old_row)
+						*old_row = heap_copytuple(&tmp);
+					r = TM_Ok;
+				}
+				break;
+			case PLINTH_MODIFY_SELF_MODIFIED:
+				tmfd->ctid = *tid;
+				tmfd->xmax = GetTopTransactionIdIfAny();
+				tmfd->cmax = result.cmax;
+				r = TM_SelfModified;
+				break;
+			case PLINTH_MODIFY_INVISIBLE:
+				r = TM_Invisible;
+				break;
+			default:
+				tmfd->ctid = *tid;
+				tmfd->xmax = InvalidTransactionId;
+				tmfd->cmax = InvalidCommandId;
+				r = TM_Deleted;
+				break;
+		}
+	}
+	PG_FINALLY();
+	{
+		plinth_swift_release(fetcher);
+	}
+	PG_END_TRY();
+	return r;
+}
+
+static void
+plinth_tuple_complete_speculative(Relation rel, TupleTableSlot *slot, uint32 specToken, bool succeeded)
+{
+	TM_FailureData tmfd;
+
+	if (succeeded)
+		return;
+	/* The insertion lost to a conflicting row: take it back. */
+	(void) plinth_delete_row(rel, &slot->tts_tid, GetCurrentCommandId(true), &tmfd, NULL);
+}
+
+static void
+plinth_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples, CommandId cid,
+					int options, BulkInsertState bistate)
+{
+	for (int i = 0; i < ntuples; i++)
+		plinth_insert_row(rel, slots[i], cid);
+	pgstat_count_heap_insert(rel, ntuples);
+}
+
+static TM_Result
+plinth_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot,
+					Snapshot crosscheck, bool wait, TM_FailureData *tmfd, bool changingPart)
+{
+	TM_Result	r = plinth_delete_row(rel, tid, cid, tmfd, NULL);
+
+	if (r == TM_Ok)
+		pgstat_count_heap_delete(rel);
+	return r;
+}
+
+/*
+ * An UPDATE makes a new row version with a new row id, as heap makes a new
+ * TID: the old row and its index entries are deleted here, the new row
+ * inserted, and Postgres inserts the new index entries (update_indexes).
+ */
+static TM_Result
+plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, CommandId cid,
+					Snapshot snapshot, Snapshot crosscheck, bool wait, TM_FailureData *tmfd,
+					LockTupleMode *lockmode, bool *update_indexes)
+{
+	TM_Result	r;
+
+	*lockmode = LockTupleExclusive;
+	*update_indexes = false;
+	r = plinth_delete_row(rel, otid, cid, tmfd, NULL);
+	if (r != TM_Ok)
+		return r;
+	plinth_insert_row(rel, slot, cid);
+	*update_indexes = true;
+	pgstat_count_heap_update(rel, false);
+	return TM_Ok;
+}
+
+/*
+ * SELECT ... FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE. There
+ * are no row locks to wait on: the row is read (a read conflict) and, for
+ * the update modes, marked written (a write conflict), so a concurrent
+ * transaction that also writes it cannot commit too.
+ */
+static TM_Result
+plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
+				  CommandId cid, LockTupleMode mode, LockWaitPolicy wait_policy, uint8 flags,
+				  TM_FailureData *tmfd)
+{
+	PlinthModify result;
+	void	   *fetcher;
+	TM_Result	r;
+	bool		exclusive = mode == LockTupleNoKeyExclusive || mode == LockTupleExclusive;
+
+	plinth_prepare();
+	if (!plinth_tid_is_valid(tid))
+		return TM_Invisible;
+	fetcher = plinth_swift_fetcher_new();
+	PG_TRY();
+	{
+		PLINTH_CHECK(plinth_swift_lock(plinth_store_id(rel), plinth_tid_to_row(tid), cid, exclusive,
+									   fetcher, &result));
+		switch (result.result)
+		{
+			case PLINTH_MODIFY_OK:
+				plinth_row_to_slot(rel, &result.old, slot);
+				r = TM_Ok;
+				break;
+			case PLINTH_MODIFY_SELF_MODIFIED:
+				tmfd->ctid = *tid;
+				tmfd->xmax = GetTopTransactionIdIfAny();
+				tmfd->cmax = result.cmax;
+				r = TM_SelfModified;
+				break;
+			case PLINTH_MODIFY_INVISIBLE:
+				r = TM_Invisible;
+				break;
+			default:
+				tmfd->ctid = *tid;
+				tmfd->xmax = InvalidTransactionId;
+				tmfd->cmax = InvalidCommandId;
+				r = TM_Deleted;
+				break;
+		}
+	}
+	PG_FINALLY();
+	{
+		plinth_swift_release(fetcher);
+	}
+	PG_END_TRY();
+	return r;
+}
+
+static void
+plinth_finish_bulk_insert(Relation rel, int options)
+{
+}
+
+/* ------------------------------------------------------------------------
+ * DDL related callbacks
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * New storage for the relation: CREATE TABLE, TRUNCATE, table rewrites. The
+ * local relation files exist for Postgres's sake (they stay empty); the
+ * data gets a new store id, and the storage replaced (TRUNCATE) is dropped
+ * with this transaction.
+ */
+static void
+plinth_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char persistence,
+								 TransactionId *freezeXid, MultiXactId *minmulti)
+{
+	SMgrRelation srel;
+	int64		store_id;
+	Oid			old = rel->rd_node.relNode;
+
+	/* No transaction ids are stored in Plinth rows: nothing ever to freeze. */
+	*freezeXid = InvalidTransactionId;
+	*minmulti = InvalidMultiXactId;
+
+	srel = RelationCreateStorage(*newrnode, persistence, true);
+	if (persistence == RELPERSISTENCE_UNLOGGED)
+	{
+		smgrcreate(srel, INIT_FORKNUM, false);
+		log_smgrcreate(newrnode, INIT_FORKNUM);
+		smgrimmedsync(srel, INIT_FORKNUM);
+	}
+	smgrclose(srel);
+
+	plinth_writing();
+	PLINTH_CHECK(plinth_swift_relation_create(newrnode->relNode,
+											  old != newrnode->relNode ? old : InvalidOid,
+											  GetCurrentCommandId(true), plinth_subid(), &store_id));
+}
+
+static void
+plinth_relation_nontransactional_truncate(Relation rel)
+{
+	plinth_writing();
+	PLINTH_CHECK(plinth_swift_relation_truncate(plinth_store_id(rel), GetCurrentCommandId(true),
+												plinth_subid()));
+}
+
+/*
+ * ALTER TABLE ... SET TABLESPACE: the data stays where it is in the store;
+ * only the (empty) local files move.
+ */
+static void
+plinth_relation_copy_data(Relation rel, const RelFileNode *newrnode)
+{
+	SMgrRelation dst;
+
+	dst = RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);
+	smgrclose(dst);
+	RelationDropStorage(rel);
+	plinth_writing();
+	PLINTH_CHECK(plinth_swift_relation_move(rel->rd_node.relNode, newrnode->relNode,
+											GetCurrentCommandId(true), plinth_subid()));
+}
+
+/*
+ * VACUUM FULL and CLUSTER: copy every row into the new relation, in the
+ * index's order for CLUSTER. Nothing is ever dead in a Plinth table, so
+ * nothing is vacuumed away.
+ */
+static void
+plinth_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation OldIndex,
+								 bool use_sort, TransactionId OldestXmin, TransactionId *xid_cutoff,
+								 MultiXactId *multi_cutoff, double *num_tuples,
+								 double *tups_vacuumed, double *tups_recently_dead)
+{
+	TupleTableSlot *slot = table_slot_create(OldTable, NULL);
+	TupleTableSlot *out = table_slot_create(NewTable, NULL);
+	TupleDesc	olddesc = RelationGetDescr(OldTable);
+	TupleDesc	newdesc = RelationGetDescr(NewTable);
+	Datum	   *values = palloc(newdesc->natts * sizeof(Datum));
+	bool	   *isnull = palloc(newdesc->natts * sizeof(bool));
+	IndexScanDesc iscan = NULL;
+	TableScanDesc tscan = NULL;
+	CommandId	cid = GetCurrentCommandId(true);
+
+	*num_tuples = 0;
+	*tups_vacuumed = 0;
+	*tups_recently_dead = 0;
+	if (OldIndex != NULL)
+	{
+		iscan = index_beginscan(OldTable, OldIndex, SnapshotAny, 0, 0);
+		index_rescan(iscan, NULL, 0, NULL, 0);
+	}
+	else
+		tscan = table_beginscan(OldTable, SnapshotAny, 0, NULL);
+
+	for (;;)
+	{
+		bool		got;
+
+		CHECK_FOR_INTERRUPTS();
+		if (iscan)
+			got = index_getnext_slot(iscan, ForwardScanDirection, slot);
+		else
+			got = table_scan_getnextslot(tscan, ForwardScanDirection, slot);
+		if (!got)
+			break;
+		slot_getallattrs(slot);
+		/* Dropped columns become nulls, as heap's reform_and_rewrite_tuple does. */
+		for (int i = 0; i < newdesc->natts; i++)
+		{
+			if (i < olddesc->natts && !TupleDescAttr(newdesc, i)->attisdropped)
+			{
+				values[i] = slot->tts_values[i];
+				isnull[i] = slot->tts_isnull[i];
+			}
+			else
+			{
+				values[i] = (Datum) 0;
+				isnull[i] = true;
+			}
+		}
+		ExecClearTuple(out);
+		memcpy(out->tts_values, values, newdesc->natts * sizeof(Datum));
+		memcpy(out->tts_isnull, isnull, newdesc->natts * sizeof(bool));
+		ExecStoreVirtualTuple(out);
+		plinth_insert_row(NewTable, out, cid);
+		*num_tuples += 1;
+	}
+	if (iscan)
+		index_endscan(iscan);
+	if (tscan)
+		table_endscan(tscan);
+	ExecDropSingleTupleTableSlot(slot);
+	ExecDropSingleTupleTableSlot(out);
+	*xid_cutoff = InvalidTransactionId;
+	*multi_cutoff = InvalidMultiXactId;
+}
+
+static void
+plinth_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAccessStrategy bstrategy)
+{
+	/* Deleted rows are gone at commit: there is nothing to vacuum. */
+}
+
+/* ANALYZE samples "virtual blocks": 256 consecutive row ids each. */
+static bool
+plinth_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno, BufferAccessStrategy bstrategy)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	int64		low = (int64) blockno * PLINTH_ROWS_PER_BLOCK;
+
+	plinth_scan_open(s, ForwardScanDirection, low, low + PLINTH_ROWS_PER_BLOCK);
+	s->started = true;
+	return true;
+}
+
+static bool
+plinth_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin, double *liverows,
+							   double *deadrows, TupleTableSlot *slot)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	PlinthRow	row;
+	bool		found;
+
+	if (s->scan == NULL)
+		return false;
+	PLINTH_CHECK(plinth_swift_scan_next(s->scan, &found, &row));
+	if (!found)
+	{
+		plinth_scan_release_source(s);
+		ExecClearTuple(slot);
+		return false;
+	}
+	plinth_row_to_slot(sscan->rs_rd, &row, slot);
+	*liverows += 1;
+	return true;
+}
+
+/*
+ * Feeds every row (of the block range) to an index build, as heap's
+ * heapam_index_build_range_scan does: partial index predicates and index
+ * expressions are evaluated here.
+ */
+static double
+plinth_index_build_range_scan(Relation tableRelation, Relation indexRelation, IndexInfo *indexInfo,
+							  bool allow_sync, bool anyvisible, bool progress,
+							  BlockNumber start_blockno, BlockNumber numblocks,
+							  IndexBuildCallback callback, void *callback_state, TableScanDesc scan)
+{
+	EState	   *estate = CreateExecutorState();
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	TupleTableSlot *slot = table_slot_create(tableRelation, NULL);
+	ExprState  *predicate;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	double		reltuples = 0;
+	bool		own_scan = scan == NULL;
+	PlinthScanDesc s;
+
+	econtext->ecxt_scantuple = slot;
+	predicate = ExecPrepareQual(indexInfo->ii_Predicate, estate);
+	if (own_scan)
+		scan = table_beginscan_strat(tableRelation, SnapshotAny, 0, NULL, true, false);
+	s = (PlinthScanDesc) scan;
+	if (numblocks != InvalidBlockNumber)
+	{
+		s->low = (int64) start_blockno * PLINTH_ROWS_PER_BLOCK;
+		s->high = ((int64) start_blockno + numblocks) * PLINTH_ROWS_PER_BLOCK;
+		s->started = false;
+	}
+	/* Every own row counts, the current command's too (CREATE TABLE AS ... then index). */
+	s->vis.all = true;
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(econtext->ecxt_per_tuple_memory);
+		reltuples += 1;
+		if (predicate != NULL && !ExecQual(predicate, econtext))
+			continue;
+		FormIndexDatum(indexInfo, slot, estate, values, isnull);
+		callback(indexRelation, &slot->tts_tid, values, isnull, true, callback_state);
+	}
+	if (own_scan)
+		table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	indexInfo->ii_ExpressionsState = NIL;
+	indexInfo->ii_PredicateState = NULL;
+	return reltuples;
+}
+
+/*
+ * CREATE INDEX CONCURRENTLY's validation: Plinth indexes are built inside
+ * the creating transaction's snapshot with every row, so there is nothing
+ * the build could have missed.
+ */
+static void
+plinth_index_validate_scan(Relation tableRelation, Relation indexRelation, IndexInfo *indexInfo,
+						   Snapshot snapshot, ValidateIndexState *state)
+{
+}
+
+/* ------------------------------------------------------------------------
+ * Miscellaneous callbacks
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * The main fork's size in virtual blocks of 256 row ids (ANALYZE samples
+ * them); the other forks are the local files' real sizes.
+ */
+static uint64
+plinth_relation_size(Relation rel, ForkNumber forkNumber)
+{
+	PlinthRelStats stats;
+
+	if (forkNumber != MAIN_FORKNUM && forkNumber != InvalidForkNumber)
+	{
+		SMgrRelation srel = RelationGetSmgr(rel);
+
+		return smgrexists(srel, forkNumber) ? (uint64) smgrnblocks(srel, forkNumber) * BLCKSZ : 0;
+	}
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_relation_stats(plinth_store_id(rel), &stats));
+	return (uint64) ((stats.row_id_limit + PLINTH_ROWS_PER_BLOCK - 1) / PLINTH_ROWS_PER_BLOCK) * BLCKSZ;
+}
+
+static bool
+plinth_relation_needs_toast_table(Relation rel)
+{
+	/* Long values stay in the row, compressed; long rows are split in the store. */
+	return false;
+}
+
+static Oid
+plinth_relation_toast_am(Relation rel)
+{
+	return InvalidOid;
+}
+
+static void
+plinth_relation_fetch_toast_slice(Relation toastrel, Oid valueid, int32 attrsize, int32 sliceoffset,
+								  int32 slicelength, struct varlena *result)
+{
+	elog(ERROR, "plinth: Plinth tables have no TOAST table");
+}
+
+/* ------------------------------------------------------------------------
+ * Planner related callbacks
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Size estimates from the store's counters (kept exactly by every commit),
+ * not from the local files, which stay empty.
+ */
+static void
+plinth_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pages, double *tuples,
+							  double *allvisfrac)
+{
+	PlinthRelStats stats;
+
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_relation_stats(plinth_store_id(rel), &stats));
+	*tuples = stats.rows;
+	*pages = (BlockNumber) Max(1, ceil(stats.bytes / (BLCKSZ * 0.9)));
+	if (stats.rows == 0 && rel->rd_rel->relpages == 0)
+	{
+		/* Never had rows: assume a few pages, as heap does for new tables. */
+		int32		width = get_rel_data_width(rel, attr_widths);
+		int			density = (BLCKSZ - SizeOfPageHeaderData) / (width + MAXALIGN(SizeofHeapTupleHeader) + sizeof(ItemIdData));
+
+		*pages = 10;
+		*tuples = (double) density * 10;
+	}
+	*allvisfrac = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Executor related callbacks: bitmap heap scans and TABLESAMPLE
+ * ------------------------------------------------------------------------
+ */
+
+static bool
+plinth_scan_bitmap_next_block(TableScanDesc sscan, struct TBMIterateResult *tbmres)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	int64		base = (int64) tbmres->blockno * PLINTH_ROWS_PER_BLOCK;
+
+	plinth_scan_release_source(s);
+	if (tbmres->ntuples >= 0)
+	{
+		/* Exact: just these rows, in one round trip. */
+		int64		rows[PLINTH_ROWS_PER_BLOCK];
+		int			n = 0;
+
+		for (int i = 0; i < tbmres->ntuples; i++)
+		{
+			OffsetNumber off = tbmres->offsets[i];
+
+			if (off >= 1 && off <= PLINTH_ROWS_PER_BLOCK)
+				rows[n++] = base + off - 1;
+		}
+		PLINTH_CHECK(plinth_swift_rows_begin(s->store_id, s->vis, rows, n, &s->scan));
+	}
+	else
+		PLINTH_CHECK(plinth_swift_scan_begin(s->store_id, s->vis, base, base + PLINTH_ROWS_PER_BLOCK,
+											 false, &s->scan));
+	return true;
+}
+
+static bool
+plinth_scan_bitmap_next_tuple(TableScanDesc sscan, struct TBMIterateResult *tbmres, TupleTableSlot *slot)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	PlinthRow	row;
+	bool		found;
+
+	if (s->scan == NULL)
+		return false;
+	PLINTH_CHECK(plinth_swift_scan_next(s->scan, &found, &row));
+	if (!found)
+	{
+		plinth_scan_release_source(s);
+		return false;
+	}
+	plinth_row_to_slot(sscan->rs_rd, &row, slot);
+	pgstat_count_heap_fetch(sscan->rs_rd);
+	return true;
+}
+
+/* TABLESAMPLE over virtual blocks, as heap samples pages. */
+static bool
+plinth_scan_sample_next_block(TableScanDesc sscan, SampleScanState *scanstate)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+
+	if (s->nblocks == 0 && !s->started)
+	{
+		PlinthRelStats stats;
+
+		PLINTH_CHECK(plinth_swift_relation_stats(s->store_id, &stats));
+		s->nblocks = (BlockNumber) ((stats.row_id_limit + PLINTH_ROWS_PER_BLOCK - 1) / PLINTH_ROWS_PER_BLOCK);
+		s->started = true;
+		s->cblock = InvalidBlockNumber;
+	}
+	if (tsm->NextSampleBlock)
+		s->cblock = tsm->NextSampleBlock(scanstate, s->nblocks);
+	else if (s->cblock == InvalidBlockNumber)
+		s->cblock = s->nblocks > 0 ? 0 : InvalidBlockNumber;
+	else if (s->cblock + 1 < s->nblocks)
+		s->cblock++;
+	else
+		s->cblock = InvalidBlockNumber;
+	if (!BlockNumberIsValid(s->cblock))
+		return false;
+
+	/* Read the block's rows now; the sampler then picks among their offsets. */
+	{
+		int64		low = (int64) s->cblock * PLINTH_ROWS_PER_BLOCK;
+		PlinthRow	row;
+		bool		found;
+
+		plinth_scan_open(s, ForwardScanDirection, low, low + PLINTH_ROWS_PER_BLOCK);
+		s->sample_nrows = 0;
+		for (;;)
+		{
+			PLINTH_CHECK(plinth_swift_scan_next(s->scan, &found, &row));
+			if (!found)
+				break;
+			s->sample_rows[s->sample_nrows++] = row.row_id;
+		}
+		plinth_scan_release_source(s);
+	}
+	return true;
+}
+
+static bool
+plinth_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate, TupleTableSlot *slot)
+{
+	PlinthScanDesc s = (PlinthScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+	int64		base = (int64) s->cblock * PLINTH_ROWS_PER_BLOCK;
+
+	for (;;)
+	{
+		OffsetNumber off = tsm->NextSampleTuple(scanstate, s->cblock, PLINTH_ROWS_PER_BLOCK);
+		int64		row_id;
+		bool		present = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!OffsetNumberIsValid(off))
+		{
+			ExecClearTuple(slot);
+			return false;
+		}
+		row_id = base + off - 1;
+		for (int i = 0; i < s->sample_nrows; i++)
+			if (s->sample_rows[i] == row_id)
+				present = true;
+		if (present)
+		{
+			ItemPointerData tid;
+
+			plinth_row_to_tid(row_id, &tid);
+			if (plinth_tuple_fetch_row_version(sscan->rs_rd, &tid, sscan->rs_snapshot, slot))
+				return true;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Definition of the Plinth table access method
+ * ------------------------------------------------------------------------
+ */
+
+static const TableAmRoutine plinth_methods = {
+	.type = T_TableAmRoutine,
+
+	.slot_callbacks = plinth_slot_callbacks,
+
+	.scan_begin = plinth_scan_begin,
+	.scan_end = plinth_scan_end,
+	.scan_rescan = plinth_scan_rescan,
+	.scan_getnextslot = plinth_scan_getnextslot,
+
+	.scan_set_tidrange = plinth_scan_set_tidrange,
+	.scan_getnextslot_tidrange = plinth_scan_getnextslot_tidrange,
+
+	.parallelscan_estimate = plinth_parallelscan_estimate,
+	.parallelscan_initialize = plinth_parallelscan_initialize,
+	.parallelscan_reinitialize = plinth_parallelscan_reinitialize,
+
+	.index_fetch_begin = plinth_index_fetch_begin,
+	.index_fetch_reset = plinth_index_fetch_reset,
+	.index_fetch_end = plinth_index_fetch_end,
+	.index_fetch_tuple = plinth_index_fetch_tuple,
+
+	.tuple_fetch_row_version = plinth_tuple_fetch_row_version,
+	.tuple_tid_valid = plinth_tuple_tid_valid,
+	.tuple_get_latest_tid = plinth_tuple_get_latest_tid,
+	.tuple_satisfies_snapshot = plinth_tuple_satisfies_snapshot,
+	.index_delete_tuples = plinth_index_delete_tuples,
+
+	.tuple_insert = plinth_tuple_insert,
+	.tuple_insert_speculative = plinth_tuple_insert_speculative,
+	.tuple_complete_speculative = plinth_tuple_complete_speculative,
+	.multi_insert = plinth_multi_insert,
+	.tuple_delete = plinth_tuple_delete,
+	.tuple_update = plinth_tuple_update,
+	.tuple_lock = plinth_tuple_lock,
+	.finish_bulk_insert = plinth_finish_bulk_insert,
+
+	.relation_set_new_filenode = plinth_relation_set_new_filenode,
+	.relation_nontransactional_truncate = plinth_relation_nontransactional_truncate,
+	.relation_copy_data = plinth_relation_copy_data,
+	.relation_copy_for_cluster = plinth_relation_copy_for_cluster,
+	.relation_vacuum = plinth_relation_vacuum,
+	.scan_analyze_next_block = plinth_scan_analyze_next_block,
+	.scan_analyze_next_tuple = plinth_scan_analyze_next_tuple,
+	.index_build_range_scan = plinth_index_build_range_scan,
+	.index_validate_scan = plinth_index_validate_scan,
+
+	.relation_size = plinth_relation_size,
+	.relation_needs_toast_table = plinth_relation_needs_toast_table,
+	.relation_toast_am = plinth_relation_toast_am,
+	.relation_fetch_toast_slice = plinth_relation_fetch_toast_slice,
+
+	.relation_estimate_size = plinth_relation_estimate_size,
+
+	.scan_bitmap_next_block = plinth_scan_bitmap_next_block,
+	.scan_bitmap_next_tuple = plinth_scan_bitmap_next_tuple,
+	.scan_sample_next_block = plinth_scan_sample_next_block,
+	.scan_sample_next_tuple = plinth_scan_sample_next_tuple
+};
+
+PG_FUNCTION_INFO_V1(plinth_tableam_handler);
+Datum
+plinth_tableam_handler(PG_FUNCTION_ARGS)
+{
+	plinth_require_preload();
+	PG_RETURN_POINTER(&plinth_methods);
+}

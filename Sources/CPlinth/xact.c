@@ -1,0 +1,304 @@
+/*
+ * xact.c — Plinth in Postgres's transaction life cycle, and the hooks that
+ * keep Postgres informed: transaction and subtransaction callbacks,
+ * dropped storage, planner restrictions and per-statement counters.
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/storage.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "optimizer/paths.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "plinth_am.h"
+
+/* True once this transaction has touched the store (plinth_prepare). */
+bool		plinth_in_use = false;
+
+static object_access_hook_type prev_object_access_hook = NULL;
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static int	executor_depth = 0;
+
+/*
+ * Makes the store ready for this transaction: hands Swift the current
+ * settings once per transaction (they may change with SET and SIGHUP).
+ */
+void
+plinth_prepare(void)
+{
+	static char *database_name = NULL;
+	static char store_path[MAXPGPATH];
+	static char server_id_path[MAXPGPATH];
+	PlinthConfig config;
+
+	if (plinth_in_use)
+		return;
+	plinth_require_preload();
+	if (database_name == NULL)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		if (name == NULL)
+			elog(ERROR, "plinth: database %u has no name", MyDatabaseId);
+		database_name = MemoryContextStrdup(TopMemoryContext, name);
+		if (plinth_data_directory != NULL && plinth_data_directory[0] != '\0')
+			strlcpy(store_path, plinth_data_directory, MAXPGPATH);
+		else
+			snprintf(store_path, MAXPGPATH, "%s/plinth", DataDir);
+		snprintf(server_id_path, MAXPGPATH, "%s/plinth_server_id", DataDir);
+	}
+	config.store_path = store_path;
+	config.cluster_file = plinth_cluster_file ? plinth_cluster_file : "";
+	config.api_version = plinth_api_version;
+	config.durable = plinth_durable;
+	config.lifetime_ms = plinth_transaction_lifetime_ms;
+	config.map_size_bytes = (int64) plinth_map_size_mb * 1024 * 1024;
+	config.database_name = database_name;
+	config.server_id_path = server_id_path;
+	config.backend_id = MyBackendId;
+	plinth_swift_configure(&config);
+	plinth_swift_set_parallel_worker(IsParallelWorker());
+	plinth_in_use = true;
+}
+
+/* The OID of the plinth table access method in this database, or InvalidOid. */
+Oid
+plinth_am_oid(void)
+{
+	return get_table_am_oid("plinth", true);
+}
+
+/*
+ * Storage that this transaction drops at commit (DROP, TRUNCATE, REINDEX,
+ * table rewrites) loses its store data in the same store transaction.
+ * Temporary relations are not in this list; the drop hook covers them.
+ */
+static void
+plinth_forget_dropped_storage(void)
+{
+	RelFileNode *nodes;
+	int			n = smgrGetPendingDeletes(true, &nodes);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (nodes[i].dbNode != MyDatabaseId)
+			continue;
+		PLINTH_CHECK(plinth_swift_relation_forget(nodes[i].relNode, GetCurrentCommandId(false),
+												  (uint32) GetCurrentSubTransactionId()));
+	}
+	if (n > 0)
+		pfree(nodes);
+}
+
+static void
+plinth_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (!plinth_in_use)
+				return;
+			plinth_forget_dropped_storage();
+			/* The store commit: a conflict aborts the Postgres transaction. */
+			PLINTH_CHECK(plinth_swift_xact_event(PLINTH_XACT_PRE_COMMIT));
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (plinth_in_use)
+				PLINTH_CHECK(plinth_swift_xact_event(PLINTH_XACT_PRE_PREPARE));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* Never raises: it only drops what is left. */
+			if (plinth_in_use)
+				(void) plinth_swift_xact_event(PLINTH_XACT_ABORT);
+			plinth_boundary_reset();
+			plinth_in_use = false;
+			executor_depth = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+plinth_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (!plinth_in_use)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		plinth_swift_subxact_event(PLINTH_SUBXACT_ABORT, mySubid, parentSubid);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		plinth_swift_subxact_event(PLINTH_SUBXACT_COMMIT, mySubid, parentSubid);
+}
+
+/* Whether a pg_class entry is a Plinth table, or an index on one. */
+static bool
+plinth_class_is_plinth(Form_pg_class c, Oid relid)
+{
+	Oid			am = plinth_am_oid();
+
+	if (!OidIsValid(am))
+		return false;
+	if (c->relkind == RELKIND_RELATION || c->relkind == RELKIND_MATVIEW)
+		return c->relam == am;
+	if (c->relkind == RELKIND_INDEX)
+	{
+		HeapTuple	it = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(relid));
+		bool		result = false;
+
+		if (HeapTupleIsValid(it))
+		{
+			Oid			table = ((Form_pg_index) GETSTRUCT(it))->indrelid;
+			HeapTuple	tt = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+
+			if (HeapTupleIsValid(tt))
+			{
+				result = ((Form_pg_class) GETSTRUCT(tt))->relam == am;
+				ReleaseSysCache(tt);
+			}
+			ReleaseSysCache(it);
+		}
+		return result;
+	}
+	return false;
+}
+
+/* DROP of a Plinth table or index: its data goes with the transaction. */
+static void
+plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 || !plinth_preloaded)
+		return;
+	{
+		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
+		Form_pg_class c;
+		Oid			relfilenode;
+		bool		plinth;
+
+		if (!HeapTupleIsValid(tp))
+			return;
+		c = (Form_pg_class) GETSTRUCT(tp);
+		relfilenode = c->relfilenode;
+		plinth = OidIsValid(relfilenode) && plinth_class_is_plinth(c, objectId);
+		ReleaseSysCache(tp);
+		if (!plinth)
+			return;
+		plinth_prepare();
+		PLINTH_CHECK(plinth_swift_relation_forget(relfilenode, GetCurrentCommandId(true),
+												  (uint32) GetCurrentSubTransactionId()));
+	}
+}
+
+/*
+ * Keeps Plinth tables out of parallel plans: parallel workers are other
+ * processes and do not see the leader's buffered writes. A Plinth relation
+ * loses its partial paths and is not parallel-safe, so no join with it
+ * runs in workers; an append over Plinth partitions is marked too, before
+ * its own paths are built.
+ */
+static void
+plinth_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+	if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		/* An append parent: drop parallel paths if a child was Plinth. */
+		if (!rel->consider_parallel)
+			rel->partial_pathlist = NIL;
+		return;
+	}
+	{
+		Relation	r = RelationIdGetRelation(rte->relid);
+		bool		plinth = RelationIsValid(r) && plinth_is_table(r);
+
+		if (RelationIsValid(r))
+			RelationClose(r);
+		if (!plinth)
+			return;
+	}
+	rel->consider_parallel = false;
+	rel->partial_pathlist = NIL;
+	/* Parents (partitioned tables, inheritance) must not go parallel either. */
+	if (root->append_rel_array != NULL)
+	{
+		Index		child = rti;
+
+		while (child < (Index) root->simple_rel_array_size && root->append_rel_array[child] != NULL)
+		{
+			Index		parent = root->append_rel_array[child]->parent_relid;
+			RelOptInfo *prel = root->simple_rel_array[parent];
+
+			if (prel != NULL)
+			{
+				prel->consider_parallel = false;
+				prel->partial_pathlist = NIL;
+			}
+			child = parent;
+		}
+	}
+}
+
+/* Counters per top-level statement (plinth_stat_statement). */
+static void
+plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (executor_depth == 0 && plinth_preloaded)
+		plinth_swift_statement_start();
+	executor_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
+	PG_FINALLY();
+	{
+		executor_depth--;
+	}
+	PG_END_TRY();
+}
+
+static void
+plinth_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	if (executor_depth == 0 && plinth_preloaded)
+		plinth_swift_statement_end();
+}
+
+void
+plinth_register_callbacks(void)
+{
+	RegisterXactCallback(plinth_xact_callback, NULL);
+	RegisterSubXactCallback(plinth_subxact_callback, NULL);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = plinth_object_access;
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = plinth_set_rel_pathlist;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = plinth_ExecutorStart;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = plinth_ExecutorEnd;
+}

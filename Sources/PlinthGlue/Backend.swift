@@ -1,0 +1,338 @@
+import CPlinth
+import PlinthStore
+import PlinthLMDB
+import PlinthTxn
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one Postgres backend process holds: its store (opened on first use,
+/// after fork), the ids of its database and server, the Postgres
+/// transaction's store transaction, and caches of row ids and statistics.
+/// A backend is single-threaded; so is everything here.
+final class Backend {
+    nonisolated(unsafe) static let shared = Backend()
+
+    struct Config: Equatable {
+        var storePath = ""
+        var clusterFile = ""
+        var apiVersion: Int32 = 710
+        var durable = true
+        var lifetimeMilliseconds = 5000
+        var mapSizeBytes = 256 << 30
+        var databaseName = ""
+        var serverIDPath = ""
+        var backendID: Int32 = 0
+    }
+
+    private(set) var config = Config()
+    private var store: (any Store)?
+    private var embedded: LMDBStore?
+    private var database: Keyspace.Database?
+    private var serverID: Int64?
+    private var current: Transaction?
+    /// Row ids handed to this backend and not used yet, per table.
+    private var rowIDBlocks: [Int64: (next: Int64, end: Int64, size: Int64)] = [:]
+    /// Statistics changes of the current transaction, per table.
+    var statsDelta: [Int64: (rows: Int64, bytes: Int64)] = [:]
+    /// Store work of the session, and where the current statement began.
+    private(set) var sessionCounters = StoreCounters()
+    var statementStart = StoreCounters()
+    private(set) var lastStatement = StoreCounters()
+    /// Parallel workers do not see the leader's buffered writes: they must not read Plinth tables.
+    var isParallelWorker = false
+
+    func configure(_ c: PlinthConfig) {
+        var n = Config()
+        n.storePath = String(cString: c.store_path)
+        n.clusterFile = String(cString: c.cluster_file)
+        n.apiVersion = c.api_version
+        n.durable = c.durable
+        n.lifetimeMilliseconds = Int(c.lifetime_ms)
+        n.mapSizeBytes = Int(c.map_size_bytes)
+        n.databaseName = String(cString: c.database_name)
+        n.serverIDPath = String(cString: c.server_id_path)
+        n.backendID = c.backend_id
+        if n != config {
+            config = n
+            // Settings that may change at run time (SIGHUP, SET).
+            if let e = embedded {
+                var o = e.options
+                o.durable = n.durable
+                o.lifetimeMilliseconds = n.lifetimeMilliseconds
+                e.options = o
+            }
+        }
+    }
+
+    // MARK: the store
+
+    func openStore() throws(PlinthError) -> any Store {
+        if let store { return store }
+        if !config.clusterFile.isEmpty {
+            throw PlinthError(sqlstate: .featureNotSupported,
+                              message: "the FoundationDB engine is not available in this build",
+                              detail: "plinth.cluster_file is set to \"\(config.clusterFile)\".",
+                              hint: "Leave plinth.cluster_file empty to use the embedded store.")
+        }
+        var o = LMDBStore.Options()
+        o.durable = config.durable
+        o.lifetimeMilliseconds = config.lifetimeMilliseconds
+        o.mapSizeBytes = config.mapSizeBytes
+        let s = try storeCall { () throws(StoreError) in try LMDBStore(path: config.storePath, options: o) }
+        try checkFormat(s)
+        embedded = s
+        store = s
+        return s
+    }
+
+    /// Refuses a store written in a format this build does not know.
+    private func checkFormat(_ s: any Store) throws(PlinthError) {
+        let found = try storeCall { () throws(StoreError) -> Int64? in
+            try transact(on: s) { tr throws(StoreError) -> Int64? in
+                if let v = try tr.get(Keyspace.formatKey, snapshot: false) {
+                    return Self.decodeInt(v)
+                }
+                try tr.set(Keyspace.formatKey, Self.encodeInt(Keyspace.formatVersion))
+                return nil
+            }
+        }
+        if let found, found != Keyspace.formatVersion {
+            throw PlinthError(sqlstate: .objectNotInPrerequisiteState,
+                              message: "the store holds data in format \(found); this Plinth reads format \(Keyspace.formatVersion)",
+                              detail: nil, hint: "Use the Plinth version that wrote this store.")
+        }
+    }
+
+    /// A short transaction of Plinth's own (ids, allocators), with
+    /// FoundationDB's retry loop. Never used for the user's data.
+    func transact<R>(on s: (any Store)? = nil, _ body: (any StoreTransaction) throws(StoreError) -> R) throws(StoreError) -> R {
+        let st: any Store
+        if let s { st = s } else {
+            do { st = try openStore() } catch { throw StoreError(.storeUnavailable, error.message) }
+        }
+        let tr = try st.beginTransaction()
+        while true {
+            do throws(StoreError) {
+                let r = try body(tr)
+                _ = try tr.commit()
+                sessionCounters += tr.counters
+                return r
+            } catch {
+                try tr.onError(error)
+            }
+        }
+    }
+
+    static func encodeInt(_ v: Int64) -> Bytes { withUnsafeBytes(of: v.littleEndian) { Bytes($0) } }
+    static func decodeInt(_ b: Bytes) -> Int64 {
+        guard b.count == 8 else { return 0 }
+        return b.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+    }
+
+    /// A new id from the store's allocator (tables, indexes, databases, servers).
+    func allocateID() throws(StoreError) -> Int64 {
+        try transact { tr throws(StoreError) -> Int64 in
+            let next = try tr.get(Keyspace.idAllocatorKey, snapshot: false).map(Self.decodeInt) ?? 1
+            try tr.set(Keyspace.idAllocatorKey, Self.encodeInt(next + 1))
+            return next
+        }
+    }
+
+    /// The database's keys, its id found (or assigned) in the store by name.
+    func db() throws(PlinthError) -> Keyspace.Database {
+        if let database { return database }
+        let key = Keyspace.databaseKey(config.databaseName)
+        let id = try storeCall { () throws(StoreError) -> Int64 in
+            if let v = try transact({ tr throws(StoreError) in try tr.get(key, snapshot: false) }) {
+                return Self.decodeInt(v)
+            }
+            let fresh = try allocateID()
+            return try transact { tr throws(StoreError) -> Int64 in
+                if let v = try tr.get(key, snapshot: false) { return Self.decodeInt(v) }
+                try tr.set(key, Self.encodeInt(fresh))
+                return fresh
+            }
+        }
+        let d = Keyspace.Database(id: id)
+        database = d
+        return d
+    }
+
+    /// This Postgres server's id in the store: its data directory holds a
+    /// random identity (plinth_server_id), the store maps it to a small id.
+    func server() throws(PlinthError) -> Int64 {
+        if let serverID { return serverID }
+        let uuid = try serverIdentity()
+        let key = Keyspace.serverKey(uuid)
+        let id = try storeCall { () throws(StoreError) -> Int64 in
+            if let v = try transact({ tr throws(StoreError) in try tr.get(key, snapshot: false) }) {
+                return Self.decodeInt(v)
+            }
+            let fresh = try allocateID()
+            return try transact { tr throws(StoreError) -> Int64 in
+                if let v = try tr.get(key, snapshot: false) { return Self.decodeInt(v) }
+                try tr.set(key, Self.encodeInt(fresh))
+                return fresh
+            }
+        }
+        serverID = id
+        return id
+    }
+
+    private func serverIdentity() throws(PlinthError) -> Bytes {
+        let path = config.serverIDPath
+        func readIdentity() -> Bytes? {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var buf = Bytes(repeating: 0, count: 64)
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 64) }
+            return n >= 16 ? Bytes(buf[0..<16]) : nil
+        }
+        if let id = readIdentity() { return id }
+        var random = Bytes(repeating: 0, count: 16)
+        let rfd = open("/dev/urandom", O_RDONLY)
+        let got = rfd < 0 ? -1 : random.withUnsafeMutableBytes { read(rfd, $0.baseAddress, 16) }
+        if rfd >= 0 { close(rfd) }
+        if got != 16 {
+            throw PlinthError(sqlstate: .ioError, message: "could not generate this server's identity", detail: nil, hint: nil)
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd >= 0 {
+            _ = random.withUnsafeBytes { write(fd, $0.baseAddress, 16) }
+            fsync(fd)
+            close(fd)
+            return random
+        }
+        // Another backend created it first.
+        if let id = readIdentity() { return id }
+        throw PlinthError(sqlstate: .ioError, message: "could not create \"\(path)\": \(String(cString: strerror(errno)))",
+                          detail: nil, hint: nil)
+    }
+
+    // MARK: the Postgres transaction
+
+    /// The store transaction of the running Postgres transaction.
+    func transaction() throws(PlinthError) -> Transaction {
+        if let current { return current }
+        let t = Transaction(store: try openStore())
+        current = t
+        return t
+    }
+
+    var hasTransaction: Bool { current != nil }
+
+    /// Commits the store transaction (XACT_EVENT_PRE_COMMIT): the last moment
+    /// a failure can still abort the Postgres transaction cleanly.
+    func commit() throws(PlinthError) {
+        guard let t = current else { return }
+        defer { endTransaction(t) }
+        try flushStatistics(t)
+        try storeCall { () throws(StoreError) in _ = try t.commit() }
+    }
+
+    func abort() {
+        guard let t = current else { return }
+        t.abort()
+        endTransaction(t)
+    }
+
+    private func endTransaction(_ t: Transaction) {
+        sessionCounters += t.counters
+        current = nil
+        statsDelta.removeAll()
+    }
+
+    /// Store work so far: the session's, including the running transaction.
+    var counters: StoreCounters {
+        var c = sessionCounters
+        if let current { c += current.counters }
+        return c
+    }
+
+    func statementEnded() {
+        lastStatement = counters - statementStart
+    }
+
+    // MARK: row ids
+
+    /// A row id unique across every backend and server sharing the store.
+    /// Backends take blocks of ids from the table's allocator in short
+    /// transactions of their own, growing the block as they insert more, so
+    /// the allocator is not a hot key.
+    func nextRowID(_ table: Int64) throws(PlinthError) -> Int64 {
+        if var b = rowIDBlocks[table], b.next < b.end {
+            let id = b.next
+            b.next += 1
+            rowIDBlocks[table] = b
+            return id
+        }
+        let size = min((rowIDBlocks[table]?.size ?? 32) * 2, 16_384)
+        let key = try db().rowIdKey(table)
+        let start = try storeCall { () throws(StoreError) -> Int64 in
+            try transact { tr throws(StoreError) -> Int64 in
+                let next = try tr.get(key, snapshot: false).map(Self.decodeInt) ?? 0
+                try tr.set(key, Self.encodeInt(next + size))
+                return next
+            }
+        }
+        rowIDBlocks[table] = (start + 1, start + size, size)
+        return start
+    }
+
+    /// The row ids handed out for a table so far (all below the allocator).
+    func rowIDLimit(_ table: Int64) throws(PlinthError) -> Int64 {
+        let key = try db().rowIdKey(table)
+        return try storeCall { () throws(StoreError) -> Int64 in
+            try transact { tr throws(StoreError) -> Int64 in
+                try tr.get(key, snapshot: true).map(Self.decodeInt) ?? 0
+            }
+        }
+    }
+
+    func forgetRowIDs(_ table: Int64) { rowIDBlocks[table] = nil }
+
+    // MARK: statistics
+
+    /// Statistics keys are sharded by backend so that no single key takes
+    /// every backend's increments.
+    static let statsShards: Int64 = 16
+
+    func noteRows(_ table: Int64, rows: Int64, bytes: Int64) {
+        var d = statsDelta[table] ?? (0, 0)
+        d.rows += rows
+        d.bytes += bytes
+        statsDelta[table] = d
+    }
+
+    private func flushStatistics(_ t: Transaction) throws(PlinthError) {
+        guard !statsDelta.isEmpty else { return }
+        let d = try db()
+        let shard = Int64(config.backendID) % Self.statsShards
+        for (table, delta) in statsDelta {
+            if delta.rows != 0 { t.atomic(.add, d.statsKey(table, shard: shard, field: 0), Self.encodeInt(delta.rows)) }
+            if delta.bytes != 0 { t.atomic(.add, d.statsKey(table, shard: shard, field: 1), Self.encodeInt(delta.bytes)) }
+        }
+    }
+
+    /// Rows and bytes of a table: the committed counters plus this
+    /// transaction's own changes.
+    func statistics(_ table: Int64) throws(PlinthError) -> (rows: Int64, bytes: Int64) {
+        let prefix = try db().statsPrefix(table)
+        var rows: Int64 = 0, bytes: Int64 = 0
+        try storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in
+                let (b, e) = Keyspace.prefixRange(prefix)
+                let r = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e), options: RangeOptions(snapshot: true))
+                for i in 0..<r.count {
+                    let k = r.keyBytes(i)
+                    let v = Self.decodeInt(r.valueBytes(i))
+                    if k.last == 0x14 { rows += v } else { bytes += v }   // field 0 packs as 0x14
+                }
+            }
+        }
+        if let d = statsDelta[table] { rows += d.rows; bytes += d.bytes }
+        return (max(rows, 0), max(bytes, 0))
+    }
+}

@@ -1,0 +1,69 @@
+import PlinthStore
+
+extension PlinthError {
+    /// How a store error reaches the client: the SQLSTATE that clients and
+    /// ORMs already act on, a message that names the cause, and a hint.
+    init(_ e: StoreError) {
+        let fdb = "store error \(e.code)"
+        switch e.knownCode {
+        case .notCommitted:
+            self.init(sqlstate: .serializationFailure,
+                      message: "could not serialize access due to a concurrent update",
+                      detail: "A transaction that committed after this one read has written what it read (\(fdb): not_committed).",
+                      hint: "The transaction might succeed if retried.")
+        case .transactionTooOld, .futureVersion, .processBehind:
+            self.init(sqlstate: .transactionTooOld,
+                      message: "transaction is too old: it ran longer than the store allows",
+                      detail: "\(e.message) (\(fdb)).",
+                      hint: "A transaction may run for plinth.transaction_lifetime (FoundationDB: 5 s) from its first read. Retry it, or split long work into shorter transactions.")
+        case .transactionTimedOut, .timedOut:
+            self.init(sqlstate: .queryCanceled,
+                      message: "store operation timed out",
+                      detail: "\(e.message) (\(fdb)).",
+                      hint: "Check that the store (FoundationDB cluster) is reachable.")
+        case .commitUnknownResult:
+            self.init(sqlstate: SQLState("08007"),
+                      message: "the store could not tell whether the transaction committed",
+                      detail: "\(e.message) (\(fdb)).",
+                      hint: "Check whether its changes are present before retrying it.")
+        case .transactionTooLarge:
+            self.init(sqlstate: .programLimitExceeded,
+                      message: "transaction is too large for the store",
+                      detail: "\(e.message) (\(fdb)).",
+                      hint: "A transaction may write at most 10 MB (FoundationDB's limit). Split the work into smaller transactions.")
+        case .keyTooLarge:
+            self.init(sqlstate: .programLimitExceeded,
+                      message: "key is too large for the store",
+                      detail: "\(e.message) (\(fdb)).",
+                      hint: "Index keys may be at most 10,000 bytes (FoundationDB's limit). Index a shorter expression, such as a hash or a prefix of the value.")
+        case .valueTooLarge:
+            self.init(sqlstate: .programLimitExceeded, message: "value is too large for the store",
+                      detail: "\(e.message) (\(fdb)).", hint: nil)
+        case .storeFull:
+            self.init(sqlstate: .diskFull, message: e.message, detail: "(\(fdb))",
+                      hint: "Raise plinth.map_size (and restart), or free disk space.")
+        case .storeIOError:
+            self.init(sqlstate: .ioError, message: e.message, detail: "(\(fdb))", hint: nil)
+        case .storeCorrupted:
+            self.init(sqlstate: .dataCorrupted, message: e.message, detail: "(\(fdb))", hint: nil)
+        case .storeUnavailable, .apiVersionNotSupported:
+            self.init(sqlstate: SQLState("58000"), message: e.message, detail: "(\(fdb))",
+                      hint: "Check plinth.data_directory, or plinth.cluster_file and the FoundationDB client library.")
+        case .transactionCancelled:
+            self.init(sqlstate: .queryCanceled, message: e.message, detail: "(\(fdb))", hint: nil)
+        default:
+            self.init(sqlstate: .internalError, message: "store error: \(e.message)", detail: "(\(fdb))", hint: nil)
+        }
+    }
+}
+
+/// Runs store work inside an entry point: store errors become Postgres
+/// errors with the right SQLSTATE.
+@inline(__always)
+func storeCall<R>(_ body: () throws(StoreError) -> R) throws(PlinthError) -> R {
+    do {
+        return try body()
+    } catch {
+        throw PlinthError(error)
+    }
+}

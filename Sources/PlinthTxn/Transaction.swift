@@ -1,0 +1,209 @@
+import PlinthStore
+
+/// One store transaction per Postgres transaction: the snapshot every read
+/// of the Postgres transaction uses, plus its buffered writes (WriteBuffer),
+/// sent in one commit at the end. The store transaction starts at the first
+/// read (its read version) — or at commit for a transaction that only wrote.
+public final class Transaction {
+    public let store: any Store
+    private var tr: (any StoreTransaction)?
+    public let buffer = WriteBuffer()
+    /// Values read from the snapshot. They cannot change during the
+    /// transaction (one read version), so a second read of the same key is
+    /// free — on FoundationDB a round trip saved.
+    private var cache: [Bytes: Bytes?] = [:]
+    public static let cacheLimit = 50_000
+    private var atomics: [(MutationType, Bytes, Bytes)] = []
+    private var atomicBytes = 0
+    /// Counters of store transactions already finished (this transaction
+    /// may have used several after resets).
+    private var pastCounters = StoreCounters()
+    public private(set) var finished = false
+
+    public init(store: any Store) {
+        self.store = store
+    }
+
+    /// The store transaction, started on first use.
+    public func storeTransaction() throws(StoreError) -> any StoreTransaction {
+        if let tr { return tr }
+        let t = try store.beginTransaction()
+        tr = t
+        return t
+    }
+
+    public var hasStoreTransaction: Bool { tr != nil }
+    public var hasWrites: Bool { !buffer.isEmpty || !atomics.isEmpty }
+
+    public var counters: StoreCounters {
+        var c = pastCounters
+        if let tr { c += tr.counters }
+        return c
+    }
+
+    // MARK: reads
+
+    /// The value of `key` as `vis` sees it: own writes first, then the
+    /// snapshot. Adds a read conflict for the key.
+    public func get(_ key: Bytes, _ vis: Visibility) throws(StoreError) -> Bytes? {
+        try getWithSource(key, vis).value
+    }
+
+    /// The value and, when it is an own write, the command that wrote it.
+    public func getWithSource(_ key: Bytes, _ vis: Visibility) throws(StoreError) -> (value: Bytes?, ownCid: UInt32?) {
+        switch buffer.state(key, vis) {
+        case .value(let v, let cid): return (v, cid)
+        case .deleted: return (nil, nil)
+        case .unwritten: return (try snapshotGet(key), nil)
+        }
+    }
+
+    /// The value any version of the transaction knows (SnapshotAny): what
+    /// own writes last had, even deleted, else the snapshot.
+    public func getAnyVersion(_ key: Bytes) throws(StoreError) -> Bytes? {
+        if let v = buffer.anyValue(key) { return v }
+        return try snapshotGet(key)
+    }
+
+    private func snapshotGet(_ key: Bytes) throws(StoreError) -> Bytes? {
+        if let hit = cache[key] { return hit }
+        let v = try storeTransaction().get(key, snapshot: false)
+        remember(key, v)
+        return v
+    }
+
+    private func remember(_ key: Bytes, _ value: Bytes?) {
+        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[key] = .some(value)
+    }
+
+    /// Many keys in one store round trip (the keys the buffer answers and
+    /// the cached ones cost nothing).
+    public func getMany(_ keys: [Bytes], _ vis: Visibility) throws(StoreError) -> [Bytes?] {
+        var out = [Bytes?](repeating: nil, count: keys.count)
+        var missing: [Int] = []
+        for (i, k) in keys.enumerated() {
+            switch buffer.state(k, vis) {
+            case .value(let v, _): out[i] = v
+            case .deleted: out[i] = nil
+            case .unwritten:
+                if let hit = cache[k] { out[i] = hit } else { missing.append(i) }
+            }
+        }
+        if !missing.isEmpty {
+            let got = try storeTransaction().getMany(missing.map { keys[$0] }, snapshot: false)
+            for (j, i) in missing.enumerated() {
+                out[i] = got[j]
+                remember(keys[i], got[j])
+            }
+        }
+        return out
+    }
+
+    /// Reads these keys now, in one round trip, so that later gets are free.
+    public func prefetch(_ keys: [Bytes]) throws(StoreError) {
+        let missing = keys.filter { cache[$0] == nil }
+        guard !missing.isEmpty else { return }
+        let got = try storeTransaction().getMany(missing, snapshot: false)
+        for (k, v) in zip(missing, got) { remember(k, v) }
+    }
+
+    /// A scan of [range) as `vis` sees it, merging own writes.
+    public func scan(_ range: KeyRange, _ vis: Visibility, reverse: Bool = false, firstBatch: Int = 64) -> ScanIterator {
+        ScanIterator(self, range, vis, reverse: reverse, firstBatch: firstBatch)
+    }
+
+    /// A snapshot range read for scans (no cache: scans read each key once).
+    func readBatch(_ begin: Bytes, _ end: Bytes, limit: Int, reverse: Bool, iteration: Int) throws(StoreError) -> KVBatch {
+        try storeTransaction().getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
+                                        options: RangeOptions(limit: limit, reverse: reverse, mode: .iterator,
+                                                              iteration: iteration))
+    }
+
+    // MARK: writes
+
+    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false) throws(StoreError) {
+        buffer.put(key, value, cid: cid, subid: subid, fresh: fresh)
+        try checkSize()
+    }
+
+    public func delete(_ key: Bytes, prior: Bytes?, cid: UInt32, subid: UInt32) throws(StoreError) {
+        buffer.delete(key, prior: prior, cid: cid, subid: subid)
+        try checkSize()
+    }
+
+    public func clearRange(_ range: KeyRange, cid: UInt32, subid: UInt32) throws(StoreError) {
+        buffer.clearRange(range, cid: cid, subid: subid)
+        try checkSize()
+    }
+
+    /// An atomic mutation applied at commit (statistics counters): it adds
+    /// no read conflict, so concurrent transactions never collide on it.
+    public func atomic(_ op: MutationType, _ key: Bytes, _ param: Bytes) {
+        atomics.append((op, key, param))
+        atomicBytes += key.count + param.count
+    }
+
+    /// Makes concurrent writers of `key` fail: a write conflict on it
+    /// (SELECT ... FOR UPDATE).
+    public func addWriteConflict(_ key: Bytes) throws(StoreError) {
+        try storeTransaction().addWriteConflictRange(key, keyAfter(key))
+    }
+
+    public func addReadConflict(_ range: KeyRange) throws(StoreError) {
+        try storeTransaction().addReadConflictRange(range.begin, range.end)
+    }
+
+    /// FoundationDB's 10 MB limit, checked as the writes come rather than at
+    /// commit, so that the statement that crosses it fails.
+    private func checkSize() throws(StoreError) {
+        let total = buffer.mutationBytes + atomicBytes + (tr?.approximateSize ?? 0)
+        if total > StoreLimits.transactionBytes {
+            throw StoreError(.transactionTooLarge,
+                             "transaction exceeds the store's limit of \(StoreLimits.transactionBytes) bytes (\(total) bytes of writes and reads)")
+        }
+    }
+
+    // MARK: subtransactions
+
+    public func rollback(subid: UInt32) { buffer.rollback(subid: subid) }
+    public func release(subid: UInt32, to parent: UInt32) { buffer.release(subid: subid, to: parent) }
+
+    // MARK: end
+
+    /// Sends the buffered writes and commits. Returns the commit version, or
+    /// -1 when there was nothing to write.
+    @discardableResult
+    public func commit() throws(StoreError) -> Int64 {
+        defer { finish() }
+        guard hasWrites else {
+            if let tr { _ = try tr.commit() }
+            return -1
+        }
+        let t = try storeTransaction()
+        try buffer.finalMutations { m throws(StoreError) in
+            switch m {
+            case .set(let k, let v): try t.set(k, v)
+            case .clear(let k): try t.clear(k)
+            case .clearRange(let r): try t.clearRange(r.begin, r.end)
+            }
+        }
+        for (op, k, p) in atomics { try t.atomicOp(op, k, p) }
+        return try t.commit()
+    }
+
+    /// Drops everything; the store transaction ends without committing.
+    public func abort() {
+        tr?.cancel()
+        finish()
+    }
+
+    private func finish() {
+        if let tr { pastCounters += tr.counters }
+        tr = nil
+        cache.removeAll()
+        atomics.removeAll()
+        atomicBytes = 0
+        finished = true
+    }
+}

@@ -1,0 +1,263 @@
+import PlinthStore
+
+/// Which of the transaction's own writes a read sees (Postgres's command ids).
+public enum Visibility: Sendable, Equatable {
+    /// A statement's view: own writes of earlier commands only — a statement
+    /// never sees its own changes (an MVCC snapshot with this curcid).
+    case command(UInt32)
+    /// Every own write, the current command's included (SnapshotSelf,
+    /// SnapshotDirty, SnapshotAny; uniqueness checks).
+    case all
+
+    @inline(__always)
+    func sees(_ cid: UInt32) -> Bool {
+        switch self {
+        case .command(let cur): return cid < cur
+        case .all: return true
+        }
+    }
+}
+
+/// What the transaction's own writes say about a key.
+public enum BufferedState: Equatable {
+    /// Not written (or not visibly written): read the store.
+    case unwritten
+    /// Written by command `cid` of this transaction.
+    case value(Bytes, cid: UInt32)
+    case deleted
+}
+
+/// The writes of one Postgres transaction, kept until commit.
+///
+/// Every write records the command id (cid) and subtransaction id (subid)
+/// that made it and a sequence number. Reads pick, per key, the latest write
+/// their `Visibility` allows — so a statement does not see its own changes
+/// while the next statement does. Rolling back to a savepoint drops the
+/// writes of every subtransaction started since (subids grow within a
+/// top-level transaction, so "subid >= s" is exactly the rolled-back ones).
+public final class WriteBuffer {
+    public struct Version {
+        public var seq: UInt64
+        public var cid: UInt32
+        public var subid: UInt32
+        /// nil: deleted.
+        public var value: Bytes?
+        /// For a delete: the value the key had before (fetch by row id with
+        /// SnapshotAny still finds a row this transaction deleted).
+        public var prior: Bytes?
+        /// The key did not exist before this write (a new row id): deleting
+        /// it again needs no store mutation at all.
+        public var fresh: Bool
+    }
+
+    public struct RangeClear {
+        public var range: KeyRange
+        public var seq: UInt64
+        public var cid: UInt32
+        public var subid: UInt32
+    }
+
+    private(set) var entries = SortedMap<[Version]>()
+    public private(set) var clears: [RangeClear] = []
+    private var nextSeq: UInt64 = 1
+    /// Bumped by every change: scans re-find their place when it moved.
+    public private(set) var generation: UInt64 = 0
+    /// Bytes the commit will send (keys and final values, cleared ranges).
+    public private(set) var mutationBytes = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { entries.isEmpty && clears.isEmpty }
+    public var keyCount: Int { entries.count }
+
+    private func contribution(_ key: Bytes, _ chain: [Version]?) -> Int {
+        guard let last = chain?.last else { return 0 }
+        return key.count + (last.value?.count ?? 0)
+    }
+
+    private func append(_ key: Bytes, _ v: Version) {
+        var v = v
+        v.seq = nextSeq
+        nextSeq += 1
+        generation += 1
+        entries.update(key) { chain in
+            mutationBytes -= contribution(key, chain)
+            if chain == nil {
+                chain = [v]
+            } else {
+                // A key keeps at most one version per command and subtransaction.
+                if let last = chain!.last, last.cid == v.cid, last.subid == v.subid {
+                    if v.value == nil && v.prior == nil { v.prior = last.value ?? last.prior }
+                    v.fresh = last.fresh
+                    chain![chain!.count - 1] = v
+                } else {
+                    v.fresh = v.fresh || chain!.first!.fresh
+                    chain!.append(v)
+                }
+            }
+            mutationBytes += contribution(key, chain)
+        }
+    }
+
+    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false) {
+        append(key, Version(seq: 0, cid: cid, subid: subid, value: value, prior: nil, fresh: fresh))
+    }
+
+    public func delete(_ key: Bytes, prior: Bytes?, cid: UInt32, subid: UInt32) {
+        append(key, Version(seq: 0, cid: cid, subid: subid, value: nil, prior: prior, fresh: false))
+    }
+
+    public func clearRange(_ range: KeyRange, cid: UInt32, subid: UInt32) {
+        guard !range.isEmpty else { return }
+        clears.append(RangeClear(range: range, seq: nextSeq, cid: cid, subid: subid))
+        nextSeq += 1
+        generation += 1
+        mutationBytes += range.begin.count + range.end.count
+    }
+
+    /// Removes every trace of `key` written at or after sequence `seq`
+    /// (an insertion undone: speculative insertion that lost).
+    public func undo(_ key: Bytes, since seq: UInt64) {
+        generation += 1
+        entries.update(key) { chain in
+            mutationBytes -= contribution(key, chain)
+            chain?.removeAll { $0.seq >= seq }
+            if chain?.isEmpty == true { chain = nil }
+            mutationBytes += contribution(key, chain)
+        }
+    }
+
+    /// The sequence number the next write will get.
+    public var nextSequence: UInt64 { nextSeq }
+
+    /// Latest visible range clear covering key, if any.
+    @inline(__always)
+    func coveringClear(_ key: Bytes, _ vis: Visibility) -> RangeClear? {
+        guard !clears.isEmpty else { return nil }
+        var best: RangeClear?
+        for c in clears where vis.sees(c.cid) && c.range.contains(key) {
+            if best == nil || c.seq > best!.seq { best = c }
+        }
+        return best
+    }
+
+    /// The state of `key` as `vis` sees it.
+    public func state(_ key: Bytes, _ vis: Visibility) -> BufferedState {
+        let clear = coveringClear(key, vis)
+        if let chain = entries[key] {
+            if let v = Self.latestVisible(chain, vis), clear == nil || v.seq > clear!.seq {
+                return v.value.map { .value($0, cid: v.cid) } ?? .deleted
+            }
+        }
+        return clear == nil ? .unwritten : .deleted
+    }
+
+    @inline(__always)
+    static func latestVisible(_ chain: [Version], _ vis: Visibility) -> Version? {
+        var i = chain.count - 1
+        while i >= 0 {
+            if vis.sees(chain[i].cid) { return chain[i] }
+            i -= 1
+        }
+        return nil
+    }
+
+    /// The latest version of key regardless of visibility, with the command
+    /// that made it (tuple_delete/update/lock need "modified by whom?").
+    public func latestVersion(_ key: Bytes) -> Version? { entries[key]?.last }
+
+    /// Any version of the key's value this transaction knows: the latest
+    /// value, or what a delete removed (fetch with SnapshotAny).
+    public func anyValue(_ key: Bytes) -> Bytes? {
+        guard let chain = entries[key] else { return nil }
+        for v in chain.reversed() {
+            if let value = v.value { return value }
+            if let prior = v.prior { return prior }
+        }
+        return nil
+    }
+
+    /// Savepoint rollback: forget every write of subtransaction `subid` and
+    /// of those started after it.
+    public func rollback(subid: UInt32) {
+        generation += 1
+        var emptied: [Bytes] = []
+        entries.mutateAll { key, chain in
+            if chain.contains(where: { $0.subid >= subid }) {
+                mutationBytes -= contribution(key, chain)
+                chain.removeAll { $0.subid >= subid }
+                if chain.isEmpty { emptied.append(key) } else { mutationBytes += contribution(key, chain) }
+            }
+        }
+        for k in emptied { entries.remove(k) }
+        let dropped = clears.filter { $0.subid >= subid }
+        for c in dropped { mutationBytes -= c.range.begin.count + c.range.end.count }
+        clears.removeAll { $0.subid >= subid }
+    }
+
+    /// A subtransaction committed: its writes now belong to the parent (so
+    /// that rolling the parent back drops them, and nothing else does).
+    public func release(subid: UInt32, to parent: UInt32) {
+        generation += 1
+        entries.mutateAll { _, chain in
+            for i in chain.indices where chain[i].subid >= subid { chain[i].subid = parent }
+        }
+        for i in clears.indices where clears[i].subid >= subid { clears[i].subid = parent }
+    }
+
+    /// Walks buffered keys in [begin, end) in order (or reverse), starting
+    /// after `after` when given. Stops when body returns false.
+    func walk(_ range: KeyRange, after: Bytes?, reverse: Bool, _ body: (Bytes, [Version]) -> Bool) {
+        if !reverse {
+            var i = after.map { entries.index(atOrAfter: $0, strictly: true) } ?? entries.index(atOrAfter: range.begin)
+            while entries.isValid(i) {
+                let k = entries.key(at: i)
+                if compareBytes(k, range.end) >= 0 { break }
+                if !body(k, entries.value(at: i)) { break }
+                i = entries.index(after: i)
+            }
+        } else {
+            var i = after.map { entries.index(before: $0) } ?? entries.index(before: range.end)
+            while entries.isValid(i) {
+                let k = entries.key(at: i)
+                if compareBytes(k, range.begin) < 0 { break }
+                if !body(k, entries.value(at: i)) { break }
+                i = entries.index(before: i)
+            }
+        }
+    }
+
+    /// Whether some visible range clear covers all of [key, ...) up to its
+    /// end: returns that end (forward) so a scan can skip the whole range.
+    func clearedSpan(_ key: Bytes, _ vis: Visibility) -> KeyRange? {
+        coveringClear(key, vis)?.range
+    }
+
+    /// The mutations a commit applies, in an order that gives the final
+    /// state: every cleared range, then each key's final value or delete.
+    public func finalMutations(_ body: (FinalMutation) throws(StoreError) -> Void) throws(StoreError) {
+        for c in clears { try body(.clearRange(c.range)) }
+        var failure: StoreError?
+        entries.forEach { key, chain in
+            guard failure == nil, let last = chain.last else { return }
+            let clearedAfter = clears.contains { $0.seq > last.seq && $0.range.contains(key) }
+            if clearedAfter { return }
+            do throws(StoreError) {
+                if let v = last.value {
+                    try body(.set(key, v))
+                } else if !last.fresh {
+                    try body(.clear(key))
+                }
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    public enum FinalMutation {
+        case set(Bytes, Bytes)
+        case clear(Bytes)
+        case clearRange(KeyRange)
+    }
+}
