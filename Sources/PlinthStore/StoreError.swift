@@ -34,8 +34,12 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         }
     }
 
-    /// Retryable, and certainly not committed (FDB_ERROR_PREDICATE_RETRYABLE_NOT_COMMITTED).
-    public var isRetryableNotCommitted: Bool { isRetryable && knownCode != .commitUnknownResult }
+    /// Retryable, and certainly not committed (FDB_ERROR_PREDICATE_RETRYABLE_NOT_COMMITTED):
+    /// every retryable error but the two that may have committed
+    /// (FDB_ERROR_PREDICATE_MAYBE_COMMITTED).
+    public var isRetryableNotCommitted: Bool {
+        isRetryable && knownCode != .commitUnknownResult && knownCode != .clusterVersionChanged
+    }
 
     /// The FoundationDB error codes Plinth handles by name.
     public enum Code: Int32, Sendable {

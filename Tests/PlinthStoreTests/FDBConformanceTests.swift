@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import PlinthStore
+import PlinthLMDB
+@testable import PlinthFDB
+
+/// Where the FoundationDB tests find a cluster: PLINTH_FDB_CLUSTER_FILE names
+/// its cluster file, PLINTH_FDB_LIBRARY optionally the libfdb_c to load.
+enum FDBTestCluster {
+    static let clusterFile: String? = environment("PLINTH_FDB_CLUSTER_FILE")
+    static let libraryPath: String? = environment("PLINTH_FDB_LIBRARY")
+    static var isConfigured: Bool { clusterFile != nil }
+
+    static func open(timeoutMilliseconds: Int = 5000) throws -> FDBStore {
+        try FDBStore.open(clusterFile: clusterFile, libraryPath: libraryPath, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    private static func environment(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+}
+
+/// The conformance suite on the embedded engine: always runs, and proves the
+/// suite itself right.
+@Suite struct EmbeddedConformanceTests {
+    @Test(arguments: StoreConformance.all)
+    func embedded(_ conformance: ConformanceCase) throws {
+        let f = try StoreFixture()
+        try conformance.run(on: f.store)
+    }
+}
+
+/// The same suite on a FoundationDB cluster, and what only FoundationDB
+/// does. Skipped, visibly, without PLINTH_FDB_CLUSTER_FILE.
+@Suite(.enabled(if: FDBTestCluster.isConfigured,
+                "PLINTH_FDB_CLUSTER_FILE is not set: no FoundationDB cluster to run the conformance suite against"))
+struct FDBConformanceTests {
+    @Test(arguments: StoreConformance.all)
+    func foundationdb(_ conformance: ConformanceCase) throws {
+        let store = try FDBTestCluster.open()
+        #expect(store.engineName == "foundationdb")
+        try conformance.run(on: store)
+    }
+
+    /// transaction_timed_out is not retryable: onError rethrows it, and only
+    /// reset makes the transaction usable (with a new timeout) again.
+    @Test func timeoutEndsTheRetryLoop() throws {
+        let store = try FDBTestCluster.open(timeoutMilliseconds: 500)
+        let tr = try store.beginTransaction()
+        _ = try tr.getReadVersion()
+        usleepMilliseconds(800)
+        var failure: StoreError?
+        do { _ = try tr.get(Array("plinth-test/timeout".utf8), snapshot: false) } catch { failure = error }
+        #expect(failure?.knownCode == .transactionTimedOut)
+        #expect(throws: StoreError.self) { try tr.onError(failure ?? StoreError(.transactionTimedOut)) }
+        do { try tr.onError(StoreError(.transactionTimedOut)) } catch { #expect(error.knownCode == .transactionTimedOut) }
+        tr.reset()
+        _ = try tr.get(Array("plinth-test/timeout".utf8), snapshot: false)
+        #expect(try tr.commit() == -1)
+    }
+
+    /// A cluster that does not answer is an error within the timeout, never a hang.
+    @Test func unreachableClusterFailsWithinTheTimeout() throws {
+        let file = NSTemporaryDirectory() + "plinth-unreachable-" + UUID().uuidString + ".cluster"
+        try "plinth:unreachable@127.0.0.1:1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let start = Date()
+        do {
+            _ = try FDBStore.open(clusterFile: file, libraryPath: FDBTestCluster.libraryPath, timeoutMilliseconds: 1000)
+            Issue.record("opened a cluster nobody serves")
+        } catch {
+            #expect(error.knownCode == .storeUnavailable)
+            #expect(error.message.contains(file))
+        }
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
+    @Test func getManyIsOneRequest() throws {
+        let store = try FDBTestCluster.open()
+        try ConformanceCase("getMany: one round trip") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                for i in 0..<50 { try tr.set(p["g\(i)"], Array("\(i)".utf8)) }
+            }
+            let tr = try store.beginTransaction()
+            let keys = (0..<60).map { p["g\($0)"] }
+            let values = try tr.getMany(keys, snapshot: true)
+            #expect(values.prefix(50).enumerated().allSatisfy { $0.element == Array("\($0.offset)".utf8) })
+            #expect(values.suffix(10).allSatisfy { $0 == nil })
+            #expect(tr.counters.roundTrips == 1 && tr.counters.reads == 60)
+        }.run(on: store)
+    }
+}

@@ -1,0 +1,482 @@
+import Testing
+import PlinthStore
+
+/// The store protocol's contract as functions of `any Store`, so the same
+/// checks run on every engine: the embedded one always, FoundationDB when a
+/// cluster is configured (FDBConformanceTests).
+///
+/// Each case works only under its own random key prefix, which it clears
+/// afterwards: a real cluster is shared. So no case may assume the key space
+/// is empty outside its prefix (selectors past the prefix find whatever is
+/// there), and every case that expects a conflict takes its read version
+/// before the conflicting commit, as FoundationDB needs.
+struct ConformanceCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let body: @Sendable (any Store, Prefix) throws -> Void
+    var testDescription: String { name }
+
+    init(_ name: String, _ body: @escaping @Sendable (any Store, Prefix) throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    /// Runs the case under a fresh prefix and clears the prefix afterwards.
+    func run(on store: any Store) throws {
+        let p = Prefix()
+        defer { try? transact(store) { tr throws(StoreError) in try tr.clearRange(p.begin, p.end) } }
+        try body(store, p)
+    }
+}
+
+/// A test's own part of the key space: "plinth-test/<random>/".
+struct Prefix: Sendable {
+    let begin: Bytes
+    init() {
+        let tag = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        begin = Array("plinth-test/\(tag)/".utf8)
+    }
+    /// The first key after every key of the prefix ('/' + 1 = '0').
+    var end: Bytes { var e = begin; e[e.count - 1] += 1; return e }
+    subscript(_ suffix: String) -> Bytes { begin + Array(suffix.utf8) }
+    subscript(_ suffix: Bytes) -> Bytes { begin + suffix }
+    /// The suffix of a key of this prefix, as text.
+    func name(_ key: Bytes) -> String { String(decoding: key.dropFirst(begin.count), as: UTF8.self) }
+}
+
+private func expectConflict(_ tr: any StoreTransaction, sourceLocation: SourceLocation = #_sourceLocation) {
+    do throws(StoreError) {
+        _ = try tr.commit()
+        Issue.record("expected a conflict", sourceLocation: sourceLocation)
+    } catch {
+        #expect(error.knownCode == .notCommitted, sourceLocation: sourceLocation)
+        #expect(error.isRetryable, sourceLocation: sourceLocation)
+    }
+}
+
+private func le(_ x: UInt64) -> Bytes { withUnsafeBytes(of: x.littleEndian) { Bytes($0) } }
+private func val(_ v: Bytes?) -> UInt64 {
+    var x: UInt64 = 0
+    for (i, c) in (v ?? []).enumerated() { x |= UInt64(c) << (8 * UInt64(i)) }
+    return x
+}
+
+enum StoreConformance {
+    static let all: [ConformanceCase] = operations + conflicts + limits
+
+    // MARK: operations
+
+    static let operations: [ConformanceCase] = [
+        ConformanceCase("set, get, clear, read-your-writes, getMany") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                try tr.set(p["a"], b("1"))
+                try tr.set(p["b"], b("2"))
+            }
+            try transact(store) { tr throws(StoreError) in
+                #expect(s(try tr.get(p["a"], snapshot: false)) == "1")
+                #expect(try tr.get(p["zz"], snapshot: false) == nil)
+                try tr.clear(p["a"])
+                #expect(try tr.get(p["a"], snapshot: false) == nil)
+                try tr.set(p["c"], b("3"))
+                #expect(s(try tr.get(p["c"], snapshot: false)) == "3")
+                #expect(s(try tr.get(p["c"], snapshot: true)) == "3")   // snapshot reads see own writes too
+            }
+            try transact(store) { tr throws(StoreError) in
+                let many = try tr.getMany([p["a"], p["b"], p["c"], p["b"], p["none"]], snapshot: false)
+                #expect(many.map(s) == [nil, "2", "3", "2", nil])
+                #expect(try tr.getMany([], snapshot: false).isEmpty)
+            }
+        },
+
+        ConformanceCase("empty values and binary keys") { store, p in
+            let key = p[[0, 1, 0, 255, 254]]
+            try transact(store) { tr throws(StoreError) in try tr.set(key, []) }
+            try transact(store) { tr throws(StoreError) in #expect(try tr.get(key, snapshot: false) == []) }
+        },
+
+        ConformanceCase("range reads: forward, reverse, batched, limited") { store, p in
+            let names = (0..<300).map { "k" + String(1000 + $0).dropFirst() }
+            try transact(store) { tr throws(StoreError) in
+                for n in names { try tr.set(p[n], b("v" + n)) }
+            }
+            try transact(store) { tr throws(StoreError) in
+                let all = try readAll(tr, p.begin, p.end)
+                #expect(all.map { p.name($0.0) } == names)
+                #expect(all.allSatisfy { s($0.1) == "v" + p.name($0.0) })
+                #expect(try readAll(tr, p.begin, p.end, batch: 7).map { p.name($0.0) } == names)
+                #expect(try readAll(tr, p.begin, p.end, reverse: true, batch: 13).map { p.name($0.0) } == names.reversed())
+                let part = try readAll(tr, p["k100"], p["k200"])
+                #expect(part.count == 100 && p.name(part.first!.0) == "k100" && p.name(part.last!.0) == "k199")
+
+                let limited = try tr.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end),
+                                              options: RangeOptions(limit: 3))
+                #expect((1...3).contains(limited.count) && limited.more)
+                let exact = try tr.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end),
+                                            options: RangeOptions(limit: 3, mode: .exact))
+                #expect(exact.count == 3 && exact.more)
+                #expect((0..<3).map { p.name(exact.keyBytes($0)) } == ["k000", "k001", "k002"])
+                let reversed = try tr.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end),
+                                               options: RangeOptions(limit: 2, reverse: true, mode: .exact))
+                #expect((0..<reversed.count).map { p.name(reversed.keyBytes($0)) } == ["k299", "k298"])
+                let small = try tr.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end),
+                                            options: RangeOptions(targetBytes: 100))
+                #expect(small.count >= 1 && small.count < names.count && small.more)
+                let wantAll = try tr.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end),
+                                              options: RangeOptions(limit: 1000, mode: .wantAll))
+                #expect(wantAll.count <= names.count && wantAll.count >= 1)
+                let inverted = try tr.getRange(.firstGreaterOrEqual(p["l"]), .firstGreaterOrEqual(p["k"]),
+                                               options: RangeOptions())
+                #expect(inverted.isEmpty && !inverted.more)
+            }
+        },
+
+        ConformanceCase("range reads merge own writes") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                for i in stride(from: 0, to: 20, by: 2) { try tr.set(p["r\(i + 10)"], b("old")) }
+            }
+            try transact(store) { tr throws(StoreError) in
+                try tr.set(p["r11"], b("new"))
+                try tr.set(p["r12"], b("changed"))
+                try tr.clear(p["r14"])
+                try tr.clearRange(p["r20"], p["r25"])
+                try tr.set(p["r21"], b("back"))
+                try tr.atomicOp(.add, p["r28"], [1, 0, 0, 0])
+                let rows = try readAll(tr, p.begin, p.end)
+                #expect(rows.map { p.name($0.0) } == ["r10", "r11", "r12", "r16", "r18", "r21", "r26", "r28"])
+                #expect(rows.dropLast().map { s($0.1)! } == ["old", "new", "changed", "old", "old", "back", "old"])
+                // "old" widened to the operand's 4 bytes, plus 1 in the low byte.
+                #expect(rows.last?.1 == [0x70, 0x6C, 0x64, 0])
+                let rev = try readAll(tr, p.begin, p.end, reverse: true, batch: 2).map { p.name($0.0) }
+                #expect(rev == ["r28", "r26", "r21", "r18", "r16", "r12", "r11", "r10"])
+            }
+            try transact(store) { tr throws(StoreError) in
+                let got = try readAll(tr, p.begin, p.end).map { p.name($0.0) }
+                #expect(got == ["r10", "r11", "r12", "r16", "r18", "r21", "r26", "r28"])
+            }
+        },
+
+        ConformanceCase("key selectors") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                for k in ["a", "c", "e", "g"] { try tr.set(p[k], b(k)) }
+            }
+            try transact(store) { tr throws(StoreError) in
+                func key(_ sel: KeySelector) throws(StoreError) -> String { p.name(try tr.getKey(sel, snapshot: false)) }
+                #expect(try key(.firstGreaterOrEqual(p["c"])) == "c")
+                #expect(try key(.firstGreaterThan(p["c"])) == "e")
+                #expect(try key(.lastLessThan(p["c"])) == "a")
+                #expect(try key(.lastLessOrEqual(p["c"])) == "c")
+                #expect(try key(.firstGreaterOrEqual(p["d"])) == "e")
+                #expect(try key(KeySelector(key: p["a"], orEqual: false, offset: 3)) == "e")
+                #expect(try key(KeySelector(key: p["g"], orEqual: true, offset: -1)) == "e")
+                // Past the prefix: whatever the key space holds there, never a key of ours.
+                #expect(compareBytes(try tr.getKey(.firstGreaterThan(p["g"]), snapshot: false), p.end) >= 0)
+                #expect(compareBytes(try tr.getKey(.lastLessThan(p["a"]), snapshot: false), p.begin) < 0)
+                // Selectors as range ends: (a, e] = c, e.
+                let r = try tr.getRange(.firstGreaterThan(p["a"]), .firstGreaterThan(p["e"]), options: RangeOptions())
+                #expect((0..<r.count).map { p.name(r.keyBytes($0)) } == ["c", "e"])
+            }
+        },
+
+        ConformanceCase("clear a range of many keys") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                for i in 0..<2000 { try tr.set(p["x" + String(10000 + i).dropFirst()], Bytes(repeating: 7, count: 40)) }
+            }
+            try transact(store) { tr throws(StoreError) in try tr.clearRange(p["x0100"], p["x1900"]) }
+            try transact(store) { tr throws(StoreError) in
+                let left = try readAll(tr, p.begin, p.end)
+                #expect(left.count == 200)
+                #expect(p.name(left[99].0) == "x0099" && p.name(left[100].0) == "x1900")
+            }
+        },
+
+        ConformanceCase("atomic operations") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                try tr.atomicOp(.add, p["n"], le(5))
+                try tr.atomicOp(.add, p["n"], le(7))
+                try tr.atomicOp(.max, p["mx"], le(3))
+                try tr.atomicOp(.min, p["mn"], le(3))
+                try tr.set(p["and"], [0b1100]); try tr.atomicOp(.bitAnd, p["and"], [0b1010])
+                try tr.atomicOp(.bitOr, p["or"], [0b0101])
+                try tr.set(p["xor"], [0b0110]); try tr.atomicOp(.bitXor, p["xor"], [0b0011])
+                try tr.atomicOp(.appendIfFits, p["app"], b("ab"))
+                try tr.atomicOp(.appendIfFits, p["app"], b("cd"))
+                try tr.atomicOp(.byteMax, p["bmax"], b("m"))
+                try tr.atomicOp(.byteMin, p["bmin"], b("m"))
+                try tr.set(p["cac"], b("same")); try tr.atomicOp(.compareAndClear, p["cac"], b("same"))
+                try tr.set(p["cak"], b("kept")); try tr.atomicOp(.compareAndClear, p["cak"], b("other"))
+            }
+            try transact(store) { tr throws(StoreError) in
+                try tr.atomicOp(.add, p["n"], le(100))
+                try tr.atomicOp(.max, p["mx"], le(9)); try tr.atomicOp(.max, p["mx"], le(4))
+                try tr.atomicOp(.min, p["mn"], le(1)); try tr.atomicOp(.min, p["mn"], le(2))
+                try tr.atomicOp(.byteMax, p["bmax"], b("z")); try tr.atomicOp(.byteMin, p["bmin"], b("a"))
+                // Not yet committed: read-your-writes applies the pending operations.
+                #expect(val(try tr.get(p["n"], snapshot: false)) == 112)
+            }
+            try transact(store) { tr throws(StoreError) in
+                #expect(val(try tr.get(p["n"], snapshot: false)) == 112)
+                #expect(val(try tr.get(p["mx"], snapshot: false)) == 9)
+                #expect(val(try tr.get(p["mn"], snapshot: false)) == 1)
+                #expect(try tr.get(p["and"], snapshot: false) == [0b1000])
+                #expect(try tr.get(p["or"], snapshot: false) == [0b0101])
+                #expect(try tr.get(p["xor"], snapshot: false) == [0b0101])
+                #expect(s(try tr.get(p["app"], snapshot: false)) == "abcd")
+                #expect(s(try tr.get(p["bmax"], snapshot: false)) == "z")
+                #expect(s(try tr.get(p["bmin"], snapshot: false)) == "a")
+                #expect(try tr.get(p["cac"], snapshot: false) == nil)
+                #expect(s(try tr.get(p["cak"], snapshot: false)) == "kept")
+            }
+        },
+
+        ConformanceCase("read-only commit returns -1") { store, p in
+            let tr = try store.beginTransaction()
+            _ = try tr.get(p["nothing"], snapshot: false)
+            _ = try tr.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end), options: RangeOptions())
+            #expect(try tr.commit() == -1)
+        },
+
+        ConformanceCase("commit versions increase") { store, p in
+            var last: Int64 = 0
+            for i in 0..<5 {
+                let tr = try store.beginTransaction()
+                let rv = try tr.getReadVersion()
+                #expect(rv >= last)
+                try tr.set(p["v\(i)"], b("x"))
+                let cv = try tr.commit()
+                #expect(cv > rv && cv > last)
+                last = cv
+            }
+        },
+
+        ConformanceCase("reset and cancel") { store, p in
+            let tr = try store.beginTransaction()
+            try tr.set(p["gone"], b("x"))
+            tr.reset()
+            #expect(try tr.commit() == -1)
+            let t2 = try store.beginTransaction()
+            t2.cancel()
+            #expect(throws: StoreError(.transactionCancelled)) { try t2.get(p["a"], snapshot: false) }
+            #expect(throws: StoreError.self) { try t2.set(p["a"], b("x")) }
+            t2.reset()
+            try t2.set(p["after-reset"], b("x"))
+            #expect(try t2.commit() > 0)
+            try transact(store) { tr throws(StoreError) in
+                #expect(try tr.get(p["gone"], snapshot: false) == nil)
+                #expect(s(try tr.get(p["after-reset"], snapshot: false)) == "x")
+            }
+        },
+
+        ConformanceCase("counters count round trips") { store, p in
+            let tr = try store.beginTransaction()
+            _ = try tr.getMany([p["a"], p["b"], p["c"]], snapshot: false)
+            _ = try tr.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end), options: RangeOptions())
+            #expect(tr.counters.reads == 3)
+            #expect(tr.counters.rangeReads == 1)
+            #expect(tr.counters.roundTrips == 2)
+            try tr.set(p["w"], b("12345"))
+            #expect(tr.approximateSize > 0)
+            _ = try tr.commit()
+            #expect(tr.counters.commits == 1 && tr.counters.roundTrips == 3)
+            #expect(tr.counters.bytesWritten >= Int64(p["w"].count + 5))
+        },
+    ]
+
+    // MARK: serializability
+
+    static let conflicts: [ConformanceCase] = [
+        ConformanceCase("read-write conflict") { store, p in
+            try transact(store) { tr throws(StoreError) in try tr.set(p["x"], b("0")) }
+            let t1 = try store.beginTransaction()
+            _ = try t1.get(p["x"], snapshot: false)
+            try transact(store) { tr throws(StoreError) in try tr.set(p["x"], b("1")) }
+            try t1.set(p["y"], b("depends on x"))
+            expectConflict(t1)
+            #expect(t1.counters.conflicts == 1)
+        },
+
+        ConformanceCase("write skew is a conflict") { store, p in
+            // Two doctors on call each check the other is, then leave: under
+            // snapshot isolation both succeed; serializable must refuse one.
+            try transact(store) { tr throws(StoreError) in
+                try tr.set(p["oncall/alice"], b("1"))
+                try tr.set(p["oncall/bob"], b("1"))
+            }
+            let a = try store.beginTransaction()
+            let bob = try store.beginTransaction()
+            #expect(try readAll(a, p["oncall/"], p["oncall0"]).count == 2)
+            #expect(try readAll(bob, p["oncall/"], p["oncall0"]).count == 2)
+            try a.clear(p["oncall/alice"])
+            try bob.clear(p["oncall/bob"])
+            #expect(try a.commit() > 0)
+            expectConflict(bob)
+        },
+
+        ConformanceCase("phantom insert conflicts with a range read") { store, p in
+            let reader = try store.beginTransaction()
+            let seen = try readAll(reader, p["t/"], p["t0"])
+            #expect(seen.isEmpty)
+            try transact(store) { tr throws(StoreError) in try tr.set(p["t/new"], b("row")) }
+            try reader.set(p["count"], b("\(seen.count)"))
+            expectConflict(reader)
+        },
+
+        ConformanceCase("a limited range read conflicts only over what it read") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                for i in 0..<10 { try tr.set(p["q\(i)"], b("v")) }
+            }
+            let t1 = try store.beginTransaction()
+            let r = try t1.getRange(.firstGreaterOrEqual(p["q"]), .firstGreaterOrEqual(p["r"]),
+                                    options: RangeOptions(limit: 3, mode: .exact))
+            #expect(r.count == 3 && r.more)
+            try transact(store) { tr throws(StoreError) in try tr.set(p["q9"], b("changed")) }
+            try t1.set(p["out"], b("x"))
+            #expect(try t1.commit() > 0)
+        },
+
+        ConformanceCase("blind writes never conflict") { store, p in
+            let t1 = try store.beginTransaction()
+            let t2 = try store.beginTransaction()
+            _ = try t1.getReadVersion()
+            _ = try t2.getReadVersion()
+            try t1.set(p["same"], b("1"))
+            try t2.set(p["same"], b("2"))
+            #expect(try t2.commit() > 0)
+            #expect(try t1.commit() > 0)
+            try transact(store) { tr throws(StoreError) in #expect(s(try tr.get(p["same"], snapshot: false)) == "1") }
+        },
+
+        ConformanceCase("snapshot reads add no conflict") { store, p in
+            let t1 = try store.beginTransaction()
+            _ = try t1.get(p["k"], snapshot: true)
+            _ = try t1.getRange(.firstGreaterOrEqual(p.begin), .firstGreaterOrEqual(p.end),
+                                options: RangeOptions(snapshot: true))
+            try transact(store) { tr throws(StoreError) in try tr.set(p["k"], b("x")) }
+            try t1.set(p["other"], b("y"))
+            #expect(try t1.commit() > 0)
+        },
+
+        ConformanceCase("atomic operations add no read conflict") { store, p in
+            let t1 = try store.beginTransaction()
+            let t2 = try store.beginTransaction()
+            _ = try t1.getReadVersion(); _ = try t2.getReadVersion()
+            try t1.atomicOp(.add, p["counter"], [1])
+            try t2.atomicOp(.add, p["counter"], [1])
+            #expect(try t1.commit() > 0)
+            #expect(try t2.commit() > 0)
+            try transact(store) { tr throws(StoreError) in #expect(try tr.get(p["counter"], snapshot: false) == [2]) }
+        },
+
+        ConformanceCase("a clear range conflicts with readers") { store, p in
+            try transact(store) { tr throws(StoreError) in try tr.set(p["m5"], b("v")) }
+            let t1 = try store.beginTransaction()
+            _ = try t1.get(p["m5"], snapshot: false)
+            try transact(store) { tr throws(StoreError) in try tr.clearRange(p["m"], p["n"]) }
+            try t1.set(p["z"], b("w"))
+            expectConflict(t1)
+        },
+
+        ConformanceCase("explicit conflict ranges") { store, p in
+            let t1 = try store.beginTransaction()
+            _ = try t1.getReadVersion()
+            try t1.addReadConflictRange(p["lock/"], p["lock0"])
+            try t1.set(p["a"], b("1"))
+            try transact(store) { tr throws(StoreError) in try tr.addWriteConflictRange(p["lock/x"], p["lock/y"]) }
+            expectConflict(t1)
+            // A write-conflict range alone makes the commit a real one.
+            let t2 = try store.beginTransaction()
+            try t2.addWriteConflictRange(p["w"], keyAfter(p["w"]))
+            #expect(try t2.commit() > 0)
+            let t3 = try store.beginTransaction()
+            #expect(throws: StoreError(.invertedRange)) { try t3.addReadConflictRange(p["b"], p["a"]) }
+            #expect(throws: StoreError(.invertedRange)) { try t3.addWriteConflictRange(p["b"], p["a"]) }
+        },
+
+        ConformanceCase("own writes do not conflict with themselves") { store, p in
+            let t1 = try store.beginTransaction()
+            _ = try t1.get(p["self"], snapshot: false)
+            try t1.set(p["self"], b("1"))
+            #expect(try t1.commit() > 0)
+        },
+
+        ConformanceCase("onError retries a conflict and rethrows the rest") { store, p in
+            try transact(store) { tr throws(StoreError) in try tr.set(p["balance"], b("10")) }
+            let t1 = try store.beginTransaction()
+            #expect(s(try t1.get(p["balance"], snapshot: false)) == "10")
+            try transact(store) { tr throws(StoreError) in try tr.set(p["balance"], b("20")) }
+            try t1.set(p["balance"], b("11"))
+            var failure: StoreError?
+            do throws(StoreError) { _ = try t1.commit() } catch { failure = error }
+            #expect(failure?.knownCode == .notCommitted)
+            // The retry step resets the transaction: the next attempt sees the new value.
+            try t1.onError(failure ?? StoreError(.notCommitted))
+            #expect(s(try t1.get(p["balance"], snapshot: false)) == "20")
+            try t1.set(p["balance"], b("21"))
+            #expect(try t1.commit() > 0)
+            let t2 = try store.beginTransaction()
+            #expect(throws: StoreError(.valueTooLarge)) { try t2.onError(StoreError(.valueTooLarge)) }
+            #expect(throws: StoreError(.storeUnavailable)) { try t2.onError(StoreError(.storeUnavailable)) }
+            try transact(store) { tr throws(StoreError) in #expect(s(try tr.get(p["balance"], snapshot: false)) == "21") }
+        },
+    ]
+
+    // MARK: limits
+
+    static let limits: [ConformanceCase] = [
+        ConformanceCase("key limit") { store, p in
+            let tr = try store.beginTransaction()
+            let longest = p[Bytes(repeating: 1, count: StoreLimits.keyBytes - p.begin.count)]
+            try tr.set(longest, b("ok"))
+            #expect(throws: StoreError(.keyTooLarge, "Key length 10001 exceeds limit of 10000 bytes")) {
+                try tr.set(longest + [1], b("x"))
+            }
+            #expect(throws: StoreError(.keyTooLarge, "Key length 10001 exceeds limit of 10000 bytes")) {
+                _ = try tr.get(longest + [1], snapshot: false)
+            }
+            #expect(try tr.commit() > 0)
+            try transact(store) { t throws(StoreError) in #expect(s(try t.get(longest, snapshot: false)) == "ok") }
+        },
+
+        ConformanceCase("value limit") { store, p in
+            let tr = try store.beginTransaction()
+            try tr.set(p["big"], Bytes(repeating: 1, count: StoreLimits.valueBytes))
+            do throws(StoreError) {
+                try tr.set(p["bigger"], Bytes(repeating: 1, count: StoreLimits.valueBytes + 1))
+                Issue.record("value over the limit accepted")
+            } catch {
+                #expect(error == StoreError(.valueTooLarge, "Value length 100001 exceeds limit of 100000 bytes"))
+                #expect(!error.isRetryable)
+            }
+            do throws(StoreError) {
+                try tr.atomicOp(.appendIfFits, p["big"], Bytes(repeating: 1, count: StoreLimits.valueBytes + 1))
+                Issue.record("operand over the limit accepted")
+            } catch {
+                #expect(error.knownCode == .valueTooLarge)
+            }
+            #expect(try tr.commit() > 0)
+        },
+
+        ConformanceCase("transaction size limit") { store, p in
+            let tr = try store.beginTransaction()
+            let value = Bytes(repeating: 9, count: 90_000)
+            for i in 0..<112 { try tr.set(p["chunk\(i)"], value) }   // about 10.1 MB
+            do throws(StoreError) {
+                _ = try tr.commit()
+                Issue.record("a transaction over 10 MB committed")
+            } catch {
+                #expect(error.knownCode == .transactionTooLarge)
+                #expect(!error.isRetryable)
+            }
+            try transact(store) { t throws(StoreError) in #expect(try t.get(p["chunk0"], snapshot: false) == nil) }
+        },
+
+        ConformanceCase("system keys are not writable, ranges not inverted") { store, p in
+            let tr = try store.beginTransaction()
+            #expect(throws: StoreError.self) { try tr.set([0xFF, 1], b("x")) }
+            do throws(StoreError) { try tr.set([0xFF, 1], b("x")) } catch { #expect(error.knownCode == .keyOutsideLegalRange) }
+            do throws(StoreError) { try tr.clear([0xFF]) } catch { #expect(error.knownCode == .keyOutsideLegalRange) }
+            do throws(StoreError) { try tr.atomicOp(.add, [0xFF, 2], [1]) } catch { #expect(error.knownCode == .keyOutsideLegalRange) }
+            #expect(throws: StoreError(.invertedRange)) { try tr.clearRange(p["b"], p["a"]) }
+            try tr.clearRange(p["a"], p["a"])   // empty: nothing to do
+            #expect(try tr.commit() == -1)
+        },
+    ]
+}
