@@ -597,8 +597,11 @@ plinth_index_fetch_reset(IndexFetchTableData *scan)
 static void
 plinth_index_fetch_end(IndexFetchTableData *scan)
 {
+	/*
+	 * Not pfree'd: the reset callback stays registered in its memory
+	 * context (Postgres 15 cannot unregister one) and must find it there.
+	 */
 	plinth_fetcher_release(scan);
-	pfree(scan);
 }
 
 /* Fetches one row by TID as the snapshot sees it. */
@@ -756,6 +759,7 @@ plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *
 	TM_Result	r;
 
 	plinth_writing();
+	tmfd->traversed = false;
 	if (!plinth_tid_is_valid(tid))
 		elog(ERROR, "plinth: invalid TID (%u,%u)", ItemPointerGetBlockNumberNoCheck(tid),
 			 ItemPointerGetOffsetNumberNoCheck(tid));
@@ -878,6 +882,7 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 	bool		exclusive = mode == LockTupleNoKeyExclusive || mode == LockTupleExclusive;
 
 	plinth_prepare();
+	tmfd->traversed = false;
 	if (!plinth_tid_is_valid(tid))
 		return TM_Invisible;
 	fetcher = plinth_swift_fetcher_new();

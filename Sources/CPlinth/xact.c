@@ -206,6 +206,18 @@ plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 	}
 }
 
+/* The rel, and every path built for it so far, are not parallel-safe. */
+static void
+plinth_forbid_parallel(RelOptInfo *rel)
+{
+	ListCell   *lc;
+
+	rel->consider_parallel = false;
+	rel->partial_pathlist = NIL;
+	foreach(lc, rel->pathlist)
+		((Path *) lfirst(lc))->parallel_safe = false;
+}
+
 /*
  * Keeps Plinth tables out of parallel plans: parallel workers are other
  * processes and do not see the leader's buffered writes. A Plinth relation
@@ -220,9 +232,9 @@ plinth_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 		prev_set_rel_pathlist_hook(root, rel, rti, rte);
 	if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_PARTITIONED_TABLE)
 	{
-		/* An append parent: drop parallel paths if a child was Plinth. */
+		/* An append parent: no parallel paths if a child was Plinth. */
 		if (!rel->consider_parallel)
-			rel->partial_pathlist = NIL;
+			plinth_forbid_parallel(rel);
 		return;
 	}
 	{
@@ -234,8 +246,7 @@ plinth_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 		if (!plinth)
 			return;
 	}
-	rel->consider_parallel = false;
-	rel->partial_pathlist = NIL;
+	plinth_forbid_parallel(rel);
 	/* Parents (partitioned tables, inheritance) must not go parallel either. */
 	if (root->append_rel_array != NULL)
 	{
@@ -247,10 +258,7 @@ plinth_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 			RelOptInfo *prel = root->simple_rel_array[parent];
 
 			if (prel != NULL)
-			{
-				prel->consider_parallel = false;
-				prel->partial_pathlist = NIL;
-			}
+				plinth_forbid_parallel(prel);
 			child = parent;
 		}
 	}

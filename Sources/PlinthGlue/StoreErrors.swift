@@ -9,7 +9,7 @@ extension PlinthError {
         case .notCommitted:
             self.init(sqlstate: .serializationFailure,
                       message: "could not serialize access due to a concurrent update",
-                      detail: "A transaction that committed after this one read has written what it read (\(fdb): not_committed).",
+                      detail: "A transaction that committed after this one read has written what it read: \(e.message) (\(fdb): not_committed).",
                       hint: "The transaction might succeed if retried.")
         case .transactionTooOld, .futureVersion, .processBehind:
             self.init(sqlstate: .transactionTooOld,

@@ -67,11 +67,14 @@ struct ConflictIndex {
         defer { logCursor.close() }
         var entry = try Self.versionKey(readVersion + 1).withBytes { (k) throws(StoreError) in try logCursor.get(MDB_SET_RANGE, key: k) }
         while let e = entry {
-            var conflict = false
+            var conflict: KeyRange?
             try LogEntry.walkRanges(e.value) { r in
-                if !conflict && intersectsAny(r, reads) { conflict = true }
+                if conflict == nil && intersectsAny(r, reads) { conflict = r }
             }
-            if conflict { throw StoreError(.notCommitted) }
+            if let conflict {
+                throw StoreError(code: StoreError.Code.notCommitted.rawValue,
+                                 message: "range [\(printable(conflict.begin)), \(printable(conflict.end))) was written after this transaction read it")
+            }
             entry = try logCursor.get(MDB_NEXT)
         }
         // Keys written after our read version.
@@ -83,7 +86,8 @@ struct ConflictIndex {
             while let (k, v) = e {
                 if r.end.withUnsafeBytes({ compareBytes(k, $0) }) >= 0 { break }
                 if v.count == 8 && Int64(littleEndian: v.loadUnaligned(as: Int64.self)) > readVersion {
-                    throw StoreError(.notCommitted)
+                    throw StoreError(code: StoreError.Code.notCommitted.rawValue,
+                                     message: "key \(printable(Bytes(k))) was written after this transaction read it")
                 }
                 e = try keyCursor.get(MDB_NEXT)
             }

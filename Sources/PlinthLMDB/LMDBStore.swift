@@ -25,6 +25,8 @@ public final class LMDBStore: Store {
     /// The data: `data` (the logical key space, see LongKeys) and `meta`.
     let env: LMDBEnvironment
     var data: MDB_dbi { env.databases[0] }
+    var meta: MDB_dbi { env.databases[1] }
+    static let lastCommitKey: Bytes = Array("last_commit".utf8)
     /// The resolver's history (ConflictIndex), in its own environment.
     let conflicts: ConflictIndex
     public var options: Options {

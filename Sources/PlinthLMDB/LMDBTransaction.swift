@@ -442,6 +442,15 @@ final class LMDBTransaction: StoreTransaction {
                     }
                 }
             }
+            // Every commit changes the data environment, so that its LMDB
+            // transaction id — the commit version — is really used: a commit
+            // of conflict ranges only would otherwise leave readers at a
+            // version below it.
+            try LMDBStore.lastCommitKey.withBytes { (k) throws(StoreError) in
+                try withUnsafeBytes(of: version.littleEndian) { (v) throws(StoreError) in
+                    try w.put(store.meta, k, v)
+                }
+            }
             var points = writePoints
             points.sort { compareBytes($0, $1) < 0 }
             var unique: [Bytes] = []

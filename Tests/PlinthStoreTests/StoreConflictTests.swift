@@ -126,6 +126,21 @@ import PlinthLMDB
         #expect(try t2.commit() > 0)
     }
 
+    @Test func aLaterTransactionSeesConflictOnlyCommits() throws {
+        // A commit that only added write-conflict ranges (SELECT ... FOR UPDATE
+        // and nothing else) still takes a version every later reader is past.
+        let f = try StoreFixture()
+        try transact(f.store) { tr throws(StoreError) in try tr.set(b("locked"), b("v")) }
+        try transact(f.store) { tr throws(StoreError) in
+            _ = try tr.get(b("locked"), snapshot: false)
+            try tr.addWriteConflictRange(b("locked"), keyAfter(b("locked")))
+        }
+        let t = try f.store.beginTransaction()
+        _ = try t.get(b("locked"), snapshot: false)
+        try t.set(b("locked"), b("w"))
+        #expect(try t.commit() > 0)
+    }
+
     @Test func ownWritesDoNotConflictWithThemselves() throws {
         let f = try StoreFixture()
         let t1 = try f.store.beginTransaction()
