@@ -7,6 +7,8 @@ need=()
 pg_major=$($PG_CONFIG --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 [ -f "$($PG_CONFIG --includedir-server)/postgres.h" ] || need+=("postgresql-server-dev-$pg_major")
 [ -f /usr/include/lmdb.h ] || need+=(liblmdb-dev)
+# Index keys under ICU collations use ICU's sort keys (unicode/ucol.h).
+[ -f /usr/include/unicode/ucol.h ] || need+=(libicu-dev)
 command -v mdb_stat >/dev/null || need+=(lmdb-utils)
 command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then

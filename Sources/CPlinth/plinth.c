@@ -11,7 +11,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include "shim.h"
+#include "plinth_am.h"
 
 PG_MODULE_MAGIC;
 
@@ -82,6 +82,7 @@ _PG_init(void)
 	plinth_preloaded = true;
 	define_settings();
 	plinth_register_callbacks();
+	plinth_install_btree_dispatch();
 }
 
 /* Called first by the extension script: refuse without the preload. */

@@ -57,7 +57,11 @@ extern int64 plinth_store_id(Relation rel);
 extern PlinthVisibility plinth_visibility(Snapshot snapshot);
 extern void plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot);
 
-/* indexam.c: index entries of a row that is deleted (delete, update) */
+/* indexam.c */
 extern void plinth_indexes_delete_row(Relation rel, HeapTuple old_row, int64 row_id);
+extern void plinth_indexes_at_transaction_end(void);
+extern void plinth_install_btree_dispatch(void);
+struct RelOptInfo;
+extern void plinth_index_planner_info(struct RelOptInfo *rel);
 
 #endif							/* PLINTH_AM_H */

@@ -49,6 +49,21 @@ extern PlinthStatus plinth_swift_rows_begin(int64_t table, PlinthVisibility vis,
 											size_t n, void **scan);
 extern PlinthStatus plinth_swift_scan_next(void *scan, bool *found, PlinthRow *row);
 
+/* IndexAM.swift: index entries and scans */
+extern PlinthStatus plinth_swift_index_insert(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
+											  int64_t row_id, const void *tuple, size_t tuple_len,
+											  PlinthUniqueCheck check, uint32_t cid, uint32_t subid, bool *conflict);
+extern PlinthStatus plinth_swift_index_delete(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
+											  int64_t row_id, uint32_t cid, uint32_t subid);
+extern PlinthStatus plinth_swift_index_scan_begin(const PlinthIndexDesc *index, PlinthVisibility vis,
+												  const PlinthScanKey *keys, size_t nkeys, bool prefetch_rows,
+												  void **scan);
+extern PlinthStatus plinth_swift_index_scan_next(void *scan, bool forward, bool *found, int64_t *row_id,
+												 void *fetcher, void **tuple, size_t *len);
+extern void plinth_swift_index_scan_mark(void *scan);
+extern void plinth_swift_index_scan_restore(void *scan);
+extern PlinthStatus plinth_swift_index_scan_rows(void *scan, int64_t *rows, size_t cap, size_t *n);
+
 /* TableAM.swift: transactions and counters */
 extern PlinthStatus plinth_swift_xact_event(PlinthXactEvent event);
 extern void plinth_swift_subxact_event(PlinthSubXactEvent event, uint32_t subid, uint32_t parent);

@@ -42,6 +42,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/sampling.h"
+#include "utils/tuplesort.h"
 
 #include "plinth_am.h"
 
@@ -1159,14 +1160,62 @@ plinth_index_build_range_scan(Relation tableRelation, Relation indexRelation, In
 }
 
 /*
- * CREATE INDEX CONCURRENTLY's validation: Plinth indexes are built inside
- * the creating transaction's snapshot with every row, so there is nothing
- * the build could have missed.
+ * CREATE INDEX CONCURRENTLY's last phase: rows inserted between the build
+ * and now are missing from the index. `state` holds every TID the index has,
+ * sorted; walk the table in row order beside it and insert what is missing.
  */
 static void
 plinth_index_validate_scan(Relation tableRelation, Relation indexRelation, IndexInfo *indexInfo,
 						   Snapshot snapshot, ValidateIndexState *state)
 {
+	EState	   *estate = CreateExecutorState();
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	TupleTableSlot *slot = table_slot_create(tableRelation, NULL);
+	ExprState  *predicate;
+	TableScanDesc scan;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	ItemPointerData indexcursor;
+	bool		have_index = false;
+	bool		index_done = false;
+
+	econtext->ecxt_scantuple = slot;
+	predicate = ExecPrepareQual(indexInfo->ii_Predicate, estate);
+	scan = table_beginscan_strat(tableRelation, snapshot, 0, NULL, true, false);
+	ItemPointerSetInvalid(&indexcursor);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		state->htups += 1;
+		/* Advance the index TIDs to this row's. */
+		while (!index_done && (!have_index || ItemPointerCompare(&indexcursor, &slot->tts_tid) < 0))
+		{
+			Datum		ts;
+			bool		tsnull;
+
+			if (!tuplesort_getdatum(state->tuplesort, true, &ts, &tsnull, NULL))
+			{
+				index_done = true;
+				break;
+			}
+			itemptr_decode(&indexcursor, DatumGetInt64(ts));
+			have_index = true;
+		}
+		if (have_index && !index_done && ItemPointerEquals(&indexcursor, &slot->tts_tid))
+			continue;
+		MemoryContextReset(econtext->ecxt_per_tuple_memory);
+		if (predicate != NULL && !ExecQual(predicate, econtext))
+			continue;
+		FormIndexDatum(indexInfo, slot, estate, values, isnull);
+		index_insert(indexRelation, values, isnull, &slot->tts_tid, tableRelation,
+					 indexInfo->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, indexInfo);
+		state->tups_inserted += 1;
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	indexInfo->ii_ExpressionsState = NIL;
+	indexInfo->ii_PredicateState = NULL;
 }
 
 /* ------------------------------------------------------------------------

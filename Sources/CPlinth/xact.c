@@ -17,6 +17,7 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "optimizer/paths.h"
+#include "optimizer/plancat.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -27,6 +28,7 @@ bool		plinth_in_use = false;
 
 static object_access_hook_type prev_object_access_hook = NULL;
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static int	executor_depth = 0;
@@ -127,6 +129,7 @@ plinth_xact_callback(XactEvent event, void *arg)
 			if (plinth_in_use)
 				(void) plinth_swift_xact_event(PLINTH_XACT_ABORT);
 			plinth_boundary_reset();
+			plinth_indexes_at_transaction_end();
 			plinth_in_use = false;
 			executor_depth = 0;
 			break;
@@ -264,6 +267,23 @@ plinth_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	}
 }
 
+/* The planner's sizes of Plinth tables' indexes (indexam.c). */
+static void
+plinth_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent, RelOptInfo *rel)
+{
+	Relation	r;
+	bool		plinth;
+
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+	r = RelationIdGetRelation(relationObjectId);
+	plinth = RelationIsValid(r) && plinth_is_table(r);
+	if (RelationIsValid(r))
+		RelationClose(r);
+	if (plinth)
+		plinth_index_planner_info(rel);
+}
+
 /* Counters per top-level statement (plinth_stat_statement). */
 static void
 plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
@@ -303,6 +323,8 @@ plinth_register_callbacks(void)
 	RegisterSubXactCallback(plinth_subxact_callback, NULL);
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = plinth_object_access;
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = plinth_get_relation_info;
 	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
 	set_rel_pathlist_hook = plinth_set_rel_pathlist;
 	prev_ExecutorStart = ExecutorStart_hook;

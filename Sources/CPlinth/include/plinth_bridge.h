@@ -141,6 +141,75 @@ typedef struct PlinthCounters
 	int64_t		conflicts;
 } PlinthCounters;
 
+/* ---- index keys ---------------------------------------------------- */
+
+/*
+ * One element of an index key, as the shim normalised a Postgres value
+ * (keys.c). A column is one element, or a nested group between BEGIN and END
+ * markers; Swift makes order-preserving bytes of them (IndexKey.swift).
+ */
+typedef enum PlinthKeyKind
+{
+	PLINTH_KEY_NULL = 0,
+	PLINTH_KEY_INT,				/* i */
+	PLINTH_KEY_UINT,			/* i, as uint64 */
+	PLINTH_KEY_DOUBLE,			/* d */
+	PLINTH_KEY_BYTES,			/* ptr, len: compared bytewise */
+	PLINTH_KEY_DECIMAL,			/* ptr, len: numeric in text form */
+	PLINTH_KEY_BEGIN_NESTED,
+	PLINTH_KEY_END_NESTED
+} PlinthKeyKind;
+
+typedef struct PlinthKeyElement
+{
+	int32_t		kind;			/* PlinthKeyKind */
+	int64_t		i;
+	double		d;
+	const void *ptr;
+	size_t		len;
+} PlinthKeyElement;
+
+/* What Swift needs to know of a Plinth index. */
+typedef struct PlinthIndexDesc
+{
+	int64_t		index_id;		/* store id of the index */
+	int64_t		table_id;		/* store id of its table */
+	int32_t		nkeys;			/* key columns (INCLUDE columns are not in the key) */
+	const uint8_t *descending;	/* per key column */
+	const uint8_t *nulls_first; /* per key column */
+	bool		unique;
+	bool		nulls_not_distinct;
+} PlinthIndexDesc;
+
+/* Uniqueness checks, as Postgres's IndexUniqueCheck. */
+typedef enum PlinthUniqueCheck
+{
+	PLINTH_UNIQUE_NO = 0,
+	PLINTH_UNIQUE_YES,
+	PLINTH_UNIQUE_PARTIAL,
+	PLINTH_UNIQUE_EXISTING
+} PlinthUniqueCheck;
+
+/* Scan key flags. */
+#define PLINTH_SK_ISNULL	0x01	/* IS NULL */
+#define PLINTH_SK_NOTNULL	0x02	/* IS NOT NULL */
+#define PLINTH_SK_INEXACT	0x04	/* cannot bound the scan: the executor rechecks */
+#define PLINTH_SK_NEVER		0x08	/* can never be true (NULL argument, empty array) */
+
+/*
+ * One scan key: `nvalues` argument values (more than one for = ANY), their
+ * elements in `elems[0 .. nelems)`, each value one column's worth.
+ */
+typedef struct PlinthScanKey
+{
+	int32_t		column;			/* 0-based key column */
+	int32_t		strategy;		/* 1 <, 2 <=, 3 =, 4 >=, 5 >; 0 for the null tests */
+	uint32_t	flags;
+	int32_t		nvalues;
+	const PlinthKeyElement *elems;
+	size_t		nelems;
+} PlinthScanKey;
+
 /* Test support: a Postgres call that raises for bad input (int4in). */
 bool		plinth_pg_parse_int4(const char *text, int32_t *result);
 
