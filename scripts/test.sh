@@ -16,7 +16,7 @@ failed=0
 # give it a copy of the test inputs in the state directory.
 stage_inputs() {
 	rm -rf "$work/in"; mkdir -p "$work/in"
-	cp -r test/sql test/expected test/specs test/schedule test/isolation_schedule test/*.conf "$work/in/"
+	cp -r test/sql test/expected test/specs test/schedule test/am_schedule test/isolation_schedule test/*.conf "$work/in/"
 	[ "$(id -u)" = 0 ] && chown -R "$PLINTH_USER": "$work"
 	return 0
 }
@@ -35,25 +35,35 @@ run_unit() {
 	if [ $rc = 0 ]; then record unit passed; else echo "(full log: $state/unit.log)"; record unit FAILED; fi
 }
 
-run_regress() {
-	echo "== pg_regress (test/schedule)"
-	stage_inputs
-	if as_server_user "$PG_REGRESS" --temp-instance="$work/regress-instance" --temp-config="$work/in/regress.conf" \
-		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/regress" \
-		--schedule="$work/in/schedule" --dbname=plinth_regression; then
-		record regress passed
+# One pg_regress run: name, schedule, configuration.
+pg_regress_run() {
+	local name=$1 schedule=$2 conf=$3 extra=${4:-}
+	echo "== pg_regress: $name ($schedule, $conf)"
+	if as_server_user "$PG_REGRESS" --temp-instance="$work/$name-instance" --temp-config="$work/in/$conf" \
+		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/$name" \
+		--schedule="$work/in/$schedule" --dbname=plinth_regression $extra; then
+		record "$name" passed
 	else
-		[ -f "$work/regress/regression.diffs" ] && head -200 "$work/regress/regression.diffs"
-		record regress FAILED
+		[ -f "$work/$name/regression.diffs" ] && head -300 "$work/$name/regression.diffs"
+		record "$name" FAILED
 	fi
+}
+
+run_regress() {
+	stage_inputs
+	# Plinth's own behaviour.
+	pg_regress_run regress schedule regress.conf
+	# The same statements on heap and on Plinth, against the same expected output.
+	pg_regress_run am-heap am_schedule regress_heap.conf --load-extension=plinth
+	pg_regress_run am-plinth am_schedule regress_plinth.conf --load-extension=plinth
 }
 
 run_isolation() {
 	echo "== pg_isolation_regress (test/isolation_schedule)"
 	stage_inputs
-	if as_server_user "$PG_ISOLATION_REGRESS" --temp-instance="$work/isolation-instance" --temp-config="$work/in/regress.conf" \
+	if as_server_user "$PG_ISOLATION_REGRESS" --temp-instance="$work/isolation-instance" --temp-config="$work/in/regress_plinth.conf" \
 		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/isolation" \
-		--schedule="$work/in/isolation_schedule" --dbname=plinth_isolation; then
+		--schedule="$work/in/isolation_schedule" --dbname=plinth_isolation --load-extension=plinth; then
 		record isolation passed
 	else
 		[ -f "$work/isolation/regression.diffs" ] && head -200 "$work/isolation/regression.diffs"

@@ -157,7 +157,14 @@ describe_columns(Relation index, PlinthIndexEntry *e)
 		int16		opt = index->rd_indoption[i];
 
 		e->keytype[i] = plinth_key_type_for_opfamily(index->rd_opfamily[i]);
-		e->coltype[i] = TupleDescAttr(desc, i)->atttypid;
+		/*
+		 * Values reach the access method as the operator class's input type
+		 * (name, though name_ops stores cstring); polymorphic classes
+		 * (array_ops, enum_ops, record_ops) take the column's own type.
+		 */
+		e->coltype[i] = index->rd_opcintype[i];
+		if (IsPolymorphicType(e->coltype[i]) || e->coltype[i] == RECORDOID)
+			e->coltype[i] = TupleDescAttr(desc, i)->atttypid;
 		e->collation[i] = index->rd_indcollation[i];
 		e->descending[i] = (opt & INDOPTION_DESC) != 0;
 		e->nulls_first[i] = (opt & INDOPTION_NULLS_FIRST) != 0;
@@ -483,7 +490,12 @@ plinth_indexes_delete_row(Relation rel, HeapTuple old_row, int64 row_id)
 		PlinthKeyBuf b;
 		MemoryContext old;
 
-		if (!index->rd_index->indisready)
+		/*
+		 * Only btree indexes live in the store. Other access methods (GIN,
+		 * GiST, hash, BRIN) keep their entries in local files, as for heap:
+		 * a deleted row's entries stay and its fetch finds nothing.
+		 */
+		if (!index->rd_index->indisready || index->rd_rel->relam != BTREE_AM_OID)
 		{
 			RelationClose(index);
 			continue;

@@ -904,6 +904,9 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 				r = TM_SelfModified;
 				break;
 			case PLINTH_MODIFY_INVISIBLE:
+				/* The row, so that its xmin can be read (ON CONFLICT). */
+				if (result.old.data != NULL)
+					plinth_row_to_slot(rel, &result.old, slot);
 				r = TM_Invisible;
 				break;
 			default:
@@ -1281,7 +1284,12 @@ plinth_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pag
 	plinth_prepare();
 	PLINTH_CHECK(plinth_swift_relation_stats(plinth_store_id(rel), &stats));
 	*tuples = stats.rows;
-	*pages = (BlockNumber) Max(1, ceil(stats.bytes / (BLCKSZ * 0.9)));
+	/*
+	 * Pages as heap would have them (tuple headers and line pointers
+	 * included), so that the planner weighs Plinth and heap tables alike.
+	 */
+	*pages = (BlockNumber) Max(1, ceil((stats.bytes + stats.rows * (PLINTH_OMITTED_HEADER + 10)) /
+										(BLCKSZ - SizeOfPageHeaderData)));
 	if (stats.rows == 0 && rel->rd_rel->relpages == 0)
 	{
 		/* Never had rows: assume a few pages, as heap does for new tables. */

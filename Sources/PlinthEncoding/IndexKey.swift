@@ -6,9 +6,13 @@
 /// Each column is a marker — tuple int 0 for a NULL sorting first, 1 for a
 /// value, 2 for a NULL sorting last — and, for a value, one tuple element
 /// (a nested tuple when the type needs several). A DESC column stores its
-/// value element as a byte string holding the element's bytes complemented:
-/// tuple elements are self-delimiting, so complementing reverses their
-/// order. The row id at the end makes every entry unique and names the row.
+/// value element as a byte string holding the element's bytes complemented
+/// and followed by 0xFF. Complementing reverses the order of two encodings
+/// that differ at some byte; but a tuple encoding can be a proper prefix of
+/// a larger one ("" of "\0": 01 00 of 01 00 FF 00), and the larger always
+/// continues with FF, complemented 00 — so the terminator FF puts the
+/// complemented shorter one after it, as DESC needs. The row id at the end
+/// makes every entry unique and names the row.
 public enum IndexKey {
     /// A column value as the shim normalised it from a Postgres datum.
     public enum Value: Equatable, Sendable {
@@ -48,6 +52,7 @@ public enum IndexKey {
             var inner = Bytes()
             appendValue(v, to: &inner)
             for i in inner.indices { inner[i] = ~inner[i] }
+            inner.append(0xFF)
             TupleEncoder.appendBytes(inner, to: &out)
         }
     }
@@ -61,8 +66,9 @@ public enum IndexKey {
         case .bytes(let b): TupleEncoder.appendBytes(b, to: &out)
         case .decimal(let s): TupleEncoder.appendBytes(DecimalKey.encode(s), to: &out)
         case .nested(let vs):
-            // A nested tuple (0x05 ... 0x00); its nulls sort first, as array
-            // elements need them last they come as (marker, value) pairs.
+            // A nested tuple (0x05 ... 0x00). A nested null sorts first; types
+            // that need NULLs last (array elements, record fields) are given
+            // as (marker, value) pairs by the shim.
             out.append(0x05)
             for e in vs {
                 if case .null = e { out.append(0x00); out.append(0xFF) } else { appendValue(e, to: &out) }

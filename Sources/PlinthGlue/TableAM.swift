@@ -197,7 +197,8 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
         let txn = try b.transaction()
         let db = try b.db()
         let key = db.rowKey(table, row)
-        if let c = ownConflict(txn, key, cid) {
+        let conflict = ownConflict(txn, key, cid)
+        if let c = conflict, c.result != PLINTH_MODIFY_INVISIBLE || txn.buffer.latestVersion(key)?.value == nil {
             out.pointee = c
             return
         }
@@ -210,8 +211,16 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
             guard let len = try value.withBytes({ (v) throws(StoreError) in
                 try Rows.load(v, txn, db, table, row, .all, into: f.buffer)
             }) else { throw Rows.corrupt(table, row) }
+            let loaded = f.buffer.row(length: len, rowID: row, ownCid: ownCid)
+            if var c = conflict {
+                // Inserted by this very command (ON CONFLICT hitting a row it
+                // inserted itself): Postgres reads the row's xmin to say so.
+                c.old = loaded
+                out.pointee = c
+                return
+            }
             if exclusive { try txn.addWriteConflict(key) }
-            out.pointee = PlinthModify(result: PLINTH_MODIFY_OK, cmax: 0, old: f.buffer.row(length: len, rowID: row, ownCid: ownCid))
+            out.pointee = PlinthModify(result: PLINTH_MODIFY_OK, cmax: 0, old: loaded)
         }
     }
 }

@@ -56,6 +56,21 @@ import PlinthEncoding
         #expect(less(IndexKey.encode([.int(1), .int(9)], two), IndexKey.encode([.int(1), .int(0)], two)))
     }
 
+    @Test func descendingHandlesEncodingsThatArePrefixes() {
+        // "" encodes as a prefix of "\0"; DESC must still put "\0" first.
+        let desc = IndexKey.Column(descending: true, nullsFirst: false)
+        let asc = IndexKey.Column(descending: false, nullsFirst: false)
+        let values: [Bytes] = [[], [0], [0, 0], [0, 1], [1], [0xFF], [0xFF, 0]]
+        for a in values {
+            for b in values where compareBytes(a, b) < 0 {
+                #expect(less(IndexKey.encode([.bytes(a)], [asc]), IndexKey.encode([.bytes(b)], [asc])))
+                #expect(less(IndexKey.encode([.bytes(b)], [desc]), IndexKey.encode([.bytes(a)], [desc])), "\(b) before \(a)")
+            }
+        }
+        let n1 = IndexKey.Value.nested([.bytes([1])]), n2 = IndexKey.Value.nested([.bytes([1]), .null])
+        #expect(less(IndexKey.encode([n2], [desc]), IndexKey.encode([n1], [desc])))
+    }
+
     @Test func nestedValuesCompareElementWise() {
         let c = IndexKey.Column(descending: false, nullsFirst: false)
         let a = IndexKey.encode([.nested([.bytes([1]), .bytes([5])])], [c])

@@ -1,0 +1,100 @@
+-- Keys, unique constraints, foreign keys, ON CONFLICT, and the index
+-- maintenance behind them. Same output with heap and plinth.
+CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE, grp int);
+CREATE TABLE child (id serial PRIMARY KEY, parent_id int REFERENCES parent ON DELETE CASCADE,
+                    parent_code text REFERENCES parent (code) ON UPDATE CASCADE ON DELETE SET NULL, note text);
+INSERT INTO parent SELECT g, 'p' || g, g % 3 FROM generate_series(1, 10) g;
+INSERT INTO child (parent_id, parent_code) VALUES (1, 'p1'), (2, 'p2'), (2, 'p3');
+
+-- Violations, with Postgres's own messages and SQLSTATEs.
+\set VERBOSITY default
+INSERT INTO parent VALUES (1, 'dup id', 0);
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO parent VALUES (11, 'p5', 0);
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO child (parent_id) VALUES (99);
+\echo :LAST_ERROR_SQLSTATE
+UPDATE parent SET id = 3 WHERE id = 4;
+INSERT INTO parent VALUES (NULL, 'no id', 0);
+\echo :LAST_ERROR_SQLSTATE
+-- NULLs are distinct in a unique index, unless asked otherwise.
+INSERT INTO parent VALUES (20, NULL, 0), (21, NULL, 0);
+CREATE TABLE nnd (a int, UNIQUE NULLS NOT DISTINCT (a));
+INSERT INTO nnd VALUES (NULL);
+INSERT INTO nnd VALUES (NULL);
+\echo :LAST_ERROR_SQLSTATE
+
+-- Foreign key actions.
+UPDATE parent SET code = 'p2-renamed' WHERE id = 2;
+SELECT id, parent_id, parent_code FROM child ORDER BY id;
+DELETE FROM parent WHERE id = 3;
+SELECT id, parent_id, parent_code FROM child ORDER BY id;
+DELETE FROM parent WHERE id = 2;
+SELECT id, parent_id, parent_code FROM child ORDER BY id;
+
+-- ON CONFLICT.
+INSERT INTO parent VALUES (1, 'p1', 9) ON CONFLICT DO NOTHING;
+INSERT INTO parent VALUES (1, 'other', 9) ON CONFLICT (id) DO UPDATE SET grp = EXCLUDED.grp + parent.grp RETURNING *;
+INSERT INTO parent VALUES (30, 'p1', 0) ON CONFLICT (code) DO UPDATE SET grp = -1 WHERE parent.grp > 100 RETURNING *;
+INSERT INTO parent VALUES (31, 'p31', 0), (31, 'p31b', 0) ON CONFLICT (id) DO UPDATE SET code = EXCLUDED.code;
+INSERT INTO parent SELECT g, 'p' || g, 0 FROM generate_series(8, 13) g ON CONFLICT (id) DO UPDATE SET grp = 100 RETURNING id, grp;
+SELECT * FROM parent ORDER BY id;
+
+-- Deferrable unique constraints: checked at commit.
+CREATE TABLE seats (n int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO seats VALUES (1), (2), (3);
+UPDATE seats SET n = n + 1;
+SELECT n FROM seats ORDER BY n;
+BEGIN;
+INSERT INTO seats VALUES (2);
+SELECT count(*) FROM seats;
+COMMIT;
+\echo :LAST_ERROR_SQLSTATE
+SELECT n FROM seats ORDER BY n;
+
+-- Every index holds exactly one entry per row after any mix of writes.
+CREATE TABLE churn (id int PRIMARY KEY, a int, b text);
+CREATE INDEX churn_a ON churn (a);
+CREATE INDEX churn_b_partial ON churn (b) WHERE a % 2 = 0;
+CREATE INDEX churn_expr ON churn (lower(b), a DESC);
+INSERT INTO churn SELECT g, g % 10, 'B' || g FROM generate_series(1, 500) g;
+UPDATE churn SET a = a + 1 WHERE id % 3 = 0;
+UPDATE churn SET b = b || 'x' WHERE id % 5 = 0;
+DELETE FROM churn WHERE id % 7 = 0;
+BEGIN;
+UPDATE churn SET a = -1 WHERE id < 50;
+SAVEPOINT s;
+DELETE FROM churn WHERE id < 100;
+ROLLBACK TO SAVEPOINT s;
+UPDATE churn SET id = id + 1000 WHERE id BETWEEN 100 AND 110;
+COMMIT;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS rows, (SELECT count(*) FROM churn WHERE a >= -1) AS via_a,
+       (SELECT count(*) FROM churn WHERE lower(b) >= '') AS via_expr,
+       (SELECT count(*) FROM churn WHERE b > '' AND a % 2 = 0) AS via_partial,
+       (SELECT count(*) FROM churn WHERE a % 2 = 0) AS expected_partial
+FROM churn;
+SELECT id, a, b FROM churn WHERE a = -1 ORDER BY id LIMIT 5;
+SELECT id FROM churn WHERE id > 1100 ORDER BY id DESC;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
+-- REINDEX and CREATE INDEX on a populated table.
+REINDEX TABLE churn;
+CREATE UNIQUE INDEX churn_b_unique ON churn (b);
+UPDATE churn SET a = id WHERE id <> 400;
+UPDATE churn SET a = 1 WHERE id = 400;
+CREATE UNIQUE INDEX churn_a_unique ON churn (a);
+\echo :LAST_ERROR_SQLSTATE
+DROP INDEX churn_a;
+SELECT count(*) FROM churn WHERE a = 5;
+UPDATE churn SET a = id % 10;
+
+-- INCLUDE columns and index-only scans.
+CREATE INDEX churn_cover ON churn (a) INCLUDE (b);
+SET enable_seqscan = off;
+SELECT a, b FROM churn WHERE a = 4 ORDER BY b LIMIT 3;
+RESET enable_seqscan;
+
+DROP TABLE child, parent, nnd, seats, churn;
