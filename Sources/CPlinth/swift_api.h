@@ -32,7 +32,7 @@ extern PlinthStatus plinth_swift_relation_stats(int64_t table, PlinthRelStats *s
 
 /* TableAM.swift: rows */
 extern PlinthStatus plinth_swift_insert(int64_t table, const void *tuple, size_t len,
-										uint32_t cid, uint32_t subid, int64_t *row_id);
+										uint32_t cid, uint32_t subid, uint32_t xid, int64_t *row_id);
 extern void *plinth_swift_fetcher_new(void);
 extern PlinthStatus plinth_swift_fetch(int64_t table, int64_t row_id, PlinthVisibility vis,
 									   void *fetcher, bool *found, PlinthRow *row);

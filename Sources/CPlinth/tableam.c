@@ -164,8 +164,8 @@ plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
 	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
 	if (row->own)
 	{
-		/* Written by this transaction: xmin is ours, cmin the command. */
-		HeapTupleHeaderSetXmin(hdr, GetTopTransactionIdIfAny());
+		/* Written by this transaction: xmin is the writer's, cmin its command. */
+		HeapTupleHeaderSetXmin(hdr, TransactionIdIsValid(row->xmin) ? row->xmin : GetTopTransactionIdIfAny());
 		HeapTupleHeaderSetCmin(hdr, row->cid);
 	}
 	else
@@ -288,16 +288,19 @@ plinth_subid(void)
 }
 
 /*
- * A writing transaction gets a transaction id, as with heap: rows it wrote
- * show it as xmin, which Postgres compares with the current transaction
- * (foreign-key checks of rows inserted earlier in the transaction, say).
- * Plinth writes no WAL, so such a commit costs no WAL flush.
+ * A writing (sub)transaction gets a transaction id, as with heap: rows it
+ * wrote show it as xmin, which Postgres compares with the current
+ * transaction (foreign-key checks of rows inserted earlier in the
+ * transaction, say). Plinth writes no WAL, so such a commit costs no WAL
+ * flush. Returns the id.
  */
-static inline void
+static inline TransactionId
 plinth_writing(void)
 {
-	(void) GetTopTransactionId();
+	TransactionId xid = GetCurrentTransactionId();
+
 	plinth_prepare();
+	return xid;
 }
 
 /* ------------------------------------------------------------------------
@@ -711,15 +714,15 @@ plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
 	HeapTuple	tuple;
 	bool		should_free;
 	int64		row_id;
+	TransactionId xid = plinth_writing();
 
-	plinth_writing();
 	tuple = plinth_form_tuple(rel, slot, &should_free);
 	if (tuple->t_len < PLINTH_OMITTED_HEADER)
 		elog(ERROR, "plinth: malformed tuple");
 	PLINTH_CHECK(plinth_swift_insert(plinth_store_id(rel),
 									 (char *) tuple->t_data + PLINTH_OMITTED_HEADER,
 									 tuple->t_len - PLINTH_OMITTED_HEADER,
-									 cid, plinth_subid(), &row_id));
+									 cid, plinth_subid(), xid, &row_id));
 	if (row_id > PLINTH_MAX_ROW_ID)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -728,6 +731,23 @@ plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
 	plinth_row_to_tid(row_id, &slot->tts_tid);
 	if (should_free)
 		heap_freetuple(tuple);
+	/*
+	 * As heap_insert leaves it: the slot's tuple has the row's system
+	 * columns (RETURNING xmin, ctid).
+	 */
+	if (TTS_IS_HEAPTUPLE(slot))
+	{
+		HeapTuple	own = ExecFetchSlotHeapTuple(slot, true, NULL);
+
+		own->t_self = slot->tts_tid;
+		own->t_tableOid = slot->tts_tableOid;
+		own->t_data->t_infomask &= ~HEAP_XACT_MASK;
+		own->t_data->t_infomask |= HEAP_XMAX_INVALID;
+		HeapTupleHeaderSetXmin(own->t_data, xid);
+		HeapTupleHeaderSetCmin(own->t_data, cid);
+		HeapTupleHeaderSetXmax(own->t_data, InvalidTransactionId);
+		own->t_data->t_ctid = slot->tts_tid;
+	}
 }
 
 static void

@@ -35,8 +35,8 @@ final class RowBuffer {
         return total
     }
 
-    func row(length: Int, rowID: Int64, ownCid: UInt32?) -> PlinthRow {
-        PlinthRow(data: base, len: UInt32(length), row_id: rowID, own: ownCid != nil, cid: ownCid ?? 0)
+    func row(length: Int, rowID: Int64, own: OwnWrite?) -> PlinthRow {
+        PlinthRow(data: base, len: UInt32(length), row_id: rowID, own: own != nil, cid: own?.cid ?? 0, xmin: own?.xid ?? 0)
     }
 }
 
@@ -44,18 +44,18 @@ final class RowBuffer {
 /// the store's value limit a header and chunks read back in one round trip.
 enum Rows {
     static func write(_ txn: Transaction, _ db: Keyspace.Database, _ table: Int64, _ row: Int64,
-                      _ tuple: UnsafeRawBufferPointer, cid: UInt32, subid: UInt32) throws(StoreError) {
+                      _ tuple: UnsafeRawBufferPointer, cid: UInt32, subid: UInt32, xid: UInt32) throws(StoreError) {
         let key = db.rowKey(table, row)
         if tuple.count < RowFormat.maxChunk {
             var v = Bytes()
             v.reserveCapacity(tuple.count + 1)
             v.append(RowFormat.inline)
             v.append(contentsOf: tuple)
-            try txn.put(key, v, cid: cid, subid: subid, fresh: true)
+            try txn.put(key, v, cid: cid, subid: subid, fresh: true, xid: xid)
             return
         }
         let n = (tuple.count + RowFormat.maxChunk - 1) / RowFormat.maxChunk
-        try txn.put(key, RowFormat.splitHeader(total: tuple.count, chunks: n), cid: cid, subid: subid, fresh: true)
+        try txn.put(key, RowFormat.splitHeader(total: tuple.count, chunks: n), cid: cid, subid: subid, fresh: true, xid: xid)
         for i in 0..<n {
             let lo = i * RowFormat.maxChunk, hi = min(lo + RowFormat.maxChunk, tuple.count)
             var v = Bytes()

@@ -70,14 +70,14 @@ public func plinthSwiftRelationStats(_ table: Int64, _ out: UnsafeMutablePointer
 
 @_cdecl("plinth_swift_insert")
 public func plinthSwiftInsert(_ table: Int64, _ tuple: UnsafeRawPointer, _ len: Int, _ cid: UInt32, _ subid: UInt32,
-                              _ rowID: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+                              _ xid: UInt32, _ rowID: UnsafeMutablePointer<Int64>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         let b = Backend.shared
         let txn = try b.transaction()
         let db = try b.db()
         let row = try b.nextRowID(table)
         try storeCall { () throws(StoreError) in
-            try Rows.write(txn, db, table, row, UnsafeRawBufferPointer(start: tuple, count: len), cid: cid, subid: subid)
+            try Rows.write(txn, db, table, row, UnsafeRawBufferPointer(start: tuple, count: len), cid: cid, subid: subid, xid: xid)
         }
         b.noteRows(table, rows: 1, bytes: Int64(len))
         rowID.pointee = row
@@ -106,12 +106,12 @@ public func plinthSwiftFetch(_ table: Int64, _ row: Int64, _ vis: PlinthVisibili
         let key = db.rowKey(table, row)
         let visibility = Visibility(vis)
         try storeCall { () throws(StoreError) in
-            let value: Bytes?, cid: UInt32?
+            let value: Bytes?, own: OwnWrite?
             if vis.any_version {
                 value = try txn.getAnyVersion(key)
-                cid = txn.buffer.latestVersion(key)?.cid
+                own = txn.buffer.latestVersion(key).map { OwnWrite(cid: $0.cid, xid: $0.xid) }
             } else {
-                (value, cid) = try txn.getWithSource(key, visibility)
+                (value, own) = try txn.getWithSource(key, visibility)
             }
             guard let value, let len = try value.withBytes({ (v) throws(StoreError) in
                 try Rows.load(v, txn, db, table, row, vis.any_version ? .all : visibility, into: f.buffer)
@@ -120,7 +120,7 @@ public func plinthSwiftFetch(_ table: Int64, _ row: Int64, _ vis: PlinthVisibili
                 return
             }
             found.pointee = true
-            out.pointee = f.buffer.row(length: len, rowID: row, ownCid: cid)
+            out.pointee = f.buffer.row(length: len, rowID: row, own: own)
         }
     }
 }
@@ -180,7 +180,7 @@ public func plinthSwiftDelete(_ table: Int64, _ row: Int64, _ cid: UInt32, _ sub
             }) else { throw Rows.corrupt(table, row) }
             try Rows.delete(txn, db, table, row, value: old, cid: cid, subid: subid)
             b.noteRows(table, rows: -1, bytes: -Int64(Rows.tupleLength(old)))
-            out.pointee = PlinthModify(result: PLINTH_MODIFY_OK, cmax: 0, old: f.buffer.row(length: len, rowID: row, ownCid: nil))
+            out.pointee = PlinthModify(result: PLINTH_MODIFY_OK, cmax: 0, old: f.buffer.row(length: len, rowID: row, own: nil))
         }
     }
 }
@@ -203,7 +203,7 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
             return
         }
         try storeCall { () throws(StoreError) in
-            let (value, ownCid) = try txn.getWithSource(key, .all)
+            let (value, own) = try txn.getWithSource(key, .all)
             guard let value else {
                 out.pointee = PlinthModify(result: PLINTH_MODIFY_NOT_FOUND, cmax: 0, old: PlinthRow())
                 return
@@ -211,7 +211,7 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
             guard let len = try value.withBytes({ (v) throws(StoreError) in
                 try Rows.load(v, txn, db, table, row, .all, into: f.buffer)
             }) else { throw Rows.corrupt(table, row) }
-            let loaded = f.buffer.row(length: len, rowID: row, ownCid: ownCid)
+            let loaded = f.buffer.row(length: len, rowID: row, own: own)
             if var c = conflict {
                 // Inserted by this very command (ON CONFLICT hitting a row it
                 // inserted itself): Postgres reads the row's xmin to say so.
@@ -262,8 +262,8 @@ final class TableScan: Handle, RowSource {
     }
 
     private enum Step {
-        case row(Int64, Int, UInt32?)
-        case split(Int64, Bytes, UInt32?)
+        case row(Int64, Int, OwnWrite?)
+        case split(Int64, Bytes, OwnWrite?)
         case skip
     }
 
@@ -282,14 +282,14 @@ final class TableScan: Handle, RowSource {
             guard let step else { return false }
             switch step {
             case .row(let row, let len, let cid):
-                out = buffer.row(length: len, rowID: row, ownCid: cid)
+                out = buffer.row(length: len, rowID: row, own: cid)
                 return true
             case .split(let row, let header, let cid):
                 let len = try header.withBytes { (h) throws(StoreError) in
                     try Rows.load(h, txn, db, table, row, vis, into: buffer)
                 }
                 guard let len else { throw Rows.corrupt(table, row) }
-                out = buffer.row(length: len, rowID: row, ownCid: cid)
+                out = buffer.row(length: len, rowID: row, own: cid)
                 return true
             case .skip:
                 continue
@@ -342,8 +342,8 @@ final class RowListScan: Handle, RowSource {
             let row = rows[i]
             let len = try v.withBytes { (b) throws(StoreError) in try Rows.load(b, txn, db, table, row, vis, into: buffer) }
             guard let len else { continue }
-            let cid: UInt32? = { if case .value(_, let c) = txn.buffer.state(db.rowKey(table, row), vis) { return c }; return nil }()
-            out = buffer.row(length: len, rowID: row, ownCid: cid)
+            let own: OwnWrite? = { if case .value(_, let o) = txn.buffer.state(db.rowKey(table, row), vis) { return o }; return nil }()
+            out = buffer.row(length: len, rowID: row, own: own)
             return true
         }
         return false

@@ -79,9 +79,9 @@ public final class ScanIterator {
         try next { k, v, _ in body(k, v) }
     }
 
-    /// The same, also telling which command wrote the entry when it is an own
+    /// The same, also telling which write made the entry when it is an own
     /// write (nil: from the store).
-    public func next<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt32?) -> R) throws(StoreError) -> R? {
+    public func next<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, OwnWrite?) -> R) throws(StoreError) -> R? {
         let buffer = txn.buffer
         while true {
             if bi >= batch.count && !storeDone { try fetchBatch() }
@@ -103,8 +103,8 @@ public final class ScanIterator {
                 let key = candidate!
                 lastBuffered = key
                 advanceCandidate(past: key)
-                if case .value(let v, let cid) = buffer.state(key, vis) {
-                    return key.withUnsafeBytes { k in v.withUnsafeBytes { body(k, $0, cid) } }
+                if case .value(let v, let own) = buffer.state(key, vis) {
+                    return key.withUnsafeBytes { k in v.withUnsafeBytes { body(k, $0, own) } }
                 }
                 continue
             }
@@ -116,7 +116,7 @@ public final class ScanIterator {
                 let key = candidate!
                 advanceCandidate(past: key)
                 switch buffer.state(key, vis) {
-                case .value(let v, let cid): return key.withUnsafeBytes { k in v.withUnsafeBytes { body(k, $0, cid) } }
+                case .value(let v, let own): return key.withUnsafeBytes { k in v.withUnsafeBytes { body(k, $0, own) } }
                 case .deleted: continue
                 case .unwritten: return batch.withEntry(i) { k, v in body(k, v, nil) }
                 }

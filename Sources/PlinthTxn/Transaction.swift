@@ -49,10 +49,10 @@ public final class Transaction {
         try getWithSource(key, vis).value
     }
 
-    /// The value and, when it is an own write, the command that wrote it.
-    public func getWithSource(_ key: Bytes, _ vis: Visibility) throws(StoreError) -> (value: Bytes?, ownCid: UInt32?) {
+    /// The value and, when it is an own write, which write made it.
+    public func getWithSource(_ key: Bytes, _ vis: Visibility) throws(StoreError) -> (value: Bytes?, own: OwnWrite?) {
         switch buffer.state(key, vis) {
-        case .value(let v, let cid): return (v, cid)
+        case .value(let v, let own): return (v, own)
         case .deleted: return (nil, nil)
         case .unwritten: return (try snapshotGet(key), nil)
         }
@@ -122,8 +122,9 @@ public final class Transaction {
 
     // MARK: writes
 
-    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false) throws(StoreError) {
-        buffer.put(key, value, cid: cid, subid: subid, fresh: fresh)
+    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false,
+                    xid: UInt32 = 0) throws(StoreError) {
+        buffer.put(key, value, cid: cid, subid: subid, fresh: fresh, xid: xid)
         try checkSize()
     }
 

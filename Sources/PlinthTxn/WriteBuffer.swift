@@ -18,12 +18,23 @@ public enum Visibility: Sendable, Equatable {
     }
 }
 
+/// Which write of this transaction made a value: its command, and the
+/// (sub)transaction id Postgres shows as the row's xmin.
+public struct OwnWrite: Equatable, Sendable {
+    public var cid: UInt32
+    public var xid: UInt32
+    public init(cid: UInt32, xid: UInt32) {
+        self.cid = cid
+        self.xid = xid
+    }
+}
+
 /// What the transaction's own writes say about a key.
 public enum BufferedState: Equatable {
     /// Not written (or not visibly written): read the store.
     case unwritten
-    /// Written by command `cid` of this transaction.
-    case value(Bytes, cid: UInt32)
+    /// Written by this transaction.
+    case value(Bytes, OwnWrite)
     case deleted
 }
 
@@ -48,6 +59,8 @@ public final class WriteBuffer {
         /// The key did not exist before this write (a new row id): deleting
         /// it again needs no store mutation at all.
         public var fresh: Bool
+        /// The writing (sub)transaction's id, for rows (0 when none).
+        public var xid: UInt32 = 0
     }
 
     public struct RangeClear {
@@ -99,8 +112,8 @@ public final class WriteBuffer {
         }
     }
 
-    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false) {
-        append(key, Version(seq: 0, cid: cid, subid: subid, value: value, prior: nil, fresh: fresh))
+    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false, xid: UInt32 = 0) {
+        append(key, Version(seq: 0, cid: cid, subid: subid, value: value, prior: nil, fresh: fresh, xid: xid))
     }
 
     public func delete(_ key: Bytes, prior: Bytes?, cid: UInt32, subid: UInt32) {
@@ -146,7 +159,7 @@ public final class WriteBuffer {
         let clear = coveringClear(key, vis)
         if let chain = entries[key] {
             if let v = Self.latestVisible(chain, vis), clear == nil || v.seq > clear!.seq {
-                return v.value.map { .value($0, cid: v.cid) } ?? .deleted
+                return v.value.map { .value($0, OwnWrite(cid: v.cid, xid: v.xid)) } ?? .deleted
             }
         }
         return clear == nil ? .unwritten : .deleted
