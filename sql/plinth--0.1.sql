@@ -17,3 +17,18 @@ CREATE FUNCTION plinth_tableam_handler(internal) RETURNS table_am_handler
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 CREATE ACCESS METHOD plinth TYPE TABLE HANDLER plinth_tableam_handler;
 COMMENT ON ACCESS METHOD plinth IS 'Tables stored in a FoundationDB-style transactional key-value store';
+
+-- Store work counters: on FoundationDB every round trip is network latency.
+CREATE FUNCTION plinth_stat_statement(
+    OUT reads bigint, OUT range_reads bigint, OUT round_trips bigint,
+    OUT bytes_read bigint, OUT bytes_written bigint, OUT commits bigint, OUT conflicts bigint)
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION plinth_stat_statement() IS 'Store work of the last top-level statement of this session';
+CREATE FUNCTION plinth_stat_session(
+    OUT reads bigint, OUT range_reads bigint, OUT round_trips bigint,
+    OUT bytes_read bigint, OUT bytes_written bigint, OUT commits bigint, OUT conflicts bigint)
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION plinth_stat_session() IS 'Store work of this session';
+CREATE FUNCTION plinth_relation_info(rel regclass, OUT store_id bigint, OUT live_rows bigint, OUT bytes bigint)
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION plinth_relation_info(regclass) IS 'The store id of a Plinth table or index, and a table''s row count and bytes';

@@ -22,6 +22,7 @@ int			plinth_api_version = 710;
 bool		plinth_durable = true;
 int			plinth_transaction_lifetime_ms = 5000;
 int			plinth_map_size_mb = 262144;
+bool		plinth_bulk_load = false;
 
 /* True when loaded through shared_preload_libraries (required). */
 bool		plinth_preloaded = false;
@@ -63,6 +64,13 @@ define_settings(void)
 							"Address space only; the file grows with live data.",
 							&plinth_map_size_mb, 262144, 64, INT_MAX,
 							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomBoolVariable("plinth.bulk_load",
+							 "Write to the store in batches, so that a transaction may write any amount.",
+							 "For loads (COPY, INSERT ... SELECT, CREATE INDEX, pg_restore) past the store's "
+							 "10 MB transaction limit. The transaction is then not atomic (what was written "
+							 "stays if it fails) nor serializable.",
+							 &plinth_bulk_load, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("plinth");
 }
 

@@ -25,6 +25,7 @@ extern int	plinth_api_version;
 extern bool plinth_durable;
 extern int	plinth_transaction_lifetime_ms;
 extern int	plinth_map_size_mb;
+extern bool plinth_bulk_load;
 extern bool plinth_preloaded;
 extern void plinth_require_preload(void);
 

@@ -70,6 +70,7 @@ plinth_prepare(void)
 	config.database_name = database_name;
 	config.server_id_path = server_id_path;
 	config.backend_id = MyBackendId;
+	config.bulk_load = plinth_bulk_load;
 	plinth_swift_configure(&config);
 	plinth_swift_set_parallel_worker(IsParallelWorker());
 	plinth_in_use = true;

@@ -23,6 +23,7 @@ final class Backend {
         var databaseName = ""
         var serverIDPath = ""
         var backendID: Int32 = 0
+        var bulkLoad = false
     }
 
     private(set) var config = Config()
@@ -53,6 +54,8 @@ final class Backend {
         n.databaseName = String(cString: c.database_name)
         n.serverIDPath = String(cString: c.server_id_path)
         n.backendID = c.backend_id
+        n.bulkLoad = c.bulk_load
+        current?.bulkLoad = n.bulkLoad
         if n != config {
             config = n
             // Settings that may change at run time (SIGHUP, SET).
@@ -217,6 +220,7 @@ final class Backend {
     func transaction() throws(PlinthError) -> Transaction {
         if let current { return current }
         let t = Transaction(store: try openStore())
+        t.bulkLoad = config.bulkLoad
         current = t
         return t
     }
@@ -230,6 +234,10 @@ final class Backend {
         defer { endTransaction(t) }
         try flushStatistics(t)
         try storeCall { () throws(StoreError) in _ = try t.commit() }
+        // Our own committed changes show at once, cache or not.
+        for (table, d) in statsDelta {
+            if let c = statsCache[table] { statsCache[table] = (c.rows + d.rows, c.bytes + d.bytes, c.at) }
+        }
     }
 
     func abort() {
@@ -242,6 +250,9 @@ final class Backend {
         sessionCounters += t.counters
         current = nil
         statsDelta.removeAll()
+        // An implicit transaction commits after its statement's ExecutorEnd:
+        // the commit's work belongs to that statement.
+        statementEnded()
     }
 
     /// Store work so far: the session's, including the running transaction.
@@ -293,6 +304,16 @@ final class Backend {
 
     func forgetRowIDs(_ table: Int64) { rowIDBlocks[table] = nil }
 
+    /// Bulk mode only: the row ids a scan starting now may see. Rows this
+    /// transaction writes from now on get ids at or above it — their
+    /// batches may reach the store before the scan ends, and the scanning
+    /// statement must not see its own rows (INSERT INTO t SELECT * FROM t).
+    func scanRowIDBound(_ table: Int64) throws(PlinthError) -> Int64? {
+        guard let t = current, t.bulkLoad else { return nil }
+        forgetRowIDs(table)
+        return try rowIDLimit(table)
+    }
+
     // MARK: statistics
 
     /// Statistics keys are sharded by backend so that no single key takes
@@ -316,9 +337,19 @@ final class Backend {
         }
     }
 
+    /// Committed counters read within the last second are reused: every
+    /// query's planning asks, and estimates need not be that fresh.
+    private var statsCache: [Int64: (rows: Int64, bytes: Int64, at: UInt64)] = [:]
+    static let statsCacheNanoseconds: UInt64 = 1_000_000_000
+
     /// Rows and bytes of a table: the committed counters plus this
     /// transaction's own changes.
     func statistics(_ table: Int64) throws(PlinthError) -> (rows: Int64, bytes: Int64) {
+        let now = nowNanoseconds()
+        if let c = statsCache[table], now - c.at < Self.statsCacheNanoseconds {
+            let d = statsDelta[table] ?? (0, 0)
+            return (max(c.rows + d.rows, 0), max(c.bytes + d.bytes, 0))
+        }
         let prefix = try db().statsPrefix(table)
         var rows: Int64 = 0, bytes: Int64 = 0
         try storeCall { () throws(StoreError) in
@@ -332,7 +363,15 @@ final class Backend {
                 }
             }
         }
+        if statsCache.count > 10_000 { statsCache.removeAll() }
+        statsCache[table] = (rows, bytes, now)
         if let d = statsDelta[table] { rows += d.rows; bytes += d.bytes }
         return (max(rows, 0), max(bytes, 0))
     }
+}
+
+func nowNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

@@ -238,6 +238,8 @@ final class IndexScan: Handle {
     private var lastRange = 0
     private var mark: (key: Bytes?, range: Int, forward: Bool, exhausted: Bool)?
     let prefetchRows: Bool
+    /// Bulk mode: entries of rows written since the scan began are skipped.
+    private var rowBound: Int64?
 
     init(_ info: IndexInfo, vis: Visibility, keys: UnsafePointer<PlinthScanKey>?, nkeys: Int, prefetchRows: Bool) throws(PlinthError) {
         let b = Backend.shared
@@ -249,6 +251,7 @@ final class IndexScan: Handle {
         let prefix = db.indexPrefix(info.index)
         prefixLength = prefix.count
         super.init()
+        rowBound = try b.scanRowIDBound(info.table)
         try plan(prefix, keys, nkeys)
     }
 
@@ -327,6 +330,7 @@ final class IndexScan: Handle {
         guard let spans = IndexKey.columnSpans(key, from: prefixLength, count: info.columns.count),
               let end = spans.last?.upperBound,
               let (row, after) = try? TupleDecoder.decodeInt(key, at: end), after == key.count else { return nil }
+        if let rowBound, row >= rowBound { return nil }
         if !filters.isEmpty {
             let bytes = Bytes(key)
             for (c, b) in filters where !b.admits(bytes[spans[c]]) { return nil }

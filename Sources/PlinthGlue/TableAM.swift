@@ -250,6 +250,8 @@ final class TableScan: Handle, RowSource {
         self.vis = vis
         let prefix = db.rowPrefix(table)
         prefixLength = prefix.count
+        var high = high
+        if let bound = try b.scanRowIDBound(table), high < 0 || bound < high { high = bound }
         let range: KeyRange
         if low >= 0 || high >= 0 {
             range = KeyRange(low >= 0 ? db.rowKey(prefix: prefix, low) : prefix + [0],

@@ -19,6 +19,9 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
 
     public var description: String { "\(message) (store error \(code))" }
 
+    /// An error is its code; the message is detail (it may name a key).
+    public static func == (a: StoreError, b: StoreError) -> Bool { a.code == b.code }
+
     public var knownCode: Code? { Code(rawValue: code) }
 
     /// FoundationDB's `fdb_error_predicate(FDB_ERROR_PREDICATE_RETRYABLE)`:

@@ -20,16 +20,78 @@ public final class Transaction {
     private var pastCounters = StoreCounters()
     public private(set) var finished = false
 
+    /// Bulk loading (plinth.bulk_load): writes go to the store in batches of
+    /// `bulkBatchBytes` as they come, each in a store transaction of its own,
+    /// so that a transaction may write any amount — at the price of
+    /// atomicity (what was flushed stays if the transaction fails) and of
+    /// serializability (reads see the store as of the last batch).
+    public var bulkLoad = false
+    public static let bulkBatchBytes = 4_000_000
+    /// In bulk mode, reads move to a newer snapshot before the store's
+    /// transaction lifetime runs out.
+    public static let bulkSnapshotNanoseconds: UInt64 = 2_000_000_000
+    private var storeStarted: UInt64 = 0
+    /// Batches flushed so far.
+    public private(set) var flushes = 0
+
     public init(store: any Store) {
         self.store = store
     }
 
     /// The store transaction, started on first use.
     public func storeTransaction() throws(StoreError) -> any StoreTransaction {
-        if let tr { return tr }
+        if let tr {
+            if !bulkLoad || monotonicNanos() - storeStarted < Self.bulkSnapshotNanoseconds { return tr }
+            retireStoreTransaction()
+        }
         let t = try store.beginTransaction()
         tr = t
+        storeStarted = monotonicNanos()
         return t
+    }
+
+    /// Ends the store transaction without committing (its reads only):
+    /// later reads get a newer snapshot.
+    private func retireStoreTransaction() {
+        if let tr {
+            pastCounters += tr.counters
+            tr.cancel()
+        }
+        tr = nil
+        cache.removeAll()
+    }
+
+    /// Bulk mode: sends the buffered writes in a store transaction of their
+    /// own (blind writes: it cannot conflict), then starts reading afresh.
+    public func flush() throws(StoreError) {
+        guard hasWrites else { return }
+        let t = try store.beginTransaction()
+        while true {
+            do throws(StoreError) {
+                try apply(to: t)
+                _ = try t.commit()
+                break
+            } catch {
+                try t.onError(error)
+            }
+        }
+        pastCounters += t.counters
+        buffer.removeAll()
+        atomics.removeAll()
+        atomicBytes = 0
+        flushes += 1
+        retireStoreTransaction()
+    }
+
+    private func apply(to t: any StoreTransaction) throws(StoreError) {
+        try buffer.finalMutations { m throws(StoreError) in
+            switch m {
+            case .set(let k, let v): try t.set(k, v)
+            case .clear(let k): try t.clear(k)
+            case .clearRange(let r): try t.clearRange(r.begin, r.end)
+            }
+        }
+        for (op, k, p) in atomics { try t.atomicOp(op, k, p) }
     }
 
     public var hasStoreTransaction: Bool { tr != nil }
@@ -158,6 +220,10 @@ public final class Transaction {
     /// FoundationDB's 10 MB limit, checked as the writes come rather than at
     /// commit, so that the statement that crosses it fails.
     private func checkSize() throws(StoreError) {
+        if bulkLoad {
+            if buffer.mutationBytes + atomicBytes >= Self.bulkBatchBytes { try flush() }
+            return
+        }
         let total = buffer.mutationBytes + atomicBytes + (tr?.approximateSize ?? 0)
         if total > StoreLimits.transactionBytes {
             throw StoreError(.transactionTooLarge,
@@ -182,14 +248,7 @@ public final class Transaction {
             return -1
         }
         let t = try storeTransaction()
-        try buffer.finalMutations { m throws(StoreError) in
-            switch m {
-            case .set(let k, let v): try t.set(k, v)
-            case .clear(let k): try t.clear(k)
-            case .clearRange(let r): try t.clearRange(r.begin, r.end)
-            }
-        }
-        for (op, k, p) in atomics { try t.atomicOp(op, k, p) }
+        try apply(to: t)
         return try t.commit()
     }
 
@@ -207,4 +266,14 @@ public final class Transaction {
         atomicBytes = 0
         finished = true
     }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

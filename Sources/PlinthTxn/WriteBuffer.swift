@@ -81,6 +81,14 @@ public final class WriteBuffer {
     public init() {}
 
     public var isEmpty: Bool { entries.isEmpty && clears.isEmpty }
+
+    /// Forgets every write (they were flushed to the store).
+    public func removeAll() {
+        entries.removeAll()
+        clears.removeAll()
+        mutationBytes = 0
+        generation += 1
+    }
     public var keyCount: Int { entries.count }
 
     private func contribution(_ key: Bytes, _ chain: [Version]?) -> Int {

@@ -57,6 +57,7 @@ typedef struct PlinthConfig
 	const char *database_name;	/* the Postgres database of this backend */
 	const char *server_id_path; /* file with this server's identity */
 	int32_t		backend_id;		/* spreads statistics counters */
+	bool		bulk_load;		/* plinth.bulk_load */
 } PlinthConfig;
 
 /* ---- rows ---------------------------------------------------------- */

@@ -1,0 +1,111 @@
+-- What the store holds and what each statement costs it: store ids, row
+-- counters, round trips, limits and their SQLSTATEs (Plinth only).
+CREATE EXTENSION plinth;
+SET default_table_access_method = plinth;
+\set VERBOSITY default
+
+CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric);
+CREATE INDEX accounts_owner ON accounts (owner);
+INSERT INTO accounts SELECT g, 'owner ' || (g % 100), g * 10 FROM generate_series(1, 1000) g;
+
+-- 1. Store ids, never OIDs or relfilenodes: several servers share one store.
+SELECT store_id > 0 AS has_id,
+       store_id <> 'accounts'::regclass::oid AS not_oid,
+       store_id <> pg_relation_filenode('accounts') AS not_filenode,
+       live_rows, bytes > 0 AS has_bytes
+  FROM plinth_relation_info('accounts');
+SELECT (SELECT store_id FROM plinth_relation_info('accounts_pkey')) <>
+       (SELECT store_id FROM plinth_relation_info('accounts_owner')) AS indexes_apart;
+-- The counters follow commits and rollbacks.
+DELETE FROM accounts WHERE id > 900;
+SELECT live_rows FROM plinth_relation_info('accounts');
+BEGIN;
+DELETE FROM accounts;
+SELECT live_rows FROM plinth_relation_info('accounts');
+ROLLBACK;
+SELECT live_rows FROM plinth_relation_info('accounts');
+CREATE TABLE heap_t (a int) USING heap;
+SELECT * FROM plinth_relation_info('heap_t');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE heap_t;
+
+-- 2. Round trips. A primary-key lookup costs at most two store reads.
+SELECT owner FROM accounts WHERE id = 42;   -- warms this session's caches
+SELECT owner FROM accounts WHERE id = 43;
+SELECT round_trips <= 2 AS pk_lookup_at_most_two, commits FROM plinth_stat_statement();
+-- An index scan fetches its rows in batches, not one round trip per row.
+SELECT count(*) FROM (SELECT * FROM accounts WHERE id BETWEEN 100 AND 400 ORDER BY id) s;
+SELECT round_trips < 10 AS range_scan_batched FROM plinth_stat_statement();
+SELECT count(*), sum(balance) FROM accounts WHERE owner = 'owner 7';
+SELECT round_trips < 10 AS secondary_lookup_batched FROM plinth_stat_statement();
+-- So does a sequential scan.
+SELECT count(*), sum(balance) FROM accounts;
+SELECT round_trips < 10 AS seq_scan_batched, bytes_read > 0 AS read_rows FROM plinth_stat_statement();
+-- Writes are buffered and sent with the commit: one commit per transaction.
+UPDATE accounts SET balance = balance + 1 WHERE id <= 100;
+SELECT commits, bytes_written > 0 AS wrote FROM plinth_stat_statement();
+-- The session total grows.
+SELECT round_trips > 0 AS session_counted, commits > 0 AS session_commits FROM plinth_stat_session();
+
+-- 3. Limits. Rows past the store's value limit are split; values compress.
+CREATE TABLE docs (id int PRIMARY KEY, body text);
+CREATE FUNCTION noise(n int) RETURNS text LANGUAGE sql AS
+  $$ SELECT string_agg(md5(g::text || 'salt'), '') FROM generate_series(1, n / 32) g $$;
+INSERT INTO docs VALUES (1, noise(3000000)), (2, repeat('z', 5000000));
+SELECT id, length(body), md5(body) = md5(CASE id WHEN 1 THEN noise(3000000) ELSE repeat('z', 5000000) END) AS intact
+  FROM docs ORDER BY id;
+-- A transaction past 10 MB of writes: 54000, with a hint. Caught in a
+-- savepoint, the rest of the transaction goes on.
+BEGIN;
+INSERT INTO docs VALUES (3, 'kept');
+DO $$
+DECLARE hint text;
+BEGIN
+  INSERT INTO docs SELECT g, noise(1000000) || g FROM generate_series(10, 25) g;
+EXCEPTION WHEN program_limit_exceeded THEN
+  GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+  RAISE NOTICE '% %: %', SQLSTATE, SQLERRM, hint;
+END $$;
+INSERT INTO docs VALUES (4, 'kept too');
+COMMIT;
+SELECT id, body FROM docs WHERE id IN (3, 4) ORDER BY id;
+DELETE FROM docs WHERE id IN (3, 4);
+-- Without a savepoint, the transaction aborts and nothing is written.
+\set VERBOSITY terse
+INSERT INTO docs SELECT g, noise(1000000) || g FROM generate_series(10, 25) g;
+\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM docs;
+-- plinth.bulk_load writes in batches: any size, not atomic.
+SET plinth.bulk_load = on;
+INSERT INTO docs SELECT g, noise(1000000) || g FROM generate_series(10, 25) g;
+RESET plinth.bulk_load;
+SELECT count(*), sum(length(body)) FROM docs;
+-- Bulk load reads only rows from before the statement: no Halloween problem.
+SET plinth.bulk_load = on;
+INSERT INTO accounts SELECT id + 10000, owner, balance FROM accounts;
+RESET plinth.bulk_load;
+SELECT count(*) FROM accounts;
+-- An index key past Postgres's index tuple limit: 54000, nothing written.
+CREATE INDEX docs_body ON docs (body);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX docs_prefix ON docs (left(body, 100));
+INSERT INTO docs VALUES (100, noise(20000));
+INSERT INTO docs VALUES (101, 'short');
+SELECT id FROM docs WHERE left(body, 100) = 'short';
+
+-- 4. PREPARE TRANSACTION cannot hold a store transaction.
+BEGIN;
+INSERT INTO docs VALUES (200, 'prepared?');
+PREPARE TRANSACTION 'p1';
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM docs WHERE id = 200;
+-- A transaction that never touched a Plinth table still may.
+BEGIN;
+SELECT 1;
+PREPARE TRANSACTION 'p2';
+COMMIT PREPARED 'p2';
+
+DROP TABLE docs, accounts;
+DROP FUNCTION noise(int);
+DROP EXTENSION plinth;
