@@ -2,6 +2,9 @@
 # `make test`: every test Plinth has, each runner's summary, non-zero exit on
 # any failure.
 #   scripts/test.sh [unit|regress|isolation|e2e|bench-smoke ...]   (default: all)
+# PLINTH_FDB_CLUSTER_FILE=/etc/foundationdb/fdb.cluster runs all of it on
+# FoundationDB instead of the embedded store: every server the tests start
+# gets plinth.cluster_file. Without it the FoundationDB tests say skipped.
 # The SQL suites start and stop their own temporary server (pg_regress
 # --temp-instance); nothing here touches the `make run` server.
 source "$(dirname "$0")/common.sh"
@@ -17,6 +20,12 @@ failed=0
 stage_inputs() {
 	rm -rf "$work/in"; mkdir -p "$work/in"
 	cp -r test/sql test/expected test/specs test/schedule test/am_schedule test/isolation_schedule test/*.conf "$work/in/"
+	if [ -n "${PLINTH_FDB_CLUSTER_FILE:-}" ]; then
+		for c in "$work"/in/*.conf; do
+			echo "plinth.cluster_file = '$PLINTH_FDB_CLUSTER_FILE'" >>"$c"
+			[ -z "${PLINTH_FDB_LIBRARY:-}" ] || echo "plinth.fdb_library = '$PLINTH_FDB_LIBRARY'" >>"$c"
+		done
+	fi
 	[ "$(id -u)" = 0 ] && chown -R "$PLINTH_USER": "$work"
 	return 0
 }
@@ -80,8 +89,19 @@ run_e2e() {
 	fi
 }
 
+engine() {
+	if [ -n "${PLINTH_FDB_CLUSTER_FILE:-}" ]; then
+		echo "== engine: FoundationDB ($PLINTH_FDB_CLUSTER_FILE)"
+		results+=("$(printf '%-12s %s' foundationdb "in use: $PLINTH_FDB_CLUSTER_FILE")")
+	else
+		echo "== engine: embedded (LMDB); FoundationDB runs SKIPPED: set PLINTH_FDB_CLUSTER_FILE to run everything on a cluster"
+		results+=("$(printf '%-12s %s' foundationdb 'SKIPPED (no PLINTH_FDB_CLUSTER_FILE)')")
+	fi
+}
+
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(unit regress isolation e2e)
+engine
 for s in "${suites[@]}"; do
 	case "$s" in
 	unit) run_unit ;;

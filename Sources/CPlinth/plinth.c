@@ -19,6 +19,8 @@ PG_MODULE_MAGIC;
 char	   *plinth_data_directory = NULL;
 char	   *plinth_cluster_file = NULL;
 int			plinth_api_version = 710;
+char	   *plinth_fdb_library = NULL;
+int			plinth_timeout_ms = 5000;
 bool		plinth_durable = true;
 int			plinth_transaction_lifetime_ms = 5000;
 int			plinth_map_size_mb = 262144;
@@ -40,14 +42,26 @@ define_settings(void)
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("plinth.cluster_file",
 							   "FoundationDB cluster file; empty keeps the embedded store.",
-							   NULL,
+							   "\"default\" means FoundationDB's own choice: the FDB_CLUSTER_FILE "
+							   "environment variable, else /etc/foundationdb/fdb.cluster.",
 							   &plinth_cluster_file, "",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("plinth.api_version",
 							"FoundationDB API version to select.",
-							NULL,
-							&plinth_api_version, 710, 710, 730,
+							"710 (FoundationDB 7.1) is the newest Plinth is written against; "
+							"any 7.1 or later client library serves it.",
+							&plinth_api_version, 710, 620, 710,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("plinth.fdb_library",
+							   "Path of FoundationDB's client library, libfdb_c.",
+							   "Empty means libfdb_c.so, then libfdb_c.so.7, on the dynamic linker's search path.",
+							   &plinth_fdb_library, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.timeout",
+							"FoundationDB: longest a store transaction may wait on the cluster.",
+							"An unreachable cluster then gives an error, never a hang.",
+							&plinth_timeout_ms, 5000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("plinth.durable",
 							 "Embedded store: flush every commit to disk before acknowledging it.",
 							 "Off trades durability after an operating-system crash for speed; "

@@ -22,6 +22,8 @@ extern void plinth_boundary_reset(void);
 extern char *plinth_data_directory;
 extern char *plinth_cluster_file;
 extern int	plinth_api_version;
+extern char *plinth_fdb_library;
+extern int	plinth_timeout_ms;
 extern bool plinth_durable;
 extern int	plinth_transaction_lifetime_ms;
 extern int	plinth_map_size_mb;

@@ -64,6 +64,8 @@ plinth_prepare(void)
 	config.store_path = store_path;
 	config.cluster_file = plinth_cluster_file ? plinth_cluster_file : "";
 	config.api_version = plinth_api_version;
+	config.fdb_library = plinth_fdb_library ? plinth_fdb_library : "";
+	config.timeout_ms = plinth_timeout_ms;
 	config.durable = plinth_durable;
 	config.lifetime_ms = plinth_transaction_lifetime_ms;
 	config.map_size_bytes = (int64) plinth_map_size_mb * 1024 * 1024;

@@ -1,6 +1,7 @@
 import CPlinth
 import PlinthStore
 import PlinthLMDB
+import PlinthFDB
 import PlinthTxn
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +18,8 @@ final class Backend {
         var storePath = ""
         var clusterFile = ""
         var apiVersion: Int32 = 710
+        var fdbLibrary = ""
+        var timeoutMilliseconds = 5000
         var durable = true
         var lifetimeMilliseconds = 5000
         var mapSizeBytes = 256 << 30
@@ -29,6 +32,7 @@ final class Backend {
     private(set) var config = Config()
     private var store: (any Store)?
     private var embedded: LMDBStore?
+    private var foundationDB: FDBStore?
     private var database: Keyspace.Database?
     private var serverID: Int64?
     private var current: Transaction?
@@ -48,6 +52,8 @@ final class Backend {
         n.storePath = String(cString: c.store_path)
         n.clusterFile = String(cString: c.cluster_file)
         n.apiVersion = c.api_version
+        n.fdbLibrary = String(cString: c.fdb_library)
+        n.timeoutMilliseconds = Int(c.timeout_ms)
         n.durable = c.durable
         n.lifetimeMilliseconds = Int(c.lifetime_ms)
         n.mapSizeBytes = Int(c.map_size_bytes)
@@ -65,6 +71,9 @@ final class Backend {
                 o.lifetimeMilliseconds = n.lifetimeMilliseconds
                 e.options = o
             }
+            if let f = foundationDB, f.settings.timeoutMilliseconds != n.timeoutMilliseconds {
+                f.settings.timeoutMilliseconds = n.timeoutMilliseconds
+            }
         }
     }
 
@@ -73,10 +82,25 @@ final class Backend {
     func openStore() throws(PlinthError) -> any Store {
         if let store { return store }
         if !config.clusterFile.isEmpty {
-            throw PlinthError(sqlstate: .featureNotSupported,
-                              message: "the FoundationDB engine is not available in this build",
-                              detail: "plinth.cluster_file is set to \"\(config.clusterFile)\".",
-                              hint: "Leave plinth.cluster_file empty to use the embedded store.")
+            // "default": FoundationDB's own choice (FDB_CLUSTER_FILE, else
+            // /etc/foundationdb/fdb.cluster).
+            let file = config.clusterFile == "default" ? nil : config.clusterFile
+            let s: FDBStore
+            do {
+                s = try FDBStore.open(clusterFile: file, apiVersion: config.apiVersion,
+                                      libraryPath: config.fdbLibrary.isEmpty ? nil : config.fdbLibrary,
+                                      timeoutMilliseconds: config.timeoutMilliseconds)
+            } catch {
+                var e = PlinthError(error)
+                e.hint = "plinth.cluster_file = '\(config.clusterFile)' selects FoundationDB. Install its client "
+                    + "library (or set plinth.fdb_library to its path) and check that the cluster is up; "
+                    + "an empty plinth.cluster_file selects the embedded store."
+                throw e
+            }
+            try checkFormat(s)
+            foundationDB = s
+            store = s
+            return s
         }
         var o = LMDBStore.Options()
         o.durable = config.durable

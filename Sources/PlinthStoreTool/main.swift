@@ -7,8 +7,12 @@
 //   plinth-store-tool bank-check DIR ACCOUNTS
 //   plinth-store-tool crash-writer DIR WRITER
 //   plinth-store-tool crash-check DIR
+//
+// DIR is the embedded store's directory, or fdb:CLUSTER_FILE for a
+// FoundationDB cluster (fdb: alone: FoundationDB's default cluster file).
 import PlinthStore
 import PlinthLMDB
+import PlinthFDB
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +23,18 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-func openStore(_ dir: String, durable: Bool = true, lifetime: Int = 5000) -> LMDBStore {
+func openStore(_ dir: String, durable: Bool = true, lifetime: Int = 5000) -> any Store {
+    if dir.hasPrefix("fdb:") {
+        let file = String(dir.dropFirst(4))
+        let library = getenv("PLINTH_FDB_LIBRARY").map { String(cString: $0) }
+        do { return try FDBStore.open(clusterFile: file.isEmpty ? nil : file, libraryPath: library) } catch {
+            fail("open \(dir): \(error)")
+        }
+    }
+    return openEmbedded(dir, durable: durable, lifetime: lifetime)
+}
+
+func openEmbedded(_ dir: String, durable: Bool = true, lifetime: Int = 5000) -> LMDBStore {
     var o = LMDBStore.Options()
     o.durable = durable
     o.mapSizeBytes = 8 << 30
@@ -70,6 +85,9 @@ func bankInit(_ dir: String, _ accounts: Int, _ initial: Int64) {
     let store = openStore(dir)
     var retries = 0
     transact(store, retries: &retries) { tr throws(StoreError) in
+        // A cluster may hold an earlier run's accounts and records.
+        try tr.clearRange(key("acct/"), key("acct0"))
+        try tr.clearRange(key("xfer/"), key("xfer0"))
         for i in 0..<accounts { try tr.set(account(i), le64(initial)) }
     }
 }
@@ -248,7 +266,7 @@ func bench() {
     let base = "/tmp/plinth-store-bench-\(getpid())"
     let storeDir = base + "-store", rawDir = base + "-raw"
     defer { _ = system("rm -rf '\(storeDir)' '\(rawDir)'") }
-    let store = openStore(storeDir, durable: durable)
+    let store = openEmbedded(storeDir, durable: durable)
     let raw = RawLMDB(rawDir, durable: durable)
     let value = Bytes(repeating: 0x5A, count: 100)
     func k(_ i: Int) -> Bytes { key("k/" + String(repeating: "0", count: 8 - String(i).count) + String(i)) }

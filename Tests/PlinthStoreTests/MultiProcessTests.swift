@@ -30,6 +30,17 @@ import PlinthLMDB
     @Test func bankTransfersAcrossProcesses() throws {
         let dir = NSTemporaryDirectory() + "plinth-bank-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.bankTransfers(store: dir)
+    }
+
+    /// The same on a FoundationDB cluster. Skipped, visibly, without one.
+    @Test(.enabled(if: FDBTestCluster.isConfigured,
+                   "PLINTH_FDB_CLUSTER_FILE is not set: no FoundationDB cluster for the bank transfers"))
+    func bankTransfersOnFoundationDB() throws {
+        try Self.bankTransfers(store: "fdb:" + (FDBTestCluster.clusterFile ?? ""))
+    }
+
+    static func bankTransfers(store dir: String) throws {
         let accounts = 20, workers = 8, transfers = 250, initial = 1000
         _ = try Self.run(["bank-init", dir, "\(accounts)", "\(initial)"])
         let procs = try (0..<workers).map { w -> (Process, Pipe) in

@@ -51,6 +51,8 @@ typedef struct PlinthConfig
 	const char *store_path;		/* embedded store directory */
 	const char *cluster_file;	/* FoundationDB cluster file; "" = embedded */
 	int32_t		api_version;	/* FoundationDB API version */
+	const char *fdb_library;	/* libfdb_c to load; "" = the linker's search */
+	int32_t		timeout_ms;		/* bound on every store call (FoundationDB) */
 	bool		durable;
 	int32_t		lifetime_ms;	/* transaction lifetime (embedded) */
 	int64_t		map_size_bytes;
