@@ -46,6 +46,7 @@
 #include "miscadmin.h"
 #include "nodes/pathnodes.h"
 #include "optimizer/plancat.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 #include "utils/array.h"
@@ -600,6 +601,7 @@ plinth_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 		return;
 	}
 	o = scan->opaque;
+	pgstat_count_index_scan(scan->indexRelation);
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	e = plinth_index_describe(scan->indexRelation);

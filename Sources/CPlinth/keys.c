@@ -22,6 +22,7 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_opfamily.h"
+#include "catalog/pg_range.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "datatype/timestamp.h"
@@ -36,7 +37,14 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
+#include "utils/formatting.h"
+#include "utils/jsonb.h"
+#include "utils/multirangetypes.h"
+#include "utils/rangetypes.h"
 #include "utils/varbit.h"
+#include "tsearch/ts_type.h"
+#include "tsearch/ts_utils.h"
+#include "miscadmin.h"
 
 #ifdef USE_ICU
 #include <unicode/ucol.h>
@@ -174,6 +182,21 @@ static const struct
 	{"bit_ops", PLINTH_KT_BIT},
 	{"varbit_ops", PLINTH_KT_BIT},
 	{"oidvector_ops", PLINTH_KT_OIDVECTOR},
+	{"jsonb_ops", PLINTH_KT_JSONB},
+	{"range_ops", PLINTH_KT_RANGE},
+	{"multirange_ops", PLINTH_KT_MULTIRANGE},
+	{"tsquery_ops", PLINTH_KT_TSQUERY},
+};
+
+/* Families of extensions Plinth knows, in whatever schema they live. */
+static const struct
+{
+	const char *name;
+	PlinthKeyType type;
+}			extension_families[] =
+{
+	{"citext_ops", PLINTH_KT_CITEXT},
+	{"citext_pattern_ops", PLINTH_KT_CITEXT_PATTERN},
 };
 
 /* The encoding of a btree operator family, or PLINTH_KT_NONE. */
@@ -192,6 +215,12 @@ plinth_key_type_for_opfamily(Oid opfamily)
 		for (int i = 0; i < lengthof(families); i++)
 			if (strcmp(NameStr(f->opfname), families[i].name) == 0)
 				result = families[i].type;
+	}
+	else
+	{
+		for (int i = 0; i < lengthof(extension_families); i++)
+			if (strcmp(NameStr(f->opfname), extension_families[i].name) == 0)
+				result = extension_families[i].type;
 	}
 	ReleaseSysCache(tp);
 	return result;
@@ -466,6 +495,215 @@ add_record(PlinthKeyBuf *b, Datum d)
 	ReleaseTupleDesc(desc);
 }
 
+/*
+ * jsonb as compareJsonbContainers walks two values: token by token in
+ * iteration order (object keys in their stored order), each a group —
+ * the value's type first (jbvNull < jbvString < jbvNumeric < jbvBool <
+ * jbvArray < jbvObject), then for an array its length and whether it is a
+ * raw scalar's pseudo-array (sorting first), for an object its pair count,
+ * for a scalar its value (strings under the database's collation). End
+ * tokens carry nothing: lengths already decided.
+ */
+static void
+add_jsonb(PlinthKeyBuf *b, Datum d)
+{
+	Jsonb	   *j = DatumGetJsonbP(d);
+	JsonbIterator *it = JsonbIteratorInit(&j->root);
+	JsonbValue	v;
+	JsonbIteratorToken t;
+
+	begin_nested(b);
+	while ((t = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (t == WJB_END_ARRAY || t == WJB_END_OBJECT)
+			continue;
+		begin_nested(b);
+		add_int(b, v.type);
+		switch (v.type)
+		{
+			case jbvArray:
+				add_int(b, v.val.array.nElems);
+				add_int(b, v.val.array.rawScalar ? 0 : 1);
+				break;
+			case jbvObject:
+				add_int(b, v.val.object.nPairs);
+				break;
+			case jbvString:
+				add_string(b, v.val.string.val, v.val.string.len, DEFAULT_COLLATION_OID);
+				break;
+			case jbvNumeric:
+				add_decimal(b, DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric))));
+				break;
+			case jbvBool:
+				add_int(b, v.val.boolean ? 1 : 0);
+				break;
+			case jbvNull:
+				break;
+			default:
+				elog(ERROR, "plinth: unexpected jsonb value type %d", (int) v.type);
+		}
+		end_nested(b);
+	}
+	end_nested(b);
+}
+
+/*
+ * A range bound as range_cmp_bounds orders them: an infinite lower bound
+ * first and an infinite upper bound last; at equal values, an inclusive
+ * lower bound before an exclusive one, an exclusive upper bound before an
+ * inclusive one.
+ */
+static void
+add_range_bound(PlinthKeyBuf *b, TypeCacheEntry *rng, PlinthKeyType kt, RangeBound *bound)
+{
+	if (bound->infinite)
+	{
+		add_int(b, bound->lower ? 0 : 2);
+		return;
+	}
+	add_int(b, 1);
+	add_value(b, kt, bound->val, rng->rngelemtype->type_id, rng->rng_collation);
+	add_int(b, bound->lower ? (bound->inclusive ? 0 : 1) : (bound->inclusive ? 1 : 0));
+}
+
+/* The encoding of a range type's bounds: its subtype's operator class's. */
+static PlinthKeyType
+range_bound_key_type(TypeCacheEntry *rng)
+{
+	HeapTuple	tp = SearchSysCache1(RANGETYPE, ObjectIdGetDatum(rng->type_id));
+	PlinthKeyType kt = PLINTH_KT_NONE;
+
+	if (HeapTupleIsValid(tp))
+	{
+		/* The subtype operator class the range type orders its bounds by. */
+		kt = plinth_key_type_for_opfamily(get_opclass_family(((Form_pg_range) GETSTRUCT(tp))->rngsubopc));
+		ReleaseSysCache(tp);
+	}
+	if (kt == PLINTH_KT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("Plinth indexes do not support ranges of type %s",
+						format_type_be(rng->rngelemtype->type_id))));
+	return kt;
+}
+
+/* As range_cmp: empty ranges first, then the lower bound, then the upper. */
+static void
+add_range(PlinthKeyBuf *b, Datum d)
+{
+	RangeType  *r = DatumGetRangeTypeP(d);
+	TypeCacheEntry *rng = lookup_type_cache(RangeTypeGetOid(r), TYPECACHE_RANGE_INFO);
+	RangeBound	lower,
+				upper;
+	bool		empty;
+
+	range_deserialize(rng, r, &lower, &upper, &empty);
+	begin_nested(b);
+	if (empty)
+		add_int(b, 0);
+	else
+	{
+		PlinthKeyType kt = range_bound_key_type(rng);
+
+		add_int(b, 1);
+		add_range_bound(b, rng, kt, &lower);
+		add_range_bound(b, rng, kt, &upper);
+	}
+	end_nested(b);
+}
+
+/* As multirange_cmp: range by range, a shorter multirange first. */
+static void
+add_multirange(PlinthKeyBuf *b, Datum d)
+{
+	MultirangeType *mr = DatumGetMultirangeTypeP(d);
+	TypeCacheEntry *mrt = lookup_type_cache(MultirangeTypeGetOid(mr), TYPECACHE_MULTIRANGE_INFO);
+	TypeCacheEntry *rng = mrt->rngtype;
+	PlinthKeyType kt = range_bound_key_type(rng);
+
+	begin_nested(b);
+	for (int32 i = 0; i < mr->rangeCount; i++)
+	{
+		RangeBound	lower,
+					upper;
+
+		multirange_get_bounds(rng, mr, i, &lower, &upper);
+		begin_nested(b);
+		add_range_bound(b, rng, kt, &lower);
+		add_range_bound(b, rng, kt, &upper);
+		end_nested(b);
+	}
+	end_nested(b);
+}
+
+/*
+ * A tsquery node as QTNodeCompare orders them: item type (descending), then
+ * for an operator its code and arity (descending), its operands, and a
+ * phrase's distance (descending); for an operand its CRC (descending) and
+ * its word's bytes.
+ */
+static void
+add_tsquery_node(PlinthKeyBuf *b, QTNode *n)
+{
+	check_stack_depth();
+	begin_nested(b);
+	add_int(b, -(int64) n->valnode->type);
+	if (n->valnode->type == QI_OPR)
+	{
+		QueryOperator *o = &n->valnode->qoperator;
+
+		add_int(b, -(int64) o->oper);
+		add_int(b, -(int64) n->nchild);
+		for (int i = 0; i < n->nchild; i++)
+			add_tsquery_node(b, n->child[i]);
+		if (o->oper == OP_PHRASE)
+			add_int(b, -(int64) o->distance);
+	}
+	else
+	{
+		QueryOperand *o = &n->valnode->qoperand;
+
+		add_int(b, -(int64) o->valcrc);
+		add_bytes(b, n->word, o->length);
+	}
+	end_nested(b);
+}
+
+/* As CompareTSQ: item count, then size, then the trees. */
+static void
+add_tsquery(PlinthKeyBuf *b, Datum d)
+{
+	TSQuery		q = DatumGetTSQuery(d);
+
+	begin_nested(b);
+	add_int(b, q->size);
+	add_int(b, VARSIZE(q));
+	if (q->size > 0)
+	{
+		QTNode	   *tree = QT2QTN(GETQUERY(q), GETOPERAND(q));
+
+		add_tsquery_node(b, tree);
+		QTNFree(tree);
+	}
+	end_nested(b);
+}
+
+/*
+ * citext compares its values lowercased (by the database's rules) under
+ * the column's collation; citext_pattern_ops compares the lowercased bytes.
+ */
+static void
+add_citext(PlinthKeyBuf *b, Datum d, Oid collation, bool pattern)
+{
+	text	   *t = DatumGetTextPP(d);
+	char	   *lower = str_tolower(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), DEFAULT_COLLATION_OID);
+
+	if (pattern)
+		add_bytes(b, lower, strlen(lower));
+	else
+		add_string(b, lower, strlen(lower), collation);
+}
+
 static void
 add_value(PlinthKeyBuf *b, PlinthKeyType kt, Datum d, Oid type, Oid collation)
 {
@@ -660,6 +898,22 @@ add_value(PlinthKeyBuf *b, PlinthKeyType kt, Datum d, Oid type, Oid collation)
 					add_int(b, v->values[i]);
 				end_nested(b);
 			}
+			break;
+		case PLINTH_KT_JSONB:
+			add_jsonb(b, d);
+			break;
+		case PLINTH_KT_RANGE:
+			add_range(b, d);
+			break;
+		case PLINTH_KT_MULTIRANGE:
+			add_multirange(b, d);
+			break;
+		case PLINTH_KT_TSQUERY:
+			add_tsquery(b, d);
+			break;
+		case PLINTH_KT_CITEXT:
+		case PLINTH_KT_CITEXT_PATTERN:
+			add_citext(b, d, collation, kt == PLINTH_KT_CITEXT_PATTERN);
 			break;
 		default:
 			elog(ERROR, "plinth: no key encoding for type %s", format_type_be(type));

@@ -39,7 +39,13 @@ typedef enum PlinthKeyType
 	PLINTH_KT_ARRAY,
 	PLINTH_KT_RECORD,
 	PLINTH_KT_BIT,
-	PLINTH_KT_OIDVECTOR
+	PLINTH_KT_OIDVECTOR,
+	PLINTH_KT_JSONB,
+	PLINTH_KT_RANGE,
+	PLINTH_KT_MULTIRANGE,
+	PLINTH_KT_TSQUERY,
+	PLINTH_KT_CITEXT,
+	PLINTH_KT_CITEXT_PATTERN
 } PlinthKeyType;
 
 /* A growable array of elements (palloc'd in the current memory context). */

@@ -5,11 +5,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/parallel.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_index.h"
 #include "catalog/storage.h"
 #include "commands/dbcommands.h"
@@ -18,7 +21,10 @@
 #include "miscadmin.h"
 #include "optimizer/paths.h"
 #include "optimizer/plancat.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "plinth_am.h"
@@ -184,13 +190,69 @@ plinth_class_is_plinth(Form_pg_class c, Oid relid)
 	return false;
 }
 
-/* DROP of a Plinth table or index: its data goes with the transaction. */
+/*
+ * ALTER INDEX ... SET TABLESPACE copies an index's local file to new
+ * storage (index_copy_data: no access method callback) and drops the old
+ * one. A Plinth index's entries stay under their store id; the mapping
+ * follows the new relfilenode, here, before anything in the transaction
+ * can look for it. The relcache still has the old relfilenode; the pg_class
+ * row as this command left it has the new one.
+ */
+static void
+plinth_index_storage_moved(Oid indexoid)
+{
+	Relation	rel = RelationIdGetRelation(indexoid);
+	Oid			old;
+	Oid			new = InvalidOid;
+	Relation	pg_class;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!RelationIsValid(rel))
+		return;
+	if (rel->rd_rel->relkind != RELKIND_INDEX || !plinth_class_is_plinth(rel->rd_rel, indexoid))
+	{
+		RelationClose(rel);
+		return;
+	}
+	old = rel->rd_node.relNode;
+	RelationClose(rel);
+
+	pg_class = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(indexoid));
+	scan = systable_beginscan(pg_class, ClassOidIndexId, true, SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		new = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+	systable_endscan(scan);
+	table_close(pg_class, AccessShareLock);
+
+	if (OidIsValid(new) && new != old)
+	{
+		plinth_prepare();
+		PLINTH_CHECK(plinth_swift_relation_move(old, new, GetCurrentCommandId(true),
+												(uint32) GetCurrentSubTransactionId()));
+	}
+}
+
+/*
+ * DROP of a Plinth table or index: its data goes with the transaction.
+ * An index's storage moved to another tablespace: its mapping follows.
+ */
 static void
 plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
-	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 || !plinth_preloaded)
+	if (classId != RelationRelationId || subId != 0 || !plinth_preloaded)
+		return;
+	if (access == OAT_POST_ALTER)
+	{
+		plinth_index_storage_moved(objectId);
+		return;
+	}
+	if (access != OAT_DROP)
 		return;
 	{
 		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));

@@ -66,7 +66,9 @@ enum Relations {
     /// The storage moved (ALTER TABLE ... SET TABLESPACE): the data stays
     /// under its store id; only the mapping changes.
     static func move(_ old: UInt32, to new: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) {
-        guard let id = try lookup(old) else { return }
+        // Nothing to move, or the new storage has data of its own (built by
+        // the index build): leave both alone.
+        guard let id = try lookup(old), try lookup(new) == nil else { return }
         let txn = try Backend.shared.transaction()
         let oldKey = try mappingKey(old), newKey = try mappingKey(new)
         try storeCall { () throws(StoreError) in

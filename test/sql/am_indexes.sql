@@ -49,6 +49,7 @@ BEGIN
   RETURN CASE WHEN bad = '' THEN 'ok' ELSE 'MISMATCH' || bad END;
 END $$;
 
+CREATE EXTENSION IF NOT EXISTS citext;
 CREATE TYPE color AS ENUM ('red', 'green', 'blue');
 ALTER TYPE color ADD VALUE 'orange' BEFORE 'green';
 CREATE TYPE cpx AS (re float8, im text);
@@ -89,7 +90,14 @@ INSERT INTO order_cases (typ, gen, extras, coll) VALUES
   ('text[]', 'SELECT ARRAY[md5(g::text), left(md5(g::text), 2)] FROM generate_series(1, 50) g', '{"{}","{a}","{a,b}"}', 'C'),
   ('cpx', 'SELECT ROW(g % 5, md5(g::text))::cpx FROM generate_series(1, 60) g', '{"(,x)","(1,)"}', NULL),
   ('varbit', 'SELECT substring(B''1011010011100101'' FROM g % 9 + 1 FOR g % 7) FROM generate_series(1, 60) g', '{}', NULL),
-  ('pg_lsn', 'SELECT to_hex(g * 7919 % 1000) || ''/'' || to_hex(g * 104729) FROM generate_series(1, 100) g', '{}', NULL)
+  ('pg_lsn', 'SELECT to_hex(g * 7919 % 1000) || ''/'' || to_hex(g * 104729) FROM generate_series(1, 100) g', '{}', NULL),
+  ('jsonb', 'SELECT (ARRAY[''null'', ''true'', ''false'', ''0'', ''1.5'', ''-2'', ''1e3'', ''"a"'', ''"B"'', ''"ab"'', ''[]'', ''[1]'', ''[1, 2]'', ''[[1]]'', ''{}'', ''{"a": 1}'', ''{"b": 1}'', ''{"a": 1, "b": 2}'', ''{"a": [1, 2]}'', ''{"aa": 1}'', ''"é"'', ''[null]'', ''["a"]'', ''[true]'', ''{"a": {"b": null}}'', ''[1.0]'', ''1.00''])[g % 27 + 1] FROM generate_series(1, 60) g', '{NULL,"{\"b\": [{}]}","[1, [2]]","[[], 1]"}', NULL),
+  ('int4range', 'SELECT int4range(g % 10 - 5, g % 10 - 5 + g % 7, (ARRAY[''[)'', ''[]'', ''(]'', ''()''])[g % 4 + 1]) FROM generate_series(1, 100) g', '{empty,"(,5)","[3,)","(,)"}', NULL),
+  ('numrange', 'SELECT numrange((g % 10)::numeric / 2, (g % 10 + g % 3)::numeric / 2, (ARRAY[''[)'', ''[]'', ''(]'', ''()''])[g % 4 + 1]) FROM generate_series(1, 100) g', '{empty,"(,1)","[1,)","(,)","[1.0,2.00]"}', NULL),
+  ('daterange', 'SELECT daterange(''2000-01-01''::date + g % 30, ''2000-01-01''::date + g % 30 + g % 5) FROM generate_series(1, 60) g', '{"(,)","[2000-01-05,infinity]"}', NULL),
+  ('int4multirange', 'SELECT int4multirange(int4range(g % 5, g % 5 + 2), int4range(g % 5 + 3 + g % 3, 20)) FROM generate_series(1, 60) g', '{"{}","{[1,2)}","{[1,2),[5,6)}"}', NULL),
+  ('tsquery', 'SELECT (ARRAY[''a'', ''b'', ''a & b'', ''a | b'', ''!a'', ''a <-> b'', ''a <2> b'', ''ab:*'', ''a:A'', ''c & (a | b)''])[g % 10 + 1] FROM generate_series(1, 40) g', '{}', NULL),
+  ('citext', 'SELECT md5(g::text) FROM generate_series(1, 100) g', '{a,A,B,b,é,É,"a b","",Ab,aB}', NULL)
 ;
 -- One statement (one transaction) per type.
 SELECT format('SELECT %L AS typ, %L AS coll, check_order(%L, %L, %L, %L)', typ, coll, typ, gen, extras, coll)
@@ -97,8 +105,30 @@ FROM order_cases ORDER BY n \gexec
 DROP TABLE order_cases;
 
 -- Types without a btree ordering Plinth can encode are refused at CREATE INDEX.
-CREATE TABLE unsupported (j jsonb, r int4range) USING plinth;
-CREATE INDEX ON unsupported (j);
-CREATE INDEX ON unsupported (r);
+CREATE TABLE unsupported (t tsvector, j jsonb) USING plinth;
+CREATE INDEX ON unsupported (t);
+CREATE INDEX ON unsupported ((t::text));
 CREATE INDEX ON unsupported ((j ->> 'key'));
 DROP TABLE unsupported;
+
+-- Indexes and tables moved to another tablespace keep their entries.
+SET allow_in_place_tablespaces = true;
+CREATE TABLESPACE regress_moved LOCATION '';
+CREATE TABLE moving (id int PRIMARY KEY, v text);
+INSERT INTO moving SELECT g, 'v' || g FROM generate_series(1, 50) g;
+BEGIN;
+ALTER INDEX moving_pkey SET TABLESPACE regress_moved;
+INSERT INTO moving VALUES (1, 'duplicate');
+ROLLBACK;
+ALTER INDEX moving_pkey SET TABLESPACE regress_moved;
+INSERT INTO moving VALUES (51, 'after the move');
+INSERT INTO moving VALUES (1, 'duplicate');
+SELECT id, v FROM moving WHERE id IN (1, 51) ORDER BY id;
+ALTER TABLE moving SET TABLESPACE regress_moved;
+SELECT count(*), max(id) FROM moving WHERE id > 10;
+ALTER TABLE moving SET TABLESPACE pg_default;
+ALTER INDEX moving_pkey SET TABLESPACE pg_default;
+SELECT v FROM moving WHERE id = 51;
+DROP TABLE moving;
+DROP TABLESPACE regress_moved;
+RESET allow_in_place_tablespaces;
