@@ -39,6 +39,8 @@ extern PlinthStatus plinth_swift_fetch(int64_t table, int64_t row_id, PlinthVisi
 extern PlinthStatus plinth_swift_prefetch(int64_t table, const int64_t *rows, size_t n);
 extern PlinthStatus plinth_swift_delete(int64_t table, int64_t row_id, uint32_t cid, uint32_t subid,
 										void *fetcher, PlinthModify *result);
+extern PlinthStatus plinth_swift_replace(int64_t table, int64_t row_id, const void *tuple, size_t len,
+										 uint32_t cid, uint32_t subid, uint32_t xid, PlinthModify *result);
 extern PlinthStatus plinth_swift_lock(int64_t table, int64_t row_id, uint32_t cid, bool exclusive,
 									  void *fetcher, PlinthModify *result);
 

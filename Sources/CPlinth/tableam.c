@@ -9,8 +9,9 @@
  * Rows are stored in Postgres's own tuple format, minus the 18 bytes of
  * xmin/xmax/cid/ctid: visibility is the store's business (one snapshot per
  * transaction, own writes by command id), and the header is made up again on
- * read — xmin frozen for committed rows, the current transaction id and the
- * writing command for this transaction's own rows.
+ * read — committed rows frozen, with the writer's xid kept beside the tuple
+ * as their raw xmin; this transaction's own rows with the writing
+ * (sub)transaction's id and command.
  */
 #include "postgres.h"
 
@@ -39,6 +40,7 @@
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/sampling.h"
@@ -170,7 +172,13 @@ plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
 	}
 	else
 	{
-		HeapTupleHeaderSetXmin(hdr, FrozenTransactionId);
+		/*
+		 * Committed: frozen, so that Postgres never asks the commit log about
+		 * it (HeapTupleHeaderGetXmin says FrozenTransactionId), while the
+		 * xmin column shows the writer's id as heap's frozen rows do — ORMs
+		 * use it as a row version.
+		 */
+		HeapTupleHeaderSetXmin(hdr, TransactionIdIsValid(row->xmin) ? row->xmin : FrozenTransactionId);
 		HeapTupleHeaderSetCmin(hdr, FirstCommandId);
 		hdr->t_infomask |= HEAP_XMIN_FROZEN;
 	}
@@ -398,6 +406,8 @@ plinth_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	s->release.func = plinth_scan_release_callback;
 	s->release.arg = s;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &s->release);
+	if (flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(rel);
 	return (TableScanDesc) s;
 }
 
@@ -426,6 +436,8 @@ plinth_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
 	plinth_scan_release_source(s);
 	s->started = false;
 	s->last_row = -1;
+	if (sscan->rs_flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(sscan->rs_rd);
 }
 
 /* Whether a tuple passes the scan keys (catalog-style scans only). */
@@ -707,6 +719,30 @@ plinth_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * As heap_insert and heap_update leave it: the slot names the row written
+ * and its tuple has the row's system columns (RETURNING xmin, ctid).
+ */
+static void
+plinth_slot_written(Relation rel, TupleTableSlot *slot, int64 row_id, TransactionId xid, CommandId cid)
+{
+	slot->tts_tableOid = RelationGetRelid(rel);
+	plinth_row_to_tid(row_id, &slot->tts_tid);
+	if (TTS_IS_HEAPTUPLE(slot))
+	{
+		HeapTuple	own = ExecFetchSlotHeapTuple(slot, true, NULL);
+
+		own->t_self = slot->tts_tid;
+		own->t_tableOid = slot->tts_tableOid;
+		own->t_data->t_infomask &= ~HEAP_XACT_MASK;
+		own->t_data->t_infomask |= HEAP_XMAX_INVALID;
+		HeapTupleHeaderSetXmin(own->t_data, xid);
+		HeapTupleHeaderSetCmin(own->t_data, cid);
+		HeapTupleHeaderSetXmax(own->t_data, InvalidTransactionId);
+		own->t_data->t_ctid = slot->tts_tid;
+	}
+}
+
 /* Stores a row; sets the slot's TID to its new row id. */
 static void
 plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
@@ -727,27 +763,9 @@ plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("table \"%s\" has used up its row ids", RelationGetRelationName(rel))));
-	slot->tts_tableOid = RelationGetRelid(rel);
-	plinth_row_to_tid(row_id, &slot->tts_tid);
 	if (should_free)
 		heap_freetuple(tuple);
-	/*
-	 * As heap_insert leaves it: the slot's tuple has the row's system
-	 * columns (RETURNING xmin, ctid).
-	 */
-	if (TTS_IS_HEAPTUPLE(slot))
-	{
-		HeapTuple	own = ExecFetchSlotHeapTuple(slot, true, NULL);
-
-		own->t_self = slot->tts_tid;
-		own->t_tableOid = slot->tts_tableOid;
-		own->t_data->t_infomask &= ~HEAP_XACT_MASK;
-		own->t_data->t_infomask |= HEAP_XMAX_INVALID;
-		HeapTupleHeaderSetXmin(own->t_data, xid);
-		HeapTupleHeaderSetCmin(own->t_data, cid);
-		HeapTupleHeaderSetXmax(own->t_data, InvalidTransactionId);
-		own->t_data->t_ctid = slot->tts_tid;
-	}
+	plinth_slot_written(rel, slot, row_id, xid, cid);
 }
 
 static void
@@ -868,6 +886,108 @@ plinth_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snaps
  * TID: the old row and its index entries are deleted here, the new row
  * inserted, and Postgres inserts the new index entries (update_indexes).
  */
+/*
+ * Whether an UPDATE may write the new row under the old row's id, as heap's
+ * HOT does within a page: when no index would see a difference (every
+ * column an index key, expression or predicate uses is unchanged, compared
+ * as heap_attr_equals does) and no AFTER ROW UPDATE trigger will fetch the
+ * old row by its TID (it would find the new one there). The old row is in
+ * the scan's batch or the read cache: comparing costs no round trip.
+ */
+static bool
+plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newslot)
+{
+	TriggerDesc *trig = rel->trigdesc;
+	Bitmapset  *attrs;
+	TupleTableSlot *old;
+	void	   *fetcher;
+	bool		same = true;
+	int			x = -1;
+
+	if (trig && (trig->trig_update_after_row || trig->trig_update_old_table || trig->trig_update_new_table))
+		return false;
+	attrs = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_ALL);
+	if (attrs == NULL)
+		return true;
+	old = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	fetcher = plinth_swift_fetcher_new();
+	PG_TRY();
+	{
+		if (!plinth_fetch(rel, plinth_store_id(rel), fetcher, otid, NULL, old))
+			same = false;		/* the regular path reports what happened */
+		else
+		{
+			slot_getallattrs(old);
+			slot_getallattrs(newslot);
+			while (same && (x = bms_next_member(attrs, x)) >= 0)
+			{
+				AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
+				Form_pg_attribute att;
+
+				if (attno <= 0)
+				{
+					same = false;	/* a whole-row or system column */
+					break;
+				}
+				att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+				if (old->tts_isnull[attno - 1] != newslot->tts_isnull[attno - 1])
+					same = false;
+				else if (!old->tts_isnull[attno - 1])
+					same = datumIsEqual(old->tts_values[attno - 1], newslot->tts_values[attno - 1],
+										att->attbyval, att->attlen);
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		plinth_swift_release(fetcher);
+		ExecDropSingleTupleTableSlot(old);
+		bms_free(attrs);
+	}
+	PG_END_TRY();
+	return same;
+}
+
+/* The UPDATE that keeps the row id: one write, no index entries. */
+static TM_Result
+plinth_update_in_place(Relation rel, ItemPointer otid, TupleTableSlot *slot, CommandId cid,
+					   TM_FailureData *tmfd)
+{
+	HeapTuple	tuple;
+	bool		should_free;
+	PlinthModify result;
+	TransactionId xid = plinth_writing();
+
+	tuple = plinth_form_tuple(rel, slot, &should_free);
+	if (tuple->t_len < PLINTH_OMITTED_HEADER)
+		elog(ERROR, "plinth: malformed tuple");
+	PLINTH_CHECK(plinth_swift_replace(plinth_store_id(rel), plinth_tid_to_row(otid),
+									  (char *) tuple->t_data + PLINTH_OMITTED_HEADER,
+									  tuple->t_len - PLINTH_OMITTED_HEADER,
+									  cid, plinth_subid(), xid, &result));
+	if (should_free)
+		heap_freetuple(tuple);
+	switch (result.result)
+	{
+		case PLINTH_MODIFY_OK:
+			break;
+		case PLINTH_MODIFY_SELF_MODIFIED:
+			tmfd->ctid = *otid;
+			tmfd->xmax = GetTopTransactionIdIfAny();
+			tmfd->cmax = result.cmax;
+			return TM_SelfModified;
+		case PLINTH_MODIFY_INVISIBLE:
+			return TM_Invisible;
+		default:
+			tmfd->ctid = *otid;
+			tmfd->xmax = InvalidTransactionId;
+			tmfd->cmax = InvalidCommandId;
+			return TM_Deleted;
+	}
+	plinth_slot_written(rel, slot, plinth_tid_to_row(otid), xid, cid);
+	return TM_Ok;
+}
+
 static TM_Result
 plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, CommandId cid,
 					Snapshot snapshot, Snapshot crosscheck, bool wait, TM_FailureData *tmfd,
@@ -877,6 +997,14 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 
 	*lockmode = LockTupleExclusive;
 	*update_indexes = false;
+	tmfd->traversed = false;
+	if (plinth_tid_is_valid(otid) && plinth_update_keeps_row_id(rel, otid, slot))
+	{
+		r = plinth_update_in_place(rel, otid, slot, cid, tmfd);
+		if (r == TM_Ok)
+			pgstat_count_heap_update(rel, true);
+		return r;
+	}
 	r = plinth_delete_row(rel, otid, cid, tmfd, NULL);
 	if (r != TM_Ok)
 		return r;

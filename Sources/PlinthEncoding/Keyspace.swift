@@ -17,7 +17,7 @@
 /// Postgres server while the store may be shared by several.
 public enum Keyspace {
     /// The format these keys follow; stored at ("pl", "format").
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
 
     public static let root: Bytes = pack { TupleEncoder.appendString("pl", to: &$0) }
     public static let formatKey: Bytes = pack(root) { TupleEncoder.appendString("format", to: &$0) }
@@ -163,25 +163,52 @@ public enum Keyspace {
 ///  - split (1): u32 total length and u32 chunk count of a tuple stored in
 ///    chunks at (..., row, n), each a value under the store's limit;
 ///  - chunk (2): one piece of a split tuple.
+///
+///     inline  [0][xmin: u32][tuple]
+///     split   [1][tuple length: u32][chunks: u32][xmin: u32]
+///     chunk   [2][up to maxChunk bytes of the tuple]
+///
+/// integers little-endian. The tuple is Postgres's heap tuple without its
+/// first 18 header bytes; xmin is the id of the (sub)transaction that wrote
+/// the row, which Postgres shows as the row's `xmin` (ORMs use it as a row
+/// version).
 public enum RowFormat {
     public static let inline: UInt8 = 0
     public static let split: UInt8 = 1
     public static let chunk: UInt8 = 2
+    /// Bytes before the tuple in an inline value.
+    public static let inlineHeaderBytes = 5
     /// Bytes of a tuple header not stored (HeapTupleHeader up to t_infomask2).
     public static let omittedHeaderBytes = 18
     /// Largest payload per stored value, under FoundationDB's 100,000.
     public static let maxChunk = 99_000
 
-    public static func splitHeader(total: Int, chunks: Int) -> Bytes {
+    public static func inlineValue(xmin: UInt32, tuple: UnsafeRawBufferPointer) -> Bytes {
+        var v = Bytes()
+        v.reserveCapacity(inlineHeaderBytes + tuple.count)
+        v.append(inline)
+        withUnsafeBytes(of: xmin.littleEndian) { v.append(contentsOf: $0) }
+        v.append(contentsOf: tuple)
+        return v
+    }
+
+    /// The xmin of an inline value (at least inlineHeaderBytes long).
+    public static func inlineXmin(_ v: UnsafeRawBufferPointer) -> UInt32 {
+        UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: UInt32.self))
+    }
+
+    public static func splitHeader(total: Int, chunks: Int, xmin: UInt32) -> Bytes {
         var out: Bytes = [split]
         withUnsafeBytes(of: UInt32(total).littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(chunks).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: xmin.littleEndian) { out.append(contentsOf: $0) }
         return out
     }
 
-    public static func parseSplitHeader(_ v: UnsafeRawBufferPointer) -> (total: Int, chunks: Int)? {
-        guard v.count == 9, v[0] == split else { return nil }
+    public static func parseSplitHeader(_ v: UnsafeRawBufferPointer) -> (total: Int, chunks: Int, xmin: UInt32)? {
+        guard v.count == 13, v[0] == split else { return nil }
         return (Int(UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: UInt32.self))),
-                Int(UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 5, as: UInt32.self))))
+                Int(UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 5, as: UInt32.self))),
+                UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 9, as: UInt32.self)))
     }
 }

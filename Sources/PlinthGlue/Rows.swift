@@ -8,6 +8,8 @@ import PlinthTxn
 final class RowBuffer {
     private(set) var base: UnsafeMutableRawPointer
     private(set) var capacity: Int
+    /// The stored xmin of the row last loaded.
+    var storedXmin: UInt32 = 0
 
     init(capacity: Int = 512) {
         self.capacity = capacity
@@ -26,7 +28,8 @@ final class RowBuffer {
     }
 
     /// Places a stored tuple after the header space; returns the full length.
-    func fill(_ payload: UnsafeRawBufferPointer) -> Int {
+    func fill(_ payload: UnsafeRawBufferPointer, xmin: UInt32) -> Int {
+        storedXmin = xmin
         let total = RowFormat.omittedHeaderBytes + payload.count
         reserve(total)
         if payload.count > 0 {
@@ -36,33 +39,42 @@ final class RowBuffer {
     }
 
     func row(length: Int, rowID: Int64, own: OwnWrite?) -> PlinthRow {
-        PlinthRow(data: base, len: UInt32(length), row_id: rowID, own: own != nil, cid: own?.cid ?? 0, xmin: own?.xid ?? 0)
+        PlinthRow(data: base, len: UInt32(length), row_id: rowID, own: own != nil, cid: own?.cid ?? 0,
+                  xmin: own?.xid ?? storedXmin)
     }
 }
 
 /// Rows of a table in the store (RowFormat): one value, or for tuples past
 /// the store's value limit a header and chunks read back in one round trip.
 enum Rows {
+    /// Writes a row: a new one, or over `old` (an update in place), whose
+    /// chunks past the new row's are deleted.
     static func write(_ txn: Transaction, _ db: Keyspace.Database, _ table: Int64, _ row: Int64,
-                      _ tuple: UnsafeRawBufferPointer, cid: UInt32, subid: UInt32, xid: UInt32) throws(StoreError) {
+                      _ tuple: UnsafeRawBufferPointer, cid: UInt32, subid: UInt32, xid: UInt32,
+                      replacing old: Bytes? = nil) throws(StoreError) {
         let key = db.rowKey(table, row)
-        if tuple.count < RowFormat.maxChunk {
-            var v = Bytes()
-            v.reserveCapacity(tuple.count + 1)
-            v.append(RowFormat.inline)
-            v.append(contentsOf: tuple)
-            try txn.put(key, v, cid: cid, subid: subid, fresh: true, xid: xid)
+        let fresh = old == nil
+        let n = tuple.count < RowFormat.maxChunk ? 0 : (tuple.count + RowFormat.maxChunk - 1) / RowFormat.maxChunk
+        var oldChunks = 0
+        if let old, old.first == RowFormat.split, let (_, c, _) = old.withUnsafeBytes({ RowFormat.parseSplitHeader($0) }) {
+            oldChunks = c
+        }
+        if oldChunks > n {
+            for i in n..<oldChunks { try txn.delete(db.chunkKey(table, row, i), prior: nil, cid: cid, subid: subid) }
+        }
+        if n == 0 {
+            try txn.put(key, RowFormat.inlineValue(xmin: xid, tuple: tuple), cid: cid, subid: subid, fresh: fresh, xid: xid)
             return
         }
-        let n = (tuple.count + RowFormat.maxChunk - 1) / RowFormat.maxChunk
-        try txn.put(key, RowFormat.splitHeader(total: tuple.count, chunks: n), cid: cid, subid: subid, fresh: true, xid: xid)
+        try txn.put(key, RowFormat.splitHeader(total: tuple.count, chunks: n, xmin: xid), cid: cid, subid: subid,
+                    fresh: fresh, xid: xid)
         for i in 0..<n {
             let lo = i * RowFormat.maxChunk, hi = min(lo + RowFormat.maxChunk, tuple.count)
             var v = Bytes()
             v.reserveCapacity(hi - lo + 1)
             v.append(RowFormat.chunk)
             v.append(contentsOf: UnsafeRawBufferPointer(rebasing: tuple[lo..<hi]))
-            try txn.put(db.chunkKey(table, row, i), v, cid: cid, subid: subid, fresh: true)
+            try txn.put(db.chunkKey(table, row, i), v, cid: cid, subid: subid, fresh: i >= oldChunks)
         }
     }
 
@@ -74,9 +86,12 @@ enum Rows {
         guard let tag = value.first else { throw corrupt(table, row) }
         switch tag {
         case RowFormat.inline:
-            return buffer.fill(UnsafeRawBufferPointer(rebasing: value[1...]))
+            guard value.count >= RowFormat.inlineHeaderBytes else { throw corrupt(table, row) }
+            return buffer.fill(UnsafeRawBufferPointer(rebasing: value[RowFormat.inlineHeaderBytes...]),
+                               xmin: RowFormat.inlineXmin(value))
         case RowFormat.split:
-            guard let (total, n) = RowFormat.parseSplitHeader(value) else { throw corrupt(table, row) }
+            guard let (total, n, xmin) = RowFormat.parseSplitHeader(value) else { throw corrupt(table, row) }
+            buffer.storedXmin = xmin
             let chunks = try txn.getMany((0..<n).map { db.chunkKey(table, row, $0) }, vis)
             buffer.reserve(RowFormat.omittedHeaderBytes + total)
             var o = RowFormat.omittedHeaderBytes
@@ -104,17 +119,17 @@ enum Rows {
     static func delete(_ txn: Transaction, _ db: Keyspace.Database, _ table: Int64, _ row: Int64, value: Bytes,
                        cid: UInt32, subid: UInt32) throws(StoreError) {
         try txn.delete(db.rowKey(table, row), prior: value, cid: cid, subid: subid)
-        if value.first == RowFormat.split, let (_, n) = value.withUnsafeBytes({ RowFormat.parseSplitHeader($0) }) {
+        if value.first == RowFormat.split, let (_, n, _) = value.withUnsafeBytes({ RowFormat.parseSplitHeader($0) }) {
             for i in 0..<n { try txn.delete(db.chunkKey(table, row, i), prior: nil, cid: cid, subid: subid) }
         }
     }
 
     /// The tuple length a stored value stands for (statistics).
     static func tupleLength(_ value: Bytes) -> Int {
-        if value.first == RowFormat.split, let (total, _) = value.withUnsafeBytes({ RowFormat.parseSplitHeader($0) }) {
+        if value.first == RowFormat.split, let (total, _, _) = value.withUnsafeBytes({ RowFormat.parseSplitHeader($0) }) {
             return total
         }
-        return max(value.count - 1, 0)
+        return max(value.count - RowFormat.inlineHeaderBytes, 0)
     }
 }
 

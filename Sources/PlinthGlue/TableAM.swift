@@ -151,8 +151,13 @@ private func ownConflict(_ txn: Transaction, _ key: Bytes, _ cid: UInt32) -> Pli
         return m
     }
     if v.cid >= cid {
-        // Inserted by this command or a later one.
-        m.result = PLINTH_MODIFY_INVISIBLE
+        // Updated in place by this command or a later one; or inserted.
+        if txn.buffer.latestReplacedAValue(key) {
+            m.result = PLINTH_MODIFY_SELF_MODIFIED
+            m.cmax = v.cid
+        } else {
+            m.result = PLINTH_MODIFY_INVISIBLE
+        }
         return m
     }
     return nil
@@ -181,6 +186,31 @@ public func plinthSwiftDelete(_ table: Int64, _ row: Int64, _ cid: UInt32, _ sub
             try Rows.delete(txn, db, table, row, value: old, cid: cid, subid: subid)
             b.noteRows(table, rows: -1, bytes: -Int64(Rows.tupleLength(old)))
             out.pointee = PlinthModify(result: PLINTH_MODIFY_OK, cmax: 0, old: f.buffer.row(length: len, rowID: row, own: nil))
+        }
+    }
+}
+
+/// UPDATE that no index notices (the shim checked that no indexed column
+/// changed): the new row replaces the old one under the same row id, so no
+/// index entry is written and no row id allocated.
+@_cdecl("plinth_swift_replace")
+public func plinthSwiftReplace(_ table: Int64, _ row: Int64, _ tuple: UnsafeRawPointer, _ len: Int, _ cid: UInt32,
+                               _ subid: UInt32, _ xid: UInt32, _ out: UnsafeMutablePointer<PlinthModify>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let b = Backend.shared
+        let txn = try b.transaction()
+        let db = try b.db()
+        let key = db.rowKey(table, row)
+        if let c = ownConflict(txn, key, cid) { out.pointee = c; return }
+        try storeCall { () throws(StoreError) in
+            guard let old = try txn.get(key, .all) else {
+                out.pointee = PlinthModify(result: PLINTH_MODIFY_NOT_FOUND, cmax: 0, old: PlinthRow())
+                return
+            }
+            try Rows.write(txn, db, table, row, UnsafeRawBufferPointer(start: tuple, count: len), cid: cid, subid: subid,
+                           xid: xid, replacing: old)
+            b.noteRows(table, rows: 0, bytes: Int64(len) - Int64(Rows.tupleLength(old)))
+            out.pointee = PlinthModify(result: PLINTH_MODIFY_OK, cmax: 0, old: PlinthRow())
         }
     }
 }
@@ -266,6 +296,7 @@ final class TableScan: Handle, RowSource {
     private enum Step {
         case row(Int64, Int, OwnWrite?)
         case split(Int64, Bytes, OwnWrite?)
+        case corrupt(Int64)
         case skip
     }
 
@@ -276,7 +307,10 @@ final class TableScan: Handle, RowSource {
                     return .skip
                 }
                 switch tag {
-                case RowFormat.inline: return .row(row, buffer.fill(UnsafeRawBufferPointer(rebasing: value[1...])), cid)
+                case RowFormat.inline:
+                    guard value.count >= RowFormat.inlineHeaderBytes else { return .corrupt(row) }
+                    return .row(row, buffer.fill(UnsafeRawBufferPointer(rebasing: value[RowFormat.inlineHeaderBytes...]),
+                                                 xmin: RowFormat.inlineXmin(value)), cid)
                 case RowFormat.split: return .split(row, Bytes(value), cid)
                 default: return .skip
                 }
@@ -293,6 +327,8 @@ final class TableScan: Handle, RowSource {
                 guard let len else { throw Rows.corrupt(table, row) }
                 out = buffer.row(length: len, rowID: row, own: cid)
                 return true
+            case .corrupt(let row):
+                throw Rows.corrupt(table, row)
             case .skip:
                 continue
             }

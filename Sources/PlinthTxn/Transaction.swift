@@ -1,3 +1,4 @@
+import PlinthEncoding
 import PlinthStore
 
 /// One store transaction per Postgres transaction: the snapshot every read
@@ -13,6 +14,11 @@ public final class Transaction {
     /// free — on FoundationDB a round trip saved.
     private var cache: [Bytes: Bytes?] = [:]
     public static let cacheLimit = 50_000
+    /// The last batches scans read. UPDATE and DELETE fetch each row a scan
+    /// has just produced: found here, that costs no round trip. (The range
+    /// read already holds the read conflict.)
+    private var recentBatches: [KVBatch] = []
+    static let recentBatchLimit = 4
     private var atomics: [(MutationType, Bytes, Bytes)] = []
     private var atomicBytes = 0
     /// Counters of store transactions already finished (this transaction
@@ -59,6 +65,7 @@ public final class Transaction {
         }
         tr = nil
         cache.removeAll()
+        recentBatches.removeAll()
     }
 
     /// Bulk mode: sends the buffered writes in a store transaction of their
@@ -129,6 +136,7 @@ public final class Transaction {
 
     private func snapshotGet(_ key: Bytes) throws(StoreError) -> Bytes? {
         if let hit = cache[key] { return hit }
+        if let hit = inRecentBatch(key) { return hit }
         let v = try storeTransaction().get(key, snapshot: false)
         remember(key, v)
         return v
@@ -175,11 +183,34 @@ public final class Transaction {
         ScanIterator(self, range, vis, reverse: reverse, firstBatch: firstBatch)
     }
 
-    /// A snapshot range read for scans (no cache: scans read each key once).
+    /// A range read for scans (not cached key by key: scans read each key
+    /// once), kept among the recent batches.
     func readBatch(_ begin: Bytes, _ end: Bytes, limit: Int, reverse: Bool, iteration: Int) throws(StoreError) -> KVBatch {
-        try storeTransaction().getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
-                                        options: RangeOptions(limit: limit, reverse: reverse, mode: .iterator,
-                                                              iteration: iteration))
+        let b = try storeTransaction().getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
+                                                options: RangeOptions(limit: limit, reverse: reverse, mode: .iterator,
+                                                                      iteration: iteration))
+        if !b.isEmpty {
+            if recentBatches.count >= Self.recentBatchLimit { recentBatches.removeFirst() }
+            recentBatches.append(b)
+        }
+        return b
+    }
+
+    /// The value of `key` if a recent scan batch holds it (binary search:
+    /// a batch is in key order, forward or reverse).
+    private func inRecentBatch(_ key: Bytes) -> Bytes?? {
+        for b in recentBatches.reversed() {
+            let n = b.count
+            let ascending = n < 2 || compareBytes(b.key(0), b.keyBytes(n - 1)) < 0
+            var lo = 0, hi = n
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let c = compareBytes(b.key(mid), key)
+                if c == 0 { return .some(b.valueBytes(mid)) }
+                if (c < 0) == ascending { lo = mid + 1 } else { hi = mid }
+            }
+        }
+        return nil
     }
 
     // MARK: writes

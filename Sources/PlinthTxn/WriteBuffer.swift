@@ -187,6 +187,13 @@ public final class WriteBuffer {
     /// that made it (tuple_delete/update/lock need "modified by whom?").
     public func latestVersion(_ key: Bytes) -> Version? { entries[key]?.last }
 
+    /// Whether the latest write of `key` replaced a value that existed
+    /// before it (an update) rather than creating the key (an insert).
+    public func latestReplacedAValue(_ key: Bytes) -> Bool {
+        guard let chain = entries[key] else { return false }
+        return chain.count > 1 || !chain[0].fresh
+    }
+
     /// Any version of the key's value this transaction knows: the latest
     /// value, or what a delete removed (fetch with SnapshotAny).
     public func anyValue(_ key: Bytes) -> Bytes? {

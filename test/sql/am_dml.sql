@@ -96,4 +96,46 @@ ANALYZE stock;
 VACUUM FULL stock;
 SELECT * FROM stock ORDER BY id;
 
+-- Updates: xmin is the writer's, a row version ORMs compare; an update
+-- that changes no indexed column keeps indexes right; the same row matched
+-- twice by a join is updated once; rows shrink and grow past the store's
+-- value size.
+CREATE TABLE versions (id int PRIMARY KEY, k int UNIQUE, v int, body text);
+INSERT INTO versions SELECT g, g, 0, 'x' FROM generate_series(1, 20) g;
+SELECT xmin AS before FROM versions WHERE id = 1 \gset
+UPDATE versions SET v = v + 1 WHERE id = 1;
+SELECT xmin <> :'before' AS new_version, v FROM versions WHERE id = 1;
+BEGIN;
+INSERT INTO versions VALUES (21, 21, 0, 'a');
+SAVEPOINT s;
+INSERT INTO versions VALUES (22, 22, 0, 'b');
+RELEASE SAVEPOINT s;
+COMMIT;
+SELECT count(DISTINCT xmin::text) AS writers FROM versions WHERE id IN (21, 22);
+UPDATE versions SET v = v + 10;
+UPDATE versions SET k = k + 100 WHERE id % 2 = 0;
+SELECT id, k, v FROM versions WHERE k > 100 ORDER BY k LIMIT 3;
+SELECT count(*) FROM versions WHERE k < 100;
+CREATE TABLE matches (id int);
+INSERT INTO matches VALUES (3), (3), (4);
+UPDATE versions SET v = v + 100 FROM matches WHERE versions.id = matches.id;
+SELECT id, v FROM versions WHERE id IN (3, 4) ORDER BY id;
+UPDATE versions SET body = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 5000) g) WHERE id = 5;
+SELECT length(body), md5(body) = (SELECT md5(string_agg(md5(g::text), '')) FROM generate_series(1, 5000) g) AS intact
+  FROM versions WHERE id = 5;
+UPDATE versions SET body = 'small again' WHERE id = 5;
+SELECT id, body FROM versions WHERE id = 5;
+SET enable_seqscan = off;
+SELECT id FROM versions WHERE k = 5;
+RESET enable_seqscan;
+-- The old row of an AFTER ROW trigger is the old row.
+CREATE TABLE version_log (id int, old_v int, new_v int);
+CREATE FUNCTION log_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO version_log VALUES (NEW.id, OLD.v, NEW.v); RETURN NULL; END $$;
+CREATE TRIGGER versions_log AFTER UPDATE ON versions FOR EACH ROW EXECUTE FUNCTION log_version();
+UPDATE versions SET v = 7 WHERE id IN (1, 2);
+SELECT * FROM version_log ORDER BY id;
+DROP TABLE versions, matches, version_log;
+DROP FUNCTION log_version();
+
 DROP TABLE items, stock, items_copy, doubling, gen CASCADE;

@@ -61,14 +61,18 @@ FETCH ALL FROM cur;
 FETCH BACKWARD 2 FROM cur;
 CLOSE cur;
 ROLLBACK;
--- A scrollable cursor over a table scan, back and forth.
+-- A scrollable cursor over a table scan, back and forth (rows in the order
+-- they were inserted: no AM promises an order after updates).
+CREATE TABLE scroll_t (id int);
+INSERT INTO scroll_t VALUES (3), (2), (1);
 BEGIN;
-DECLARE sc SCROLL CURSOR FOR SELECT id FROM acct;
+DECLARE sc SCROLL CURSOR FOR SELECT id FROM scroll_t;
 FETCH 2 FROM sc;
 FETCH BACKWARD 1 FROM sc;
 FETCH LAST FROM sc;
 FETCH ABSOLUTE 1 FROM sc;
 COMMIT;
+DROP TABLE scroll_t;
 -- WITH HOLD cursors outlive their transaction.
 DECLARE held CURSOR WITH HOLD FOR SELECT id FROM acct ORDER BY id;
 FETCH 1 FROM held;

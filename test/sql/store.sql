@@ -44,6 +44,12 @@ SELECT round_trips < 10 AS seq_scan_batched, bytes_read > 0 AS read_rows FROM pl
 -- Writes are buffered and sent with the commit: one commit per transaction.
 UPDATE accounts SET balance = balance + 1 WHERE id <= 100;
 SELECT commits, bytes_written > 0 AS wrote FROM plinth_stat_statement();
+-- An UPDATE reads each row once: the row it changes is the one its scan
+-- just read, not fetched again.
+UPDATE accounts SET balance = balance + 1;
+SELECT round_trips < 10 AS update_batched, commits FROM plinth_stat_statement();
+DELETE FROM accounts WHERE id > 850 AND balance::int % 7 = 0;
+SELECT round_trips < 10 AS delete_batched FROM plinth_stat_statement();
 -- The session total grows.
 SELECT round_trips > 0 AS session_counted, commits > 0 AS session_commits FROM plinth_stat_session();
 

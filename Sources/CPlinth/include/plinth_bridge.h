@@ -83,7 +83,7 @@ typedef struct PlinthRow
 	int64_t		row_id;
 	bool		own;			/* written by this transaction */
 	uint32_t	cid;			/* command that wrote it, when own */
-	uint32_t	xmin;			/* (sub)transaction that wrote it, when own */
+	uint32_t	xmin;			/* (sub)transaction that wrote it (0: unknown) */
 } PlinthRow;
 
 /* Which own writes a read sees (Postgres snapshot kinds). */
