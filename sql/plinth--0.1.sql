@@ -32,3 +32,7 @@ COMMENT ON FUNCTION plinth_stat_session() IS 'Store work of this session';
 CREATE FUNCTION plinth_relation_info(rel regclass, OUT store_id bigint, OUT live_rows bigint, OUT bytes bigint)
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION plinth_relation_info(regclass) IS 'The store id of a Plinth table or index, and a table''s row count and bytes';
+CREATE FUNCTION plinth_claim_server_identity() RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
+REVOKE EXECUTE ON FUNCTION plinth_claim_server_identity() FROM PUBLIC;
+COMMENT ON FUNCTION plinth_claim_server_identity() IS 'Make this server the owner of its store identity (after moving its data directory)';

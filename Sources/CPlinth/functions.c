@@ -9,6 +9,7 @@
 #include "catalog/pg_am.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
@@ -103,4 +104,21 @@ plinth_relation_info(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(id);
 	relation_close(rel, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * This server takes over its store identity (a moved data directory, or a
+ * server replacing the one that used it): see Backend.checkHome.
+ */
+PG_FUNCTION_INFO_V1(plinth_claim_server_identity);
+Datum
+plinth_claim_server_identity(PG_FUNCTION_ARGS)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to claim the server's Plinth identity")));
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_claim_server_identity());
+	PG_RETURN_VOID();
 }

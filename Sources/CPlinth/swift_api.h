@@ -25,6 +25,8 @@ extern PlinthStatus plinth_swift_relation_lookup(uint32_t relfilenode, int64_t *
 extern PlinthStatus plinth_swift_relation_create(uint32_t relfilenode, uint32_t old_relfilenode,
 												 uint32_t cid, uint32_t subid, int64_t *store_id);
 extern PlinthStatus plinth_swift_relation_forget(uint32_t relfilenode, uint32_t cid, uint32_t subid);
+extern PlinthStatus plinth_swift_database_drop(uint32_t database_oid, uint32_t cid, uint32_t subid);
+extern PlinthStatus plinth_swift_claim_server_identity(void);
 extern PlinthStatus plinth_swift_relation_move(uint32_t old_relfilenode, uint32_t new_relfilenode,
 											   uint32_t cid, uint32_t subid);
 extern PlinthStatus plinth_swift_relation_truncate(int64_t table, uint32_t cid, uint32_t subid);

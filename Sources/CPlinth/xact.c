@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "access/genam.h"
 #include "access/parallel.h"
 #include "access/stratnum.h"
@@ -12,6 +14,8 @@
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "access/xlog.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_index.h"
 #include "catalog/storage.h"
@@ -49,6 +53,7 @@ plinth_prepare(void)
 	static char *database_name = NULL;
 	static char store_path[MAXPGPATH];
 	static char server_id_path[MAXPGPATH];
+	static char server_home[MAXPGPATH + 300];
 	PlinthConfig config;
 
 	if (plinth_in_use)
@@ -66,6 +71,12 @@ plinth_prepare(void)
 		else
 			snprintf(store_path, MAXPGPATH, "%s/plinth", DataDir);
 		snprintf(server_id_path, MAXPGPATH, "%s/plinth_server_id", DataDir);
+		{
+			char		host[256] = "";
+
+			(void) gethostname(host, sizeof(host) - 1);
+			snprintf(server_home, sizeof(server_home), "%s:%s", host, DataDir);
+		}
 	}
 	config.store_path = store_path;
 	config.cluster_file = plinth_cluster_file ? plinth_cluster_file : "";
@@ -76,6 +87,9 @@ plinth_prepare(void)
 	config.lifetime_ms = plinth_transaction_lifetime_ms;
 	config.map_size_bytes = (int64) plinth_map_size_mb * 1024 * 1024;
 	config.database_name = database_name;
+	config.database_oid = MyDatabaseId;
+	config.server_home = server_home;
+	config.in_recovery = RecoveryInProgress();
 	config.server_id_path = server_id_path;
 	config.backend_id = MyBackendId;
 	config.bulk_load = plinth_bulk_load;
@@ -113,12 +127,34 @@ plinth_forget_dropped_storage(void)
 		pfree(nodes);
 }
 
+/*
+ * Databases this transaction drops (DROP DATABASE). Their store data goes
+ * at commit: dropdb may still fail after the drop hook ran (other sessions
+ * connected), and then nothing must be lost.
+ */
+static List *dropped_databases = NIL;
+
+static void
+plinth_forget_dropped_databases(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, dropped_databases)
+	{
+		plinth_prepare();
+		PLINTH_CHECK(plinth_swift_database_drop(lfirst_oid(lc), GetCurrentCommandId(false),
+												(uint32) GetCurrentSubTransactionId()));
+	}
+	dropped_databases = NIL;
+}
+
 static void
 plinth_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			plinth_forget_dropped_databases();
 			if (!plinth_in_use)
 				return;
 			plinth_forget_dropped_storage();
@@ -139,6 +175,7 @@ plinth_xact_callback(XactEvent event, void *arg)
 				(void) plinth_swift_xact_event(PLINTH_XACT_ABORT);
 			plinth_boundary_reset();
 			plinth_indexes_at_transaction_end();
+			dropped_databases = NIL;	/* in TopTransactionContext: gone */
 			plinth_in_use = false;
 			executor_depth = 0;
 			break;
@@ -245,7 +282,17 @@ plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
-	if (classId != RelationRelationId || subId != 0 || !plinth_preloaded)
+	if (!plinth_preloaded || subId != 0)
+		return;
+	if (classId == DatabaseRelationId && access == OAT_DROP)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		dropped_databases = lappend_oid(dropped_databases, objectId);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (classId != RelationRelationId)
 		return;
 	if (access == OAT_POST_ALTER)
 	{

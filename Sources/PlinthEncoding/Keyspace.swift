@@ -3,8 +3,9 @@
 ///
 ///     ("pl", "format")                      -> format version (tuple int)
 ///     ("pl", "ids")                         -> id allocator: next store id
-///     ("pl", "db", <datname>)               -> database id
 ///     ("pl", "server", <uuid bytes>)        -> server id
+///     ("pl", "server", <uuid bytes>, "home") -> "host:data directory" of the server using that id
+///     ("pl", "db", <server>, <database oid>) -> database id
 ///     ("pl", <db>, 0, <server>, <relfilenode>) -> store id of a relation
 ///     ("pl", <db>, 1, <table>, <row>)       -> row (RowFormat)
 ///     ("pl", <db>, 1, <table>, <row>, <n>)  -> chunk n of a row too large for one value
@@ -17,16 +18,18 @@
 /// Postgres server while the store may be shared by several.
 public enum Keyspace {
     /// The format these keys follow; stored at ("pl", "format").
-    public static let formatVersion: Int64 = 2
+    public static let formatVersion: Int64 = 3
 
     public static let root: Bytes = pack { TupleEncoder.appendString("pl", to: &$0) }
     public static let formatKey: Bytes = pack(root) { TupleEncoder.appendString("format", to: &$0) }
     public static let idAllocatorKey: Bytes = pack(root) { TupleEncoder.appendString("ids", to: &$0) }
 
-    public static func databaseKey(_ name: String) -> Bytes {
+    /// A database of a server, by OID: stable across ALTER DATABASE RENAME.
+    public static func databaseKey(server: Int64, oid: UInt32) -> Bytes {
         pack(root) {
             TupleEncoder.appendString("db", to: &$0)
-            TupleEncoder.appendString(name, to: &$0)
+            TupleEncoder.appendInt(server, to: &$0)
+            TupleEncoder.appendInt(Int64(oid), to: &$0)
         }
     }
 
@@ -35,6 +38,15 @@ public enum Keyspace {
             TupleEncoder.appendString("server", to: &$0)
             TupleEncoder.appendBytes(uuid, to: &$0)
         }
+    }
+
+    public static func serverHomeKey(_ uuid: Bytes) -> Bytes {
+        pack(serverKey(uuid)) { TupleEncoder.appendString("home", to: &$0) }
+    }
+
+    /// Every key of a database (DROP DATABASE).
+    public static func databaseRange(_ id: Int64) -> (Bytes, Bytes) {
+        prefixRange(pack(root) { TupleEncoder.appendInt(id, to: &$0) })
     }
 
     @inline(__always)

@@ -24,6 +24,9 @@ final class Backend {
         var lifetimeMilliseconds = 5000
         var mapSizeBytes = 256 << 30
         var databaseName = ""
+        var databaseOID: UInt32 = 0
+        var serverHome = ""
+        var inRecovery = false
         var serverIDPath = ""
         var backendID: Int32 = 0
         var bulkLoad = false
@@ -58,6 +61,9 @@ final class Backend {
         n.lifetimeMilliseconds = Int(c.lifetime_ms)
         n.mapSizeBytes = Int(c.map_size_bytes)
         n.databaseName = String(cString: c.database_name)
+        n.databaseOID = c.database_oid
+        n.serverHome = String(cString: c.server_home)
+        n.inRecovery = c.in_recovery
         n.serverIDPath = String(cString: c.server_id_path)
         n.backendID = c.backend_id
         n.bulkLoad = c.bulk_load
@@ -167,10 +173,9 @@ final class Backend {
     }
 
     /// The database's keys, its id found (or assigned) in the store by name.
-    func db() throws(PlinthError) -> Keyspace.Database {
-        if let database { return database }
-        let key = Keyspace.databaseKey(config.databaseName)
-        let id = try storeCall { () throws(StoreError) -> Int64 in
+    /// The id recorded at `key`, allocated and recorded on first use.
+    private func recordedID(_ key: Bytes) throws(PlinthError) -> Int64 {
+        try storeCall { () throws(StoreError) -> Int64 in
             if let v = try transact({ tr throws(StoreError) in try tr.get(key, snapshot: false) }) {
                 return Self.decodeInt(v)
             }
@@ -181,7 +186,13 @@ final class Backend {
                 return fresh
             }
         }
-        let d = Keyspace.Database(id: id)
+    }
+
+    /// This backend's database in the store: found by the server's id and
+    /// the database's OID, so that ALTER DATABASE RENAME keeps its tables.
+    func db() throws(PlinthError) -> Keyspace.Database {
+        if let database { return database }
+        let d = Keyspace.Database(id: try recordedID(Keyspace.databaseKey(server: try server(), oid: config.databaseOID)))
         database = d
         return d
     }
@@ -191,20 +202,56 @@ final class Backend {
     func server() throws(PlinthError) -> Int64 {
         if let serverID { return serverID }
         let uuid = try serverIdentity()
-        let key = Keyspace.serverKey(uuid)
-        let id = try storeCall { () throws(StoreError) -> Int64 in
-            if let v = try transact({ tr throws(StoreError) in try tr.get(key, snapshot: false) }) {
-                return Self.decodeInt(v)
-            }
-            let fresh = try allocateID()
-            return try transact { tr throws(StoreError) -> Int64 in
-                if let v = try tr.get(key, snapshot: false) { return Self.decodeInt(v) }
-                try tr.set(key, Self.encodeInt(fresh))
-                return fresh
-            }
-        }
+        let id = try recordedID(Keyspace.serverKey(uuid))
+        try checkHome(uuid)
         serverID = id
         return id
+    }
+
+    /// A copy of a data directory (cp, pg_basebackup) carries its
+    /// original's identity; pointed at the same store, the two would map
+    /// each other's relfilenodes to one table. The store records where the
+    /// identity lives (host and data directory) and refuses it elsewhere.
+    /// A standby only reads: it may share its primary's identity.
+    private func checkHome(_ uuid: Bytes) throws(PlinthError) {
+        let key = Keyspace.serverHomeKey(uuid)
+        let home = Bytes(config.serverHome.utf8)
+        let inRecovery = config.inRecovery
+        let found = try storeCall { () throws(StoreError) -> Bytes in
+            try transact { tr throws(StoreError) -> Bytes in
+                if let v = try tr.get(key, snapshot: false) { return v }
+                if !inRecovery { try tr.set(key, home) }
+                return home
+            }
+        }
+        guard found != home, !inRecovery else { return }
+        throw PlinthError(sqlstate: .objectNotInPrerequisiteState,
+                          message: "this server's Plinth identity belongs to the server at \(String(decoding: found, as: UTF8.self))",
+                          detail: "The identity in \(config.serverIDPath) was first used there. A copy of a data directory shares its original's identity, and two servers with one identity on one store would overwrite each other's tables.",
+                          hint: "Give a copied server its own plinth.data_directory. If this data directory was moved, or this server replaces that one, run SELECT plinth_claim_server_identity().")
+    }
+
+    /// This server takes over its identity from wherever it was used before.
+    func claimServerIdentity() throws(PlinthError) {
+        let key = Keyspace.serverHomeKey(try serverIdentity())
+        let home = Bytes(config.serverHome.utf8)
+        try storeCall { () throws(StoreError) in try transact { tr throws(StoreError) in try tr.set(key, home) } }
+        serverID = nil
+        database = nil
+    }
+
+    /// DROP DATABASE: the database's keys go with this transaction.
+    func dropDatabase(_ oid: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) {
+        let key = Keyspace.databaseKey(server: try server(), oid: oid)
+        guard let id = try storeCall({ () throws(StoreError) -> Int64? in
+            try transact { tr throws(StoreError) -> Int64? in try tr.get(key, snapshot: false).map(Self.decodeInt) }
+        }) else { return }
+        let txn = try transaction()
+        let (lo, hi) = Keyspace.databaseRange(id)
+        try storeCall { () throws(StoreError) in
+            try txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid)
+            try txn.delete(key, prior: nil, cid: cid, subid: subid)
+        }
     }
 
     private func serverIdentity() throws(PlinthError) -> Bytes {

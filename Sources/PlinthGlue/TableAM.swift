@@ -66,6 +66,16 @@ public func plinthSwiftRelationStats(_ table: Int64, _ out: UnsafeMutablePointer
     }
 }
 
+@_cdecl("plinth_swift_database_drop")
+public func plinthSwiftDatabaseDrop(_ oid: UInt32, _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in try Backend.shared.dropDatabase(oid, cid: cid, subid: subid) }
+}
+
+@_cdecl("plinth_swift_claim_server_identity")
+public func plinthSwiftClaimServerIdentity() -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in try Backend.shared.claimServerIdentity() }
+}
+
 // MARK: rows
 
 @_cdecl("plinth_swift_insert")

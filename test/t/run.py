@@ -2,12 +2,15 @@
 
 Each test module defines functions named test_*; each takes a `ctx` with
 `ctx.server(name, conf=None, preload=True)` giving a fresh, initialised
-server (destroyed afterwards). A test that cannot run here calls
-`ctx.skip(reason)`: it is reported as skipped, never as passed.
+server (destroyed afterwards) and `ctx.directory(name)` giving an empty
+directory owned by the server user (removed afterwards). A test that
+cannot run here calls `ctx.skip(reason)`: it is reported as skipped, never
+as passed.
 """
 import argparse
 import importlib.util
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -25,6 +28,16 @@ class Context:
         self.root = root
         self.user = user
         self.servers = []
+        self.directories = []
+
+    def directory(self, name):
+        path = os.path.join(self.root, name)
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path)
+        if os.getuid() == 0:
+            shutil.chown(path, self.user, None)
+        self.directories.append(path)
+        return path
 
     def server(self, name, conf=None, preload=True):
         s = Server(self.root, self.user, name, conf, preload).init()
@@ -38,6 +51,9 @@ class Context:
         for s in self.servers:
             s.destroy()
         self.servers = []
+        for d in self.directories:
+            shutil.rmtree(d, ignore_errors=True)
+        self.directories = []
 
 
 def main():
@@ -50,7 +66,6 @@ def main():
     root = os.path.join(args.state, "e2e")
     os.makedirs(root, exist_ok=True)
     if os.getuid() == 0:
-        import shutil
         shutil.chown(root, args.user, None)
 
     here = os.path.dirname(os.path.abspath(__file__))

@@ -57,6 +57,9 @@ typedef struct PlinthConfig
 	int32_t		lifetime_ms;	/* transaction lifetime (embedded) */
 	int64_t		map_size_bytes;
 	const char *database_name;	/* the Postgres database of this backend */
+	uint32_t	database_oid;
+	const char *server_home;	/* "host:data directory" of this server */
+	bool		in_recovery;	/* a standby: reads only */
 	const char *server_id_path; /* file with this server's identity */
 	int32_t		backend_id;		/* spreads statistics counters */
 	bool		bulk_load;		/* plinth.bulk_load */
