@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 
+FDB_CLUSTER_FILE = os.environ.get("PLINTH_FDB_CLUSTER_FILE", "")
 PG_BINDIR = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -33,6 +34,12 @@ class Server:
         self.conf = dict(conf or {})
         if preload:
             self.conf.setdefault("shared_preload_libraries", "'plinth'")
+        # PLINTH_FDB_CLUSTER_FILE: every server keeps its tables on that
+        # FoundationDB cluster (scripts/test.sh).
+        if FDB_CLUSTER_FILE:
+            self.conf.setdefault("plinth.cluster_file", f"'{FDB_CLUSTER_FILE}'")
+            if os.environ.get("PLINTH_FDB_LIBRARY"):
+                self.conf.setdefault("plinth.fdb_library", f"'{os.environ['PLINTH_FDB_LIBRARY']}'")
 
     # -- running things as the server user -------------------------------
     def _as_user(self, argv):

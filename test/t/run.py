@@ -47,6 +47,11 @@ class Context:
     def skip(self, reason):
         raise Skip(reason)
 
+    def embedded_only(self, why):
+        """Skips a test of the embedded engine itself when the suite runs on FoundationDB."""
+        if os.environ.get("PLINTH_FDB_CLUSTER_FILE"):
+            raise Skip(f"embedded engine only ({why}); this run is on FoundationDB")
+
     def cleanup(self):
         for s in self.servers:
             s.destroy()
