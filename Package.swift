@@ -38,6 +38,6 @@ let package = Package(
 
         .testTarget(name: "PlinthEncodingTests", dependencies: ["PlinthEncoding"]),
         .testTarget(name: "PlinthStoreTests", dependencies: ["PlinthStore", "PlinthLMDB", "PlinthFDB", "PlinthStoreTool"]),
-        .testTarget(name: "PlinthTxnTests", dependencies: ["PlinthTxn", "PlinthStore", "PlinthLMDB"]),
+        .testTarget(name: "PlinthTxnTests", dependencies: ["PlinthTxn", "PlinthStore", "PlinthLMDB", "PlinthEncoding"]),
     ]
 )

@@ -19,6 +19,15 @@ public final class Transaction {
     /// read already holds the read conflict.)
     private var recentBatches: [KVBatch] = []
     static let recentBatchLimit = 4
+    /// Read conflicts of point reads. The reads are snapshot reads; their
+    /// conflicts are kept here and handed to the store at commit. Past
+    /// `pointConflictLimit` keys they widen to their parents (a key's tuple
+    /// without its last element: a row's table), so a transaction that
+    /// fetches a million rows holds a few ranges, not a million keys. A
+    /// wider range can add a conflict, never hide one.
+    private var conflictPoints: [Bytes] = []
+    private var conflictParents: Set<Bytes> = []
+    public static let pointConflictLimit = 20_000
     private var atomics: [(MutationType, Bytes, Bytes)] = []
     private var atomicBytes = 0
     /// Counters of store transactions already finished (this transaction
@@ -66,6 +75,8 @@ public final class Transaction {
         tr = nil
         cache.removeAll()
         recentBatches.removeAll()
+        conflictPoints.removeAll()
+        conflictParents.removeAll()
     }
 
     /// Bulk mode: sends the buffered writes in a store transaction of their
@@ -137,9 +148,40 @@ public final class Transaction {
     private func snapshotGet(_ key: Bytes) throws(StoreError) -> Bytes? {
         if let hit = cache[key] { return hit }
         if let hit = inRecentBatch(key) { return hit }
-        let v = try storeTransaction().get(key, snapshot: false)
+        let v = try storeTransaction().get(key, snapshot: true)
+        noteRead(key)
         remember(key, v)
         return v
+    }
+
+    private func noteRead(_ key: Bytes) {
+        if !conflictParents.isEmpty {
+            conflictParents.insert(Self.parent(key))
+            return
+        }
+        conflictPoints.append(key)
+        if conflictPoints.count > Self.pointConflictLimit {
+            for k in conflictPoints { conflictParents.insert(Self.parent(k)) }
+            conflictPoints = []
+        }
+    }
+
+    /// A key's tuple without its last element (the key itself when it is
+    /// not a tuple of two or more elements).
+    static func parent(_ key: Bytes) -> Bytes {
+        guard let t = try? Tuple.unpack(key), t.elements.count >= 2 else { return key }
+        return Tuple(Array(t.elements.dropLast())).pack()
+    }
+
+    /// The point reads' conflicts, handed to the store transaction.
+    private func addPointConflicts(to t: any StoreTransaction) throws(StoreError) {
+        for k in conflictPoints { try t.addReadConflictRange(k, keyAfter(k)) }
+        for p in conflictParents {
+            let (b, e) = Keyspace.prefixRange(p)
+            try t.addReadConflictRange(b, e)
+        }
+        conflictPoints = []
+        conflictParents = []
     }
 
     private func remember(_ key: Bytes, _ value: Bytes?) {
@@ -161,9 +203,10 @@ public final class Transaction {
             }
         }
         if !missing.isEmpty {
-            let got = try storeTransaction().getMany(missing.map { keys[$0] }, snapshot: false)
+            let got = try storeTransaction().getMany(missing.map { keys[$0] }, snapshot: true)
             for (j, i) in missing.enumerated() {
                 out[i] = got[j]
+                noteRead(keys[i])
                 remember(keys[i], got[j])
             }
         }
@@ -174,8 +217,11 @@ public final class Transaction {
     public func prefetch(_ keys: [Bytes]) throws(StoreError) {
         let missing = keys.filter { cache[$0] == nil }
         guard !missing.isEmpty else { return }
-        let got = try storeTransaction().getMany(missing, snapshot: false)
-        for (k, v) in zip(missing, got) { remember(k, v) }
+        let got = try storeTransaction().getMany(missing, snapshot: true)
+        for (k, v) in zip(missing, got) {
+            noteRead(k)
+            remember(k, v)
+        }
     }
 
     /// A scan of [range) as `vis` sees it, merging own writes.
@@ -275,10 +321,14 @@ public final class Transaction {
     public func commit() throws(StoreError) -> Int64 {
         defer { finish() }
         guard hasWrites else {
-            if let tr { _ = try tr.commit() }
+            if let tr {
+                try addPointConflicts(to: tr)
+                _ = try tr.commit()
+            }
             return -1
         }
         let t = try storeTransaction()
+        try addPointConflicts(to: t)
         try apply(to: t)
         return try t.commit()
     }

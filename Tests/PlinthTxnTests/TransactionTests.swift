@@ -3,6 +3,7 @@ import Testing
 import PlinthStore
 import PlinthLMDB
 import PlinthTxn
+import PlinthEncoding
 
 func b(_ s: String) -> Bytes { Array(s.utf8) }
 func str(_ b: Bytes?) -> String? { b.map { String(decoding: $0, as: UTF8.self) } }
@@ -177,5 +178,58 @@ func scanAll(_ t: Transaction, _ vis: Visibility, _ begin: String = "", _ end: S
         for i in 0..<10 { #expect(str(try t.get(b("p\(i)"), .command(0))) == "v") }
         #expect(t.counters.roundTrips == trips)
         #expect(trips == 1)
+    }
+
+    /// Point reads conflict with later writes of the keys they read —
+    /// present or absent — and with nothing else.
+    @Test func pointReadsConflictExactly() throws {
+        let f = try TxnFixture()
+        try f.seed([("k/a", "1"), ("k/b", "1")])
+        func race(read: String, write: String) throws -> Bool {
+            let t1 = Transaction(store: f.store)
+            _ = try t1.get(b(read), .command(0))
+            let t2 = Transaction(store: f.store)
+            try t2.put(b(write), b("2"), cid: 0, subid: 1)
+            try t2.commit()
+            try t1.put(b("k/out"), b("x"), cid: 0, subid: 1)
+            do { try t1.commit(); return false } catch { #expect(error.knownCode == .notCommitted); return true }
+        }
+        #expect(try race(read: "k/a", write: "k/a"))
+        #expect(try race(read: "k/zz", write: "k/zz"))      // absent when read
+        #expect(try !race(read: "k/a", write: "k/b"))
+        let t3 = Transaction(store: f.store)
+        _ = try t3.getMany([b("k/a"), b("k/c")], .command(0))
+        let t4 = Transaction(store: f.store)
+        try t4.put(b("k/c"), b("new"), cid: 0, subid: 1)
+        try t4.commit()
+        try t3.put(b("k/out"), b("y"), cid: 0, subid: 1)
+        #expect(throws: StoreError(.notCommitted)) { try t3.commit() }
+    }
+
+    /// Past the limit, a transaction's point reads widen to their parents'
+    /// ranges: still conflicting with writes of what was read, and now with
+    /// writes next to it; other parents stay free.
+    @Test func manyPointReadsWidenToTheirParents() throws {
+        let f = try TxnFixture()
+        func key(_ table: Int64, _ row: Int64) -> Bytes { Tuple([.string("pl"), .int(table), .int(row)]).pack() }
+        let t1 = Transaction(store: f.store)
+        let n = Transaction.pointConflictLimit + 10
+        try t1.prefetch((0..<Int64(n)).map { key(1, $0 * 2) })
+        let t2 = Transaction(store: f.store)
+        try t2.put(key(2, 5), b("other table"), cid: 0, subid: 1)
+        try t2.commit()
+        let t3 = Transaction(store: f.store)
+        try t3.put(key(1, 1), b("between two reads"), cid: 0, subid: 1)
+        try t3.commit()
+        try t1.put(key(3, 0), b("x"), cid: 0, subid: 1)
+        #expect(throws: StoreError(.notCommitted)) { try t1.commit() }
+
+        let t4 = Transaction(store: f.store)
+        try t4.prefetch((0..<Int64(n)).map { key(1, $0 * 2) })
+        let t5 = Transaction(store: f.store)
+        try t5.put(key(2, 6), b("other table"), cid: 0, subid: 1)
+        try t5.commit()
+        try t4.put(key(3, 1), b("x"), cid: 0, subid: 1)
+        try t4.commit()
     }
 }
