@@ -123,6 +123,8 @@ plinth_visibility(Snapshot snapshot)
 		case SNAPSHOT_ANY:
 			v.all = true;
 			v.any_version = true;
+			/* A row updated in place by this command: its old version. */
+			v.curcid = GetCurrentCommandId(false);
 			break;
 		case SNAPSHOT_DIRTY:
 			/* Nothing is ever "in progress" for us: never wait on anyone. */
@@ -906,9 +908,13 @@ plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newsl
 
 	if (trig && (trig->trig_update_after_row || trig->trig_update_old_table || trig->trig_update_new_table))
 		return false;
+	/*
+	 * Without indexes there is nothing to save: a new row id costs no more,
+	 * and like heap's it puts the updated row after the others in a scan.
+	 */
 	attrs = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_ALL);
 	if (attrs == NULL)
-		return true;
+		return false;
 	old = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 	fetcher = plinth_swift_fetcher_new();
 	PG_TRY();

@@ -117,14 +117,22 @@ public func plinthSwiftFetch(_ table: Int64, _ row: Int64, _ vis: PlinthVisibili
         let visibility = Visibility(vis)
         try storeCall { () throws(StoreError) in
             let value: Bytes?, own: OwnWrite?
-            if vis.any_version {
+            var loadVisibility = vis.any_version ? Visibility.all : visibility
+            if vis.any_version, let v = txn.buffer.latestVersion(key), v.value != nil, v.cid >= vis.curcid,
+               txn.buffer.latestReplacedAValue(key) {
+                // Updated in place by the current command: the old version,
+                // which heap would still have at this TID (transition tables
+                // fetch it right after the update).
+                loadVisibility = .command(vis.curcid)
+                (value, own) = try txn.getWithSource(key, loadVisibility)
+            } else if vis.any_version {
                 value = try txn.getAnyVersion(key)
                 own = txn.buffer.latestVersion(key).map { OwnWrite(cid: $0.cid, xid: $0.xid) }
             } else {
                 (value, own) = try txn.getWithSource(key, visibility)
             }
             guard let value, let len = try value.withBytes({ (v) throws(StoreError) in
-                try Rows.load(v, txn, db, table, row, vis.any_version ? .all : visibility, into: f.buffer)
+                try Rows.load(v, txn, db, table, row, loadVisibility, into: f.buffer)
             }) else {
                 found.pointee = false
                 return
@@ -237,7 +245,13 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
         let txn = try b.transaction()
         let db = try b.db()
         let key = db.rowKey(table, row)
-        let conflict = ownConflict(txn, key, cid)
+        var conflict = ownConflict(txn, key, cid)
+        if conflict?.result == PLINTH_MODIFY_SELF_MODIFIED, txn.buffer.latestVersion(key)?.value != nil {
+            // Updated in place by this command: a lock finds the new version,
+            // which this command wrote — as heap's would be, invisible to it
+            // (ON CONFLICT DO UPDATE then says "cannot affect row a second time").
+            conflict?.result = PLINTH_MODIFY_INVISIBLE
+        }
         if let c = conflict, c.result != PLINTH_MODIFY_INVISIBLE || txn.buffer.latestVersion(key)?.value == nil {
             out.pointee = c
             return

@@ -58,3 +58,22 @@ SELECT * FROM tg ORDER BY id;
 DROP VIEW tg_view;
 DROP TABLE tg, tg_log;
 DROP FUNCTION tg_row(), tg_stmt(), tg_transition(), tg_skip(), tg_instead();
+
+-- Transition tables of a partitioned table see each row's old version,
+-- also when ON CONFLICT DO UPDATE changes no indexed column.
+CREATE TABLE tt_parted (a int PRIMARY KEY, b text) PARTITION BY RANGE (a);
+CREATE TABLE tt_parted_1 PARTITION OF tt_parted FOR VALUES FROM (0) TO (100);
+CREATE FUNCTION tt_show() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'old: %, new: %', (SELECT string_agg(o::text, ' ' ORDER BY o.a) FROM old_t o),
+                                 (SELECT string_agg(n::text, ' ' ORDER BY n.a) FROM new_t n);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tt_parted_upd AFTER UPDATE ON tt_parted REFERENCING OLD TABLE AS old_t NEW TABLE AS new_t
+  FOR EACH STATEMENT EXECUTE FUNCTION tt_show();
+INSERT INTO tt_parted VALUES (1, 'one'), (2, 'two');
+INSERT INTO tt_parted VALUES (1, 'x'), (2, 'y') ON CONFLICT (a) DO UPDATE SET b = tt_parted.b || '+' || excluded.b;
+UPDATE tt_parted SET b = upper(b);
+SELECT * FROM tt_parted ORDER BY a;
+DROP TABLE tt_parted;
+DROP FUNCTION tt_show();

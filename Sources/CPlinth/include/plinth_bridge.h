@@ -94,7 +94,8 @@ typedef struct PlinthVisibility
 {
 	bool		all;			/* SnapshotSelf/Dirty: every own write */
 	bool		any_version;	/* SnapshotAny: even rows this transaction deleted */
-	uint32_t	curcid;			/* MVCC: own writes of commands < curcid */
+	uint32_t	curcid;			/* MVCC: own writes of commands < curcid;
+								 * SnapshotAny: the current command */
 } PlinthVisibility;
 
 /* Transaction events passed to Swift (a subset of XactEvent). */
