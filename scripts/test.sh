@@ -80,6 +80,18 @@ run_isolation() {
 	fi
 }
 
+# The benchmark on tiny data: it must run, its numbers are not judged.
+run_bench_smoke() {
+	echo "== benchmark smoke run (scripts/bench.sh --smoke)"
+	if scripts/bench.sh --smoke >"$state/bench-smoke.log" 2>&1; then
+		tail -25 "$state/bench-smoke.log"
+		record bench-smoke passed
+	else
+		tail -60 "$state/bench-smoke.log"
+		record bench-smoke FAILED
+	fi
+}
+
 run_e2e() {
 	echo "== end-to-end tests (test/t)"
 	if python3 test/t/run.py --state "$state" --user "$PLINTH_USER"; then
@@ -100,7 +112,7 @@ engine() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit regress isolation e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(unit regress isolation e2e bench-smoke)
 engine
 for s in "${suites[@]}"; do
 	case "$s" in
@@ -108,6 +120,7 @@ for s in "${suites[@]}"; do
 	regress) run_regress ;;
 	isolation) run_isolation ;;
 	e2e) run_e2e ;;
+	bench-smoke) run_bench_smoke ;;
 	*) echo "unknown suite $s" >&2; exit 2 ;;
 	esac
 done
