@@ -47,6 +47,8 @@ final class Backend {
     private(set) var sessionCounters = StoreCounters()
     var statementStart = StoreCounters()
     private(set) var lastStatement = StoreCounters()
+    /// Rows that bitmap index scans of this transaction found, per table.
+    var bitmapRows = BitmapRows()
     /// Parallel workers do not see the leader's buffered writes: they must not read Plinth tables.
     var isParallelWorker = false
 
@@ -321,6 +323,7 @@ final class Backend {
         sessionCounters += t.counters
         current = nil
         statsDelta.removeAll()
+        bitmapRows.removeAll()
         // An implicit transaction commits after its statement's ExecutorEnd:
         // the commit's work belongs to that statement.
         statementEnded()
@@ -445,4 +448,44 @@ func nowNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// The row ids bitmap index scans found, per table, so that a bitmap heap
+/// scan, which asks for its rows page by page, can read ahead: the rows of
+/// the next pages in the same round trip. An index scan under a BitmapAnd
+/// may name rows the heap scan never asks for; reading ahead is bounded, so
+/// that costs little.
+struct BitmapRows {
+    static let readAhead = 1024
+    static let limit = 200_000
+    private var rows: [Int64: [Int64]] = [:]
+    private var sorted: Set<Int64> = []
+
+    mutating func add(table: Int64, _ found: UnsafeBufferPointer<Int64>) {
+        guard !found.isEmpty else { return }
+        if (rows[table]?.count ?? 0) + found.count > Self.limit { rows[table] = nil }
+        rows[table, default: []].append(contentsOf: found)
+        sorted.remove(table)
+    }
+
+    /// Up to `count` row ids from `row` on, in order.
+    mutating func ahead(table: Int64, from row: Int64, count: Int) -> ArraySlice<Int64> {
+        guard rows[table] != nil else { return [] }
+        if !sorted.contains(table) {
+            rows[table]!.sort()
+            sorted.insert(table)
+        }
+        let list = rows[table]!
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid] < row { lo = mid + 1 } else { hi = mid }
+        }
+        return list[lo..<min(lo + count, list.count)]
+    }
+
+    mutating func removeAll() {
+        rows.removeAll()
+        sorted.removeAll()
+    }
 }

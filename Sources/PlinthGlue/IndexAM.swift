@@ -155,6 +155,10 @@ private struct ColumnBounds {
     }
 
     mutating func restrictEqual(_ values: [Bytes]) {
+        if values.count == 1, equal == nil {
+            equal = values   // the common case (= one value): nothing to sort
+            return
+        }
         let sorted = Array(Set(values)).sorted { compareBytes($0, $1) < 0 }
         if let e = equal {
             let mine = Set(e)
@@ -471,6 +475,7 @@ public func plinthSwiftIndexScanRows(_ scan: UnsafeMutableRawPointer, _ rows: Un
         try storeCall { () throws(StoreError) in
             while count < cap, try s.next(forward: true, { r, _ in rows[count] = r }) { count += 1 }
         }
+        Backend.shared.bitmapRows.add(table: s.info.table, UnsafeBufferPointer(start: rows, count: count))
         n.pointee = count
     }
 }

@@ -389,7 +389,15 @@ final class RowListScan: Handle, RowSource {
         let t = try b.transaction()
         let d = try b.db()
         let keys = rows.map { d.rowKey(table, $0) }
-        values = try storeCall { () throws(StoreError) in try t.getMany(keys, vis) }
+        values = try storeCall { () throws(StoreError) in
+            // Pages come one by one; the bitmap's index scans said which
+            // rows follow: read ahead of this page in one round trip.
+            if let first = rows.first, !t.isCached(keys[0]) {
+                let ahead = b.bitmapRows.ahead(table: table, from: first, count: BitmapRows.readAhead)
+                if ahead.count > rows.count { try t.prefetch(ahead.map { d.rowKey(table, $0) }) }
+            }
+            return try t.getMany(keys, vis)
+        }
         txn = t
         db = d
         self.table = table

@@ -90,6 +90,11 @@ final class LMDBEnvironment {
 
     deinit { mdb_env_close(env) }
 
+    /// fdatasync of the data file (mdb_env_sync, forced).
+    func sync() throws(StoreError) {
+        try check(mdb_env_sync(env, 1), "mdb_env_sync")
+    }
+
     func setDurable(_ durable: Bool) {
         _ = mdb_env_set_flags(env, UInt32(MDB_NOSYNC), durable ? 0 : 1)
     }

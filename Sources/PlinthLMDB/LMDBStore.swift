@@ -29,6 +29,7 @@ public final class LMDBStore: Store {
     static let lastCommitKey: Bytes = Array("last_commit".utf8)
     /// The resolver's history (ConflictIndex), in its own environment.
     let conflicts: ConflictIndex
+    let groupSync: GroupSync
     public var options: Options {
         didSet { if options.durable != oldValue.durable { env.setDurable(options.durable) } }
     }
@@ -39,8 +40,12 @@ public final class LMDBStore: Store {
 
     public init(path: String, options: Options = Options()) throws(StoreError) {
         self.options = options
+        // Durable: data pages are flushed in the commit, the meta page by
+        // GroupSync, shared by concurrent committers.
         env = try LMDBEnvironment(path: path, mapSizeBytes: options.mapSizeBytes, maxReaders: options.maxReaders,
-                                  flags: options.durable ? 0 : UInt32(MDB_NOSYNC), databases: ["data", "meta"])
+                                  flags: UInt32(MDB_NOMETASYNC) | (options.durable ? 0 : UInt32(MDB_NOSYNC)),
+                                  databases: ["data", "meta"])
+        groupSync = try GroupSync(directory: path)
         // Holding the writer lock, so that the history is validated (and
         // recreated after a reboot) by one process at a time.
         let w = try env.beginWrite()
@@ -78,6 +83,12 @@ public final class LMDBStore: Store {
         } else {
             r.abort()
         }
+    }
+
+    /// Returns once commit `version` is durable (at once when not durable).
+    func makeDurable(_ version: Int64) throws(StoreError) {
+        guard options.durable else { return }
+        try groupSync.syncThrough(version, env)
     }
 
     func noteCommit() {

@@ -36,6 +36,10 @@ final class LMDBTransaction: StoreTransaction {
     private var lifetimeNanoseconds: UInt64
 
     private var mutations: [Mutation] = []
+    /// The overlay holds mutations[..<overlaid]. It is brought up to date by
+    /// the first read after writes: a transaction that only writes (a bulk
+    /// load's batch) never builds it.
+    private var overlaid = 0
     private var overlay = SortedMap<Pending>()
     /// Ranges cleared by this transaction: begin -> end, disjoint.
     private var cleared = SortedMap<Bytes>()
@@ -138,9 +142,50 @@ final class LMDBTransaction: StoreTransaction {
         return compareBytes(key, end) < 0 ? KeyRange(cleared.key(at: i), end) : nil
     }
 
+    /// Replays the mutations not yet in the overlay.
+    private func syncOverlay() {
+        while overlaid < mutations.count {
+            switch mutations[overlaid] {
+            case .set(let k, let v): overlay.set(k, .value(v))
+            case .clear(let k): overlay.set(k, .cleared)
+            case .clearRange(let b, let e): overlayClearRange(b, e)
+            case .atomic(let op, let k, let p): overlayAtomic(op, k, p)
+            }
+            overlaid += 1
+        }
+    }
+
+    private func overlayClearRange(_ begin: Bytes, _ end: Bytes) {
+        // Own writes inside the range are gone; remember the range itself.
+        var inside: [Bytes] = []
+        overlay.forEach(from: begin, to: end) { k, _ in inside.append(k) }
+        for k in inside { overlay.remove(k) }
+        addCleared(KeyRange(begin, end))
+    }
+
+    private func overlayAtomic(_ op: MutationType, _ key: Bytes, _ param: Bytes) {
+        overlay.update(key) { p in
+            switch p {
+            case .value(let v)?:
+                p = applyAtomic(op, existing: v, param: param).map { .value($0) } ?? .cleared
+            case .cleared?:
+                p = applyAtomic(op, existing: nil, param: param).map { .value($0) } ?? .cleared
+            case .atomic(let ops)?:
+                p = .atomic(ops + [(op, param)])
+            case nil:
+                if clearedRange(containing: key) != nil {
+                    p = applyAtomic(op, existing: nil, param: param).map { .value($0) } ?? .cleared
+                } else {
+                    p = .atomic([(op, param)])
+                }
+            }
+        }
+    }
+
     func get(_ key: Bytes, snapshot: Bool) throws(StoreError) -> Bytes? {
         try checkUsable()
         try Self.checkKey(key)
+        syncOverlay()
         if let p = overlay[key] {
             switch p {
             case .value(let v): return v
@@ -217,6 +262,7 @@ final class LMDBTransaction: StoreTransaction {
         var cur = try LogicalCursor(LogicalSpace(txn: r, dbi: store.data))
         let maxCount = limit > 0 ? limit : Int.max
         let maxBytes = targetBytes > 0 ? targetBytes : Int.max
+        syncOverlay()
         if overlay.isEmpty && cleared.isEmpty {
             // No own writes to merge: the snapshot as it is.
             try end.withBytes { (e) throws(StoreError) in
@@ -304,7 +350,6 @@ final class LMDBTransaction: StoreTransaction {
             throw StoreError(.valueTooLarge, "Value length \(value.count) exceeds limit of \(StoreLimits.valueBytes) bytes")
         }
         mutations.append(.set(key, value))
-        overlay.set(key, .value(value))
         writePoints.append(key)
         addSize(key.count * 2 + value.count)
     }
@@ -313,7 +358,6 @@ final class LMDBTransaction: StoreTransaction {
         try checkUsable()
         try Self.checkWritableKey(key)
         mutations.append(.clear(key))
-        overlay.set(key, .cleared)
         writePoints.append(key)
         addSize(key.count * 3)
     }
@@ -326,11 +370,6 @@ final class LMDBTransaction: StoreTransaction {
         if c > 0 { throw StoreError(.invertedRange) }
         if c == 0 { return }
         mutations.append(.clearRange(begin, end))
-        // Own writes inside the range are gone; remember the range itself.
-        var inside: [Bytes] = []
-        overlay.forEach(from: begin, to: end) { k, _ in inside.append(k) }
-        for k in inside { overlay.remove(k) }
-        addCleared(KeyRange(begin, end))
         writeRanges.append(KeyRange(begin, end))
         addSize((begin.count + end.count) * 2)
     }
@@ -361,22 +400,6 @@ final class LMDBTransaction: StoreTransaction {
             throw StoreError(.valueTooLarge, "Value length \(param.count) exceeds limit of \(StoreLimits.valueBytes) bytes")
         }
         mutations.append(.atomic(op, key, param))
-        overlay.update(key) { p in
-            switch p {
-            case .value(let v)?:
-                p = applyAtomic(op, existing: v, param: param).map { .value($0) } ?? .cleared
-            case .cleared?:
-                p = applyAtomic(op, existing: nil, param: param).map { .value($0) } ?? .cleared
-            case .atomic(let ops)?:
-                p = .atomic(ops + [(op, param)])
-            case nil:
-                if clearedRange(containing: key) != nil {
-                    p = applyAtomic(op, existing: nil, param: param).map { .value($0) } ?? .cleared
-                } else {
-                    p = .atomic([(op, param)])
-                }
-            }
-        }
         writePoints.append(key)
         addSize(key.count * 2 + param.count)
     }
@@ -442,13 +465,15 @@ final class LMDBTransaction: StoreTransaction {
                     }
                 }
             }
-            // Every commit changes the data environment, so that its LMDB
-            // transaction id — the commit version — is really used: a commit
-            // of conflict ranges only would otherwise leave readers at a
-            // version below it.
-            try LMDBStore.lastCommitKey.withBytes { (k) throws(StoreError) in
-                try withUnsafeBytes(of: version.littleEndian) { (v) throws(StoreError) in
-                    try w.put(store.meta, k, v)
+            // A commit of conflict ranges or clears only (which may change
+            // nothing) changes the data environment too, so that its LMDB
+            // transaction id — the commit version — is really used: readers
+            // would otherwise stay at a version below it.
+            if !mutations.contains(where: { if case .set = $0 { return true }; if case .atomic = $0 { return true }; return false }) {
+                try LMDBStore.lastCommitKey.withBytes { (k) throws(StoreError) in
+                    try withUnsafeBytes(of: version.littleEndian) { (v) throws(StoreError) in
+                        try w.put(store.meta, k, v)
+                    }
                 }
             }
             var points = writePoints
@@ -474,6 +499,7 @@ final class LMDBTransaction: StoreTransaction {
             throw error
         }
         try w.commit()
+        try store.makeDurable(version)
         counters.commits += 1
         counters.roundTrips += 1
         counters.bytesWritten += Int64(size)
@@ -506,6 +532,7 @@ final class LMDBTransaction: StoreTransaction {
         finish(.active)
         readVersion = -1
         mutations = []
+        overlaid = 0
         overlay = SortedMap()
         cleared = SortedMap()
         readConflicts = []

@@ -213,6 +213,9 @@ public final class Transaction {
         return out
     }
 
+    /// Whether a read of `key` would cost no round trip.
+    public func isCached(_ key: Bytes) -> Bool { cache[key] != nil }
+
     /// Reads these keys now, in one round trip, so that later gets are free.
     public func prefetch(_ keys: [Bytes]) throws(StoreError) {
         let missing = keys.filter { cache[$0] == nil }
