@@ -14,7 +14,7 @@ func retain(_ h: Handle) -> UnsafeMutableRawPointer { Unmanaged.passRetained(h).
 
 @inline(__always)
 func handle<T: Handle>(_ p: UnsafeMutableRawPointer, as: T.Type) -> T {
-    Unmanaged<Handle>.fromOpaque(p).takeUnretainedValue() as! T
+    unsafeDowncast(Unmanaged<Handle>.fromOpaque(p).takeUnretainedValue(), to: T.self)
 }
 
 @_cdecl("plinth_swift_release")
@@ -281,13 +281,15 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
 
 // MARK: scans
 
-/// Anything that hands rows to the shim one by one.
-protocol RowSource: AnyObject {
-    func next(_ out: inout PlinthRow) throws(StoreError) -> Bool
+/// Anything that hands rows to the shim one by one. A class, not a
+/// protocol: casting a handle to a protocol looks up the conformance at run
+/// time, on every row.
+class RowSource: Handle {
+    func next(_ out: inout PlinthRow) throws(StoreError) -> Bool { false }
 }
 
 /// A scan of a table's rows (or of a range of row ids), in row id order.
-final class TableScan: Handle, RowSource {
+final class TableScan: RowSource {
     let txn: Transaction
     let db: Keyspace.Database
     let table: Int64
@@ -324,7 +326,7 @@ final class TableScan: Handle, RowSource {
         case skip
     }
 
-    func next(_ out: inout PlinthRow) throws(StoreError) -> Bool {
+    override func next(_ out: inout PlinthRow) throws(StoreError) -> Bool {
         while true {
             let step = try it.next { (key, value, cid) -> Step in
                 guard let row = Keyspace.rowID(fromKey: key, prefixLength: prefixLength), let tag = value.first else {
@@ -374,7 +376,7 @@ public func plinthSwiftScanBegin(_ table: Int64, _ vis: PlinthVisibility, _ low:
 }
 
 /// Rows given by id (a bitmap scan's exact page), read in one round trip.
-final class RowListScan: Handle, RowSource {
+final class RowListScan: RowSource {
     let txn: Transaction
     let db: Keyspace.Database
     let table: Int64
@@ -405,7 +407,7 @@ final class RowListScan: Handle, RowSource {
         self.rows = rows
     }
 
-    func next(_ out: inout PlinthRow) throws(StoreError) -> Bool {
+    override func next(_ out: inout PlinthRow) throws(StoreError) -> Bool {
         while i < rows.count {
             defer { i += 1 }
             guard let v = values[i] else { continue }
@@ -432,7 +434,7 @@ public func plinthSwiftRowsBegin(_ table: Int64, _ vis: PlinthVisibility, _ rows
 public func plinthSwiftScanNext(_ scan: UnsafeMutableRawPointer, _ found: UnsafeMutablePointer<Bool>,
                                 _ out: UnsafeMutablePointer<PlinthRow>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        let s = Unmanaged<Handle>.fromOpaque(scan).takeUnretainedValue() as! RowSource
+        let s = handle(scan, as: RowSource.self)
         var row = PlinthRow()
         found.pointee = try storeCall { () throws(StoreError) in try s.next(&row) }
         out.pointee = row
