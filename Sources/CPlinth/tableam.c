@@ -790,6 +790,30 @@ plinth_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId ci
 	pgstat_count_heap_insert(rel, 1);
 }
 
+/*
+ * Why a row could not be modified, as heap's HeapTupleSatisfiesUpdate says
+ * it: changed by this very command (or a later one), not visible, or gone.
+ */
+static TM_Result
+plinth_modify_failure(const PlinthModify *result, ItemPointer tid, TM_FailureData *tmfd)
+{
+	switch (result->result)
+	{
+		case PLINTH_MODIFY_SELF_MODIFIED:
+			tmfd->ctid = *tid;
+			tmfd->xmax = GetTopTransactionIdIfAny();
+			tmfd->cmax = result->cmax;
+			return TM_SelfModified;
+		case PLINTH_MODIFY_INVISIBLE:
+			return TM_Invisible;
+		default:
+			tmfd->ctid = *tid;
+			tmfd->xmax = InvalidTransactionId;
+			tmfd->cmax = InvalidCommandId;
+			return TM_Deleted;
+	}
+}
+
 /* Deletes a row with its index entries; reports what Postgres expects. */
 static TM_Result
 plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *tmfd,
@@ -827,20 +851,8 @@ plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *
 					r = TM_Ok;
 				}
 				break;
-			case PLINTH_MODIFY_SELF_MODIFIED:
-				tmfd->ctid = *tid;
-				tmfd->xmax = GetTopTransactionIdIfAny();
-				tmfd->cmax = result.cmax;
-				r = TM_SelfModified;
-				break;
-			case PLINTH_MODIFY_INVISIBLE:
-				r = TM_Invisible;
-				break;
 			default:
-				tmfd->ctid = *tid;
-				tmfd->xmax = InvalidTransactionId;
-				tmfd->cmax = InvalidCommandId;
-				r = TM_Deleted;
+				r = plinth_modify_failure(&result, tid, tmfd);
 				break;
 		}
 	}
@@ -973,23 +985,8 @@ plinth_update_in_place(Relation rel, ItemPointer otid, TupleTableSlot *slot, Com
 									  cid, plinth_subid(), xid, &result));
 	if (should_free)
 		heap_freetuple(tuple);
-	switch (result.result)
-	{
-		case PLINTH_MODIFY_OK:
-			break;
-		case PLINTH_MODIFY_SELF_MODIFIED:
-			tmfd->ctid = *otid;
-			tmfd->xmax = GetTopTransactionIdIfAny();
-			tmfd->cmax = result.cmax;
-			return TM_SelfModified;
-		case PLINTH_MODIFY_INVISIBLE:
-			return TM_Invisible;
-		default:
-			tmfd->ctid = *otid;
-			tmfd->xmax = InvalidTransactionId;
-			tmfd->cmax = InvalidCommandId;
-			return TM_Deleted;
-	}
+	if (result.result != PLINTH_MODIFY_OK)
+		return plinth_modify_failure(&result, otid, tmfd);
 	plinth_slot_written(rel, slot, plinth_tid_to_row(otid), xid, cid);
 	return TM_Ok;
 }

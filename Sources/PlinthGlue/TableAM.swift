@@ -181,6 +181,16 @@ private func ownConflict(_ txn: Transaction, _ key: Bytes, _ cid: UInt32) -> Pli
     return nil
 }
 
+/// The row an UPDATE or DELETE changes, as every own write shows it; nil
+/// (and NOT_FOUND reported) when it is gone.
+private func rowToModify(_ txn: Transaction, _ key: Bytes, _ out: UnsafeMutablePointer<PlinthModify>) throws(StoreError) -> Bytes? {
+    guard let old = try txn.get(key, .all) else {
+        out.pointee = PlinthModify(result: PLINTH_MODIFY_NOT_FOUND, cmax: 0, old: PlinthRow())
+        return nil
+    }
+    return old
+}
+
 /// Deletes a row (DELETE, and the old version of an UPDATE). On success the
 /// old row is in the fetcher, for the shim to remove its index entries.
 @_cdecl("plinth_swift_delete")
@@ -194,10 +204,7 @@ public func plinthSwiftDelete(_ table: Int64, _ row: Int64, _ cid: UInt32, _ sub
         let key = db.rowKey(table, row)
         if let c = ownConflict(txn, key, cid) { out.pointee = c; return }
         try storeCall { () throws(StoreError) in
-            guard let old = try txn.get(key, .all) else {
-                out.pointee = PlinthModify(result: PLINTH_MODIFY_NOT_FOUND, cmax: 0, old: PlinthRow())
-                return
-            }
+            guard let old = try rowToModify(txn, key, out) else { return }
             guard let len = try old.withBytes({ (v) throws(StoreError) in
                 try Rows.load(v, txn, db, table, row, .all, into: f.buffer)
             }) else { throw Rows.corrupt(table, row) }
@@ -221,10 +228,7 @@ public func plinthSwiftReplace(_ table: Int64, _ row: Int64, _ tuple: UnsafeRawP
         let key = db.rowKey(table, row)
         if let c = ownConflict(txn, key, cid) { out.pointee = c; return }
         try storeCall { () throws(StoreError) in
-            guard let old = try txn.get(key, .all) else {
-                out.pointee = PlinthModify(result: PLINTH_MODIFY_NOT_FOUND, cmax: 0, old: PlinthRow())
-                return
-            }
+            guard let old = try rowToModify(txn, key, out) else { return }
             try Rows.write(txn, db, table, row, UnsafeRawBufferPointer(start: tuple, count: len), cid: cid, subid: subid,
                            xid: xid, replacing: old)
             b.noteRows(table, rows: 0, bytes: Int64(len) - Int64(Rows.tupleLength(old)))
