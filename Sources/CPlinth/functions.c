@@ -93,7 +93,7 @@ plinth_relation_info(PG_FUNCTION_ARGS)
 		PlinthRelStats stats;
 
 		id = plinth_store_id(rel);
-		PLINTH_CHECK(plinth_swift_relation_stats(id, &stats));
+		PLINTH_CHECK(plinth_swift_relation_stats(id, false, &stats));
 		values[1] = Int64GetDatum((int64) stats.rows);
 		values[2] = Int64GetDatum((int64) stats.bytes);
 		nulls[1] = nulls[2] = false;

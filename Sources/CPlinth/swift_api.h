@@ -30,7 +30,7 @@ extern PlinthStatus plinth_swift_claim_server_identity(void);
 extern PlinthStatus plinth_swift_relation_move(uint32_t old_relfilenode, uint32_t new_relfilenode,
 											   uint32_t cid, uint32_t subid);
 extern PlinthStatus plinth_swift_relation_truncate(int64_t table, uint32_t cid, uint32_t subid);
-extern PlinthStatus plinth_swift_relation_stats(int64_t table, PlinthRelStats *stats);
+extern PlinthStatus plinth_swift_relation_stats(int64_t table, bool with_row_id_limit, PlinthRelStats *stats);
 
 /* TableAM.swift: rows */
 extern PlinthStatus plinth_swift_insert(int64_t table, const void *tuple, size_t len,

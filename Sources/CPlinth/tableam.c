@@ -1393,7 +1393,7 @@ plinth_relation_size(Relation rel, ForkNumber forkNumber)
 		return smgrexists(srel, forkNumber) ? (uint64) smgrnblocks(srel, forkNumber) * BLCKSZ : 0;
 	}
 	plinth_prepare();
-	PLINTH_CHECK(plinth_swift_relation_stats(plinth_store_id(rel), &stats));
+	PLINTH_CHECK(plinth_swift_relation_stats(plinth_store_id(rel), true, &stats));
 	return (uint64) ((stats.row_id_limit + PLINTH_ROWS_PER_BLOCK - 1) / PLINTH_ROWS_PER_BLOCK) * BLCKSZ;
 }
 
@@ -1433,7 +1433,8 @@ plinth_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pag
 	PlinthRelStats stats;
 
 	plinth_prepare();
-	PLINTH_CHECK(plinth_swift_relation_stats(plinth_store_id(rel), &stats));
+	/* Planning: the (cached) counters only, no read of the row id allocator. */
+	PLINTH_CHECK(plinth_swift_relation_stats(plinth_store_id(rel), false, &stats));
 	*tuples = stats.rows;
 	/*
 	 * Pages as heap would have them (tuple headers and line pointers
@@ -1517,7 +1518,7 @@ plinth_scan_sample_next_block(TableScanDesc sscan, SampleScanState *scanstate)
 	{
 		PlinthRelStats stats;
 
-		PLINTH_CHECK(plinth_swift_relation_stats(s->store_id, &stats));
+		PLINTH_CHECK(plinth_swift_relation_stats(s->store_id, true, &stats));
 		s->nblocks = (BlockNumber) ((stats.row_id_limit + PLINTH_ROWS_PER_BLOCK - 1) / PLINTH_ROWS_PER_BLOCK);
 		s->started = true;
 		s->cblock = InvalidBlockNumber;

@@ -58,11 +58,13 @@ public func plinthSwiftRelationTruncate(_ table: Int64, _ cid: UInt32, _ subid: 
 }
 
 @_cdecl("plinth_swift_relation_stats")
-public func plinthSwiftRelationStats(_ table: Int64, _ out: UnsafeMutablePointer<PlinthRelStats>) -> PlinthStatus {
+public func plinthSwiftRelationStats(_ table: Int64, _ withRowIDLimit: Bool,
+                                     _ out: UnsafeMutablePointer<PlinthRelStats>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         let b = Backend.shared
         let (rows, bytes) = try b.statistics(table)
-        out.pointee = PlinthRelStats(rows: Double(rows), bytes: Double(bytes), row_id_limit: try b.rowIDLimit(table))
+        out.pointee = PlinthRelStats(rows: Double(rows), bytes: Double(bytes),
+                                     row_id_limit: withRowIDLimit ? try b.rowIDLimit(table) : 0)
     }
 }
 

@@ -134,7 +134,8 @@ typedef struct PlinthRelStats
 {
 	double		rows;
 	double		bytes;
-	int64_t		row_id_limit;	/* row ids handed out so far (upper bound) */
+	int64_t		row_id_limit;	/* row ids handed out so far (upper bound);
+								 * read only when asked for */
 } PlinthRelStats;
 
 /* Store work counters (plinth_stat_* functions). */
