@@ -399,9 +399,11 @@ meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 meta cores "$(nproc)"
 meta ram "$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-src=$(findmnt -no SOURCE --target "$data" 2>/dev/null | head -1)
-meta disk "$(findmnt -no FSTYPE --target "$data" 2>/dev/null | head -1) on ${src:-?}$(lsblk -dno SIZE,ROTA "$src" 2>/dev/null | awk '{printf " (%s, rotational flag %s)", $1, $2}')"
-virt=$(systemd-detect-virt --vm 2>/dev/null || lscpu 2>/dev/null | awk -F': *' '/Hypervisor vendor/ {print $2}')
+# The machine's description never fails the run (a chroot, a container may
+# lack some of these tools or files).
+src=$(findmnt -no SOURCE --target "$data" 2>/dev/null | head -1 || true)
+meta disk "$(findmnt -no FSTYPE --target "$data" 2>/dev/null | head -1 || true) on ${src:-?}$(lsblk -dno SIZE,ROTA "$src" 2>/dev/null | awk '{printf " (%s, rotational flag %s)", $1, $2}' || true)"
+virt=$(systemd-detect-virt --vm 2>/dev/null || lscpu 2>/dev/null | awk -F': *' '/Hypervisor vendor/ {print $2}' || true)
 ctr=$(systemd-detect-virt --container 2>/dev/null || true)
 meta virtualisation "${virt:-none}${ctr:+, container: $ctr}"
 meta kernel "$(uname -sr)"
