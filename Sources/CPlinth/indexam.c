@@ -602,6 +602,8 @@ plinth_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 	}
 	o = scan->opaque;
 	pgstat_count_index_scan(scan->indexRelation);
+	if (scan->xs_want_itup && scan->heapRelation)
+		plinth_visibility_map_cover(scan->heapRelation);
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	e = plinth_index_describe(scan->indexRelation);
@@ -696,8 +698,10 @@ plinth_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 		o->scan = NULL;
 		plinth_swift_release(p);
 	}
+	/* Rows are read ahead for the heap fetches; index-only scans make none. */
 	PLINTH_CHECK(plinth_swift_index_scan_begin(&e->desc, plinth_visibility(scan->xs_snapshot), pkeys,
-											   scan->numberOfKeys, scan->heapRelation != NULL, &o->scan));
+											   scan->numberOfKeys, scan->heapRelation != NULL && !scan->xs_want_itup,
+											   &o->scan));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 }

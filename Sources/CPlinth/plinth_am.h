@@ -53,6 +53,7 @@ extern Oid	plinth_am_oid(void);
 /* tableam.c */
 extern const TableAmRoutine *plinth_table_routine(void);
 extern bool plinth_is_table(Relation rel);
+extern void plinth_visibility_map_cover(Relation rel);
 extern int64 plinth_store_id(Relation rel);
 extern PlinthVisibility plinth_visibility(Snapshot snapshot);
 extern void plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot);

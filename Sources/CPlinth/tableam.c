@@ -39,7 +39,10 @@
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/timestamp.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -60,6 +63,8 @@ typedef struct PlinthRelCache
 {
 	Oid			relfilenode;	/* the storage this id belongs to */
 	int64		store_id;
+	BlockNumber vm_covered;		/* heap blocks the visibility map covers */
+	TimestampTz vm_checked;		/* when the table's size was last read */
 } PlinthRelCache;
 
 bool
@@ -97,11 +102,67 @@ plinth_store_id(Relation rel)
 						   rel->rd_node.relNode),
 				 errhint("Was it copied from a template database? Plinth tables are not copied by CREATE DATABASE.")));
 	if (cache == NULL)
-		cache = MemoryContextAlloc(CacheMemoryContext, sizeof(PlinthRelCache));
+		cache = MemoryContextAllocZero(CacheMemoryContext, sizeof(PlinthRelCache));
 	cache->relfilenode = rel->rd_node.relNode;
 	cache->store_id = id;
+	cache->vm_covered = 0;
+	cache->vm_checked = 0;
 	rel->rd_amcache = cache;
 	return id;
+}
+
+/*
+ * Index-only scans ask the visibility map whether a heap block is
+ * all-visible before they trust an index tuple. For a Plinth table they may
+ * always: index entries are written and read in the same store transactions
+ * as rows, so an entry an index scan returns is visible to its snapshot. So
+ * the map is kept all-visible — pages of 0xFF covering every block of row
+ * ids handed out — extended here, before an index-only scan, at most once a
+ * second per table. Written without WAL: after a crash a missing page only
+ * means heap fetches, never a wrong answer.
+ */
+#define PLINTH_VM_HEAPBLOCKS_PER_PAGE ((BLCKSZ - MAXALIGN(SizeOfPageHeaderData)) * 4)
+
+void
+plinth_visibility_map_cover(Relation rel)
+{
+	PlinthRelCache *cache;
+	TimestampTz now = GetCurrentTimestamp();
+	BlockNumber heap_blocks;
+	BlockNumber vm_blocks;
+	SMgrRelation reln;
+	PGAlignedBlock pg;
+	BlockNumber have;
+
+	(void) plinth_store_id(rel);
+	cache = (PlinthRelCache *) rel->rd_amcache;
+	if (cache->vm_checked != 0 && !TimestampDifferenceExceeds(cache->vm_checked, now, 1000))
+		return;
+	cache->vm_checked = now;
+	heap_blocks = RelationGetNumberOfBlocks(rel);
+	if (heap_blocks <= cache->vm_covered)
+		return;
+	vm_blocks = (heap_blocks + PLINTH_VM_HEAPBLOCKS_PER_PAGE - 1) / PLINTH_VM_HEAPBLOCKS_PER_PAGE;
+
+	LockRelationForExtension(rel, ExclusiveLock);
+	reln = RelationGetSmgr(rel);
+	if (!smgrexists(reln, VISIBILITYMAP_FORKNUM))
+		smgrcreate(reln, VISIBILITYMAP_FORKNUM, false);
+	reln->smgr_cached_nblocks[VISIBILITYMAP_FORKNUM] = InvalidBlockNumber;
+	have = smgrnblocks(reln, VISIBILITYMAP_FORKNUM);
+	if (have < vm_blocks)
+	{
+		PageInit((Page) pg.data, BLCKSZ, 0);
+		memset(PageGetContents((Page) pg.data), 0xFF, BLCKSZ - MAXALIGN(SizeOfPageHeaderData));
+		for (; have < vm_blocks; have++)
+		{
+			PageSetChecksumInplace((Page) pg.data, have);
+			smgrextend(reln, VISIBILITYMAP_FORKNUM, have, pg.data, false);
+		}
+		CacheInvalidateSmgr(reln->smgr_rnode);
+	}
+	UnlockRelationForExtension(rel, ExclusiveLock);
+	cache->vm_covered = vm_blocks * PLINTH_VM_HEAPBLOCKS_PER_PAGE;
 }
 
 /* Which of this transaction's own writes a snapshot sees. */
@@ -1451,7 +1512,8 @@ plinth_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pag
 		*pages = 10;
 		*tuples = (double) density * 10;
 	}
-	*allvisfrac = 0;
+	/* Every entry is visible to the scan that reads it (see above). */
+	*allvisfrac = 1;
 }
 
 /* ------------------------------------------------------------------------

@@ -53,6 +53,21 @@ SELECT id FROM orders ORDER BY id DESC LIMIT 5;
 SELECT max(id), min(id) FROM orders;
 SELECT count(*) FROM orders WHERE customer IN (1, 2, 3);
 
+-- Index-only scans are index-only: every entry a scan returns is visible
+-- to it, so no row is fetched (no point reads at all).
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM orders WHERE customer BETWEEN 10 AND 400;
+SELECT count(*) FROM orders WHERE customer BETWEEN 10 AND 400;
+SELECT reads AS row_reads FROM plinth_stat_statement();
+-- An index-only scan sees its transaction's earlier writes and not the
+-- rows its own statement inserts.
+BEGIN;
+SET LOCAL enable_bitmapscan = off;
+INSERT INTO orders (id, customer, status) SELECT 1000000 + row_number() OVER (), customer, 'copy' FROM orders WHERE customer BETWEEN 10 AND 400;
+SELECT count(*) FROM orders WHERE customer BETWEEN 10 AND 400;
+DELETE FROM orders WHERE id >= 1000000;
+SELECT count(*) FROM orders WHERE customer BETWEEN 10 AND 400;
+ROLLBACK;
+
 -- A join on the key.
 CREATE TABLE customers (id int PRIMARY KEY, name text);
 INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(0, 1999) g;
