@@ -35,7 +35,9 @@
 #include "access/amapi.h"
 #include "access/genam.h"
 #include "access/nbtree.h"
+#include "access/relation.h"
 #include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xloginsert.h"
@@ -209,6 +211,7 @@ plinth_index_describe(Relation index)
 		e->desc.nulls_first = e->nulls_first;
 		e->desc.unique = index->rd_index->indisunique;
 		e->desc.nulls_not_distinct = index->rd_index->indnullsnotdistinct;
+		e->desc.index_oid = RelationGetRelid(index);
 		e->described = true;
 	}
 	return e;
@@ -245,6 +248,50 @@ report_unique_violation(Relation index, Relation heap, Datum *values, bool *isnu
 			 errtableconstraint(heap, RelationGetRelationName(index))));
 }
 
+/*
+ * Uniqueness checks at the end of the statement.
+ *
+ * Heap's btree checks a key when the row is inserted: one index descent.
+ * Here that is a store read, and on FoundationDB a network round trip per
+ * row. So a UNIQUE_CHECK_YES check is recorded instead (the entry is
+ * written at once), and the checks of a statement run together when it
+ * ends (ExecutorFinish, the end of a utility command such as COPY, the end
+ * of an index build, pre-commit), in one round trip; more than 10,000
+ * waiting run at once. The error is the one heap raises, for the first row
+ * inserted whose key is not alone. Rows written by UPDATE are checked at
+ * once, as heap does: heap fails an UPDATE that moves a key onto one a later
+ * row will move away from, and so does Plinth.
+ */
+static bool unique_checks_waiting = false;
+
+void
+plinth_unique_checks_run(int min_depth)
+{
+	PlinthUniqueViolation v;
+	size_t		remaining = 0;
+	Relation	index;
+	Relation	heap;
+	IndexTuple	itup;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	if (!unique_checks_waiting)
+		return;
+	PLINTH_CHECK(plinth_swift_unique_checks_run(min_depth, &v, &remaining));
+	unique_checks_waiting = remaining > 0;
+	if (!v.found)
+		return;
+	/* Open under the statement's own lock; an index since dropped checks nothing. */
+	index = try_relation_open(v.index_oid, AccessShareLock);
+	if (index == NULL)
+		return;
+	heap = table_open(index->rd_index->indrelid, AccessShareLock);
+	itup = palloc(v.tuple_len);
+	memcpy(itup, v.tuple, v.tuple_len);
+	index_deform_tuple(itup, RelationGetDescr(index), values, isnull);
+	report_unique_violation(index, heap, values, isnull, v.building);
+}
+
 /* Stores one entry; returns false when the key is taken by another row. */
 static bool
 insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *values, bool *isnull,
@@ -256,16 +303,27 @@ insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *values, 
 	PlinthKeyBuf b;
 	bool		conflict = false;
 
+	if (check == PLINTH_UNIQUE_YES && e->desc.unique && (building || !plinth_row_is_updated(tid)))
+		check = PLINTH_UNIQUE_LATER;
 	itup->t_tid = *tid;
 	plinth_keybuf_init(&b);
 	key_elements(e, values, isnull, &b);
 	PLINTH_CHECK(plinth_swift_index_insert(&e->desc, b.elems, b.n, plinth_tid_to_row(tid), itup,
-										   IndexTupleSize(itup), check, GetCurrentCommandId(true),
-										   (uint32) GetCurrentSubTransactionId(), &conflict));
+										   IndexTupleSize(itup), check, plinth_statement_depth, building,
+										   GetCurrentCommandId(true), (uint32) GetCurrentSubTransactionId(),
+										   &conflict));
 	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	if (check == PLINTH_UNIQUE_LATER)
+	{
+		unique_checks_waiting = true;
+		/* Here "conflict" says enough checks wait to run them now. */
+		if (conflict)
+			plinth_unique_checks_run(plinth_statement_depth);
+		return true;
+	}
 	if (conflict && (check == PLINTH_UNIQUE_YES || check == PLINTH_UNIQUE_EXISTING))
 		report_unique_violation(index, heap, values, isnull, building);
-	MemoryContextDelete(tmp);
 	return !conflict;
 }
 
@@ -335,6 +393,7 @@ plinth_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	indexInfo->ii_ParallelWorkers = 0;
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = table_index_build_scan(heap, index, indexInfo, true, false, build_callback, &state, NULL);
+	plinth_unique_checks_run(plinth_statement_depth);
 	result->index_tuples = state.entries;
 	return result;
 }
@@ -414,6 +473,7 @@ table_indexes_invalidate(Datum arg, Oid relid)
 void
 plinth_indexes_at_transaction_end(void)
 {
+	unique_checks_waiting = false;	/* the store transaction forgot them */
 	table_indexes = NULL;
 	if (table_indexes_cxt != NULL)
 	{

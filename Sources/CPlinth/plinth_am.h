@@ -48,12 +48,14 @@ plinth_tid_is_valid(ItemPointer tid)
 /* plinth.c */
 extern void plinth_prepare(void);
 extern bool plinth_in_use;
+extern int	plinth_statement_depth;
 extern Oid	plinth_am_oid(void);
 
 /* tableam.c */
 extern const TableAmRoutine *plinth_table_routine(void);
 extern bool plinth_is_table(Relation rel);
 extern void plinth_visibility_map_cover(Relation rel);
+extern bool plinth_row_is_updated(ItemPointer tid);
 extern int64 plinth_store_id(Relation rel);
 extern PlinthVisibility plinth_visibility(Snapshot snapshot);
 extern void plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot);
@@ -61,6 +63,7 @@ extern void plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlo
 /* indexam.c */
 extern void plinth_indexes_delete_row(Relation rel, HeapTuple old_row, int64 row_id);
 extern void plinth_indexes_at_transaction_end(void);
+extern void plinth_unique_checks_run(int min_depth);
 extern void plinth_install_btree_dispatch(void);
 struct RelOptInfo;
 extern void plinth_index_planner_info(struct RelOptInfo *rel);

@@ -1052,6 +1052,15 @@ plinth_update_in_place(Relation rel, ItemPointer otid, TupleTableSlot *slot, Com
 	return TM_Ok;
 }
 
+/* The row the last UPDATE wrote as a new row: its entries are checked at once. */
+static ItemPointerData updated_row;
+
+bool
+plinth_row_is_updated(ItemPointer tid)
+{
+	return ItemPointerEquals(tid, &updated_row);
+}
+
 static TM_Result
 plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, CommandId cid,
 					Snapshot snapshot, Snapshot crosscheck, bool wait, TM_FailureData *tmfd,
@@ -1073,6 +1082,7 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 	if (r != TM_Ok)
 		return r;
 	plinth_insert_row(rel, slot, cid);
+	updated_row = slot->tts_tid;
 	*update_indexes = true;
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;

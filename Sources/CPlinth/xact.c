@@ -25,6 +25,7 @@
 #include "miscadmin.h"
 #include "optimizer/paths.h"
 #include "optimizer/plancat.h"
+#include "tcop/utility.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -41,7 +42,18 @@ static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static int	executor_depth = 0;
+
+/*
+ * How many statements are running, one inside another (a function's
+ * statement inside the query calling it, a trigger's inside the statement
+ * firing it): the uniqueness checks a statement leaves for its end are
+ * tagged with it, so each statement's end runs its own (indexam.c).
+ */
+int			plinth_statement_depth = 0;
 
 /*
  * Makes the store ready for this transaction: hands Swift the current
@@ -158,6 +170,8 @@ plinth_xact_callback(XactEvent event, void *arg)
 			if (!plinth_in_use)
 				return;
 			plinth_forget_dropped_storage();
+			/* Checks no statement's end ran (logical replication's inserts). */
+			plinth_unique_checks_run(0);
 			/* The store commit: a conflict aborts the Postgres transaction. */
 			PLINTH_CHECK(plinth_swift_xact_event(PLINTH_XACT_PRE_COMMIT));
 			break;
@@ -178,6 +192,7 @@ plinth_xact_callback(XactEvent event, void *arg)
 			dropped_databases = NIL;	/* in TopTransactionContext: gone */
 			plinth_in_use = false;
 			executor_depth = 0;
+			plinth_statement_depth = 0;
 			break;
 		default:
 			break;
@@ -428,6 +443,78 @@ plinth_ExecutorEnd(QueryDesc *queryDesc)
 		plinth_swift_statement_end();
 }
 
+static void
+plinth_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+{
+	int			depth = plinth_statement_depth;
+
+	plinth_statement_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		plinth_statement_depth = depth;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * A statement's uniqueness checks run before its AFTER triggers (a
+ * duplicate key is reported before a foreign key the same row breaks, as
+ * heap reports it), and again after them for the rows written while
+ * finishing (the rest of a data-modifying WITH).
+ */
+static void
+plinth_ExecutorFinish(QueryDesc *queryDesc)
+{
+	int			depth = plinth_statement_depth;
+
+	plinth_unique_checks_run(depth + 1);
+	plinth_statement_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		plinth_statement_depth = depth;
+	}
+	PG_END_TRY();
+	plinth_unique_checks_run(depth + 1);
+}
+
+/* COPY FROM, index builds and other writers outside the executor. */
+static void
+plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					  ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *queryEnv,
+					  DestReceiver *dest, QueryCompletion *qc)
+{
+	int			depth = plinth_statement_depth;
+
+	plinth_statement_depth++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		plinth_statement_depth = depth;
+	}
+	PG_END_TRY();
+	plinth_unique_checks_run(depth + 1);
+}
+
 void
 plinth_register_callbacks(void)
 {
@@ -443,4 +530,10 @@ plinth_register_callbacks(void)
 	ExecutorStart_hook = plinth_ExecutorStart;
 	prev_ExecutorEnd = ExecutorEnd_hook;
 	ExecutorEnd_hook = plinth_ExecutorEnd;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = plinth_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = plinth_ExecutorFinish;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = plinth_ProcessUtility;
 }

@@ -133,6 +133,39 @@ final class FDBStoreTransaction: StoreTransaction {
         return batch
     }
 
+    func getRanges(_ ranges: [KeyRange], options: RangeOptions) throws(StoreError) -> [KVBatch] {
+        try checkUsable()
+        let r = try RangeArguments(options)
+        var out: [KVBatch] = []
+        out.reserveCapacity(ranges.count)
+        var start = 0
+        while start < ranges.count {
+            let chunk = start..<min(start + GetManyPlan.defaultChunkSize, ranges.count)
+            var futures = FutureList(capacity: chunk.count)
+            for i in chunk {
+                let range = ranges[i]
+                try ClientChecks.key(range.begin)
+                try ClientChecks.key(range.end)
+                try futures.append(withCBytes(range.begin) { bk, bn in
+                    withCBytes(range.end) { ek, en in
+                        // firstGreaterOrEqual on both ends: orEqual 0, offset 1.
+                        cfdb_transaction_get_range(handle, bk, bn, 0, 1, ek, en, 0, 1,
+                                                   r.limit, r.targetBytes, r.mode, r.iteration, r.snapshot, r.reverse)
+                    }
+                })
+            }
+            for n in 0..<chunk.count {
+                let batch = try Future.keyValues(futures.handles[n])
+                counters.bytesRead += Int64(batch.byteCount)
+                out.append(batch)
+            }
+            counters.rangeReads += Int64(chunk.count)
+            counters.roundTrips += 1
+            start = chunk.upperBound
+        }
+        return out
+    }
+
     // MARK: writes (buffered by FoundationDB until commit; the C calls
     // cannot fail, so the checks happen here)
 

@@ -24,14 +24,7 @@ struct Future: ~Copyable {
     func key() throws(StoreError) -> Bytes { try Future.key(handle) }
 
     /// The rows of a range read, copied into one batch.
-    func keyValues() throws(StoreError) -> KVBatch {
-        try wait()
-        var rows: UnsafePointer<FDBKeyValue>?
-        var count: Int32 = 0
-        var more: Int32 = 0
-        try check(cfdb_future_get_keyvalue_array(handle, &rows, &count, &more))
-        return copyKeyValues(UnsafeBufferPointer(start: rows, count: Int(count)), more: more != 0)
-    }
+    func keyValues() throws(StoreError) -> KVBatch { try Future.keyValues(handle) }
 
     // The same on a borrowed handle (FutureList's).
 
@@ -41,6 +34,15 @@ struct Future: ~Copyable {
         // future's own error comes from fdb_future_get_error.
         try check(cfdb_future_block_until_ready(handle))
         try check(cfdb_future_get_error(handle))
+    }
+
+    static func keyValues(_ handle: OpaquePointer) throws(StoreError) -> KVBatch {
+        try wait(handle)
+        var rows: UnsafePointer<FDBKeyValue>?
+        var count: Int32 = 0
+        var more: Int32 = 0
+        try check(cfdb_future_get_keyvalue_array(handle, &rows, &count, &more))
+        return copyKeyValues(UnsafeBufferPointer(start: rows, count: Int(count)), more: more != 0)
     }
 
     static func int64(_ handle: OpaquePointer) throws(StoreError) -> Int64 {

@@ -49,6 +49,8 @@ final class Backend {
     private(set) var lastStatement = StoreCounters()
     /// Rows that bitmap index scans of this transaction found, per table.
     var bitmapRows = BitmapRows()
+    /// Uniqueness checks waiting for the end of their statement (IndexAM.swift).
+    var uniqueChecks = PendingUniqueChecks()
     /// Parallel workers do not see the leader's buffered writes: they must not read Plinth tables.
     var isParallelWorker = false
 
@@ -324,6 +326,7 @@ final class Backend {
         current = nil
         statsDelta.removeAll()
         bitmapRows.removeAll()
+        uniqueChecks.removeAll()
         // An implicit transaction commits after its statement's ExecutorEnd:
         // the commit's work belongs to that statement.
         statementEnded()

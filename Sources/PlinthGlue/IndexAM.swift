@@ -103,17 +103,85 @@ private func otherRowHasKey(_ txn: Transaction, _ prefix: Bytes, _ row: Int64) t
     return false
 }
 
+/// Uniqueness checks of rows a statement inserted, run together when the
+/// statement ends: one store round trip for all of them, where checking
+/// each row as it is inserted costs one per row (on FoundationDB, one
+/// network latency per row of a COPY). Each check remembers the executor
+/// depth of its statement, so a statement nested in another (a function, a
+/// trigger) runs its own checks and leaves its caller's to the caller.
+struct PendingUniqueChecks {
+    struct Check {
+        let indexOID: UInt32
+        let prefix: Bytes      // index prefix and key columns
+        let row: Int64
+        let depth: Int32
+        let building: Bool     // CREATE UNIQUE INDEX: its own message
+    }
+
+    /// Checks run when this many wait, whether or not the statement ended:
+    /// memory stays bounded and the batch is still large.
+    static let batchSize = 10_000
+
+    private(set) var checks: [Check] = []
+    /// The own entry of the first violation found (an index tuple), for
+    /// the shim's error message; valid until the next violation.
+    private var violationTuple = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    var count: Int { checks.count }
+    mutating func append(_ c: Check) { checks.append(c) }
+    mutating func removeAll() { checks.removeAll() }
+
+    /// Runs the checks of statements at `minDepth` or deeper and forgets
+    /// them. Returns the first violation: an index and the tuple of the
+    /// entry that is not alone with its key.
+    mutating func run(_ txn: Transaction, minDepth: Int32) throws(StoreError) -> (Check, UnsafeRawBufferPointer)? {
+        var due: [Check] = []
+        checks.removeAll { c in
+            if c.depth >= minDepth { due.append(c); return true }
+            return false
+        }
+        guard !due.isEmpty else { return nil }
+        let scans = try txn.scanMany(due.map { let (lo, hi) = Keyspace.prefixRange($0.prefix); return KeyRange(lo, hi) },
+                                     .all, firstBatch: 4)
+        for (c, it) in zip(due, scans) {
+            let plen = c.prefix.count
+            var own: Bytes?
+            var others = false
+            while let (row, value) = try it.next({ k, v in (Keyspace.rowID(fromKey: k, prefixLength: plen), v) }) {
+                if row == c.row { own = Bytes(value) } else { others = true }
+                if own != nil && others { break }
+            }
+            // No own entry: the row is gone again (deleted, rolled back).
+            if let own, others {
+                violationTuple.deallocate()
+                violationTuple = .allocate(byteCount: own.count, alignment: 8)
+                violationTuple.copyBytes(from: own)
+                return (c, UnsafeRawBufferPointer(violationTuple))
+            }
+        }
+        return nil
+    }
+}
+
 @_cdecl("plinth_swift_index_insert")
 public func plinthSwiftIndexInsert(_ d: UnsafePointer<PlinthIndexDesc>, _ elems: UnsafePointer<PlinthKeyElement>?, _ n: Int,
                                    _ row: Int64, _ tuple: UnsafeRawPointer, _ tupleLen: Int, _ check: PlinthUniqueCheck,
+                                   _ depth: Int32, _ building: Bool,
                                    _ cid: UInt32, _ subid: UInt32, _ conflict: UnsafeMutablePointer<Bool>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         let info = IndexInfo(d)
-        let txn = try Backend.shared.transaction()
+        let backend = Backend.shared
+        let txn = try backend.transaction()
         let (cols, hasNull) = try info.encodeColumns(elems, n)
         let keyPrefix = try info.prefix + cols
         conflict.pointee = false
-        if info.unique && check != PLINTH_UNIQUE_NO && (!hasNull || info.nullsNotDistinct) {
+        let checked = info.unique && check != PLINTH_UNIQUE_NO && (!hasNull || info.nullsNotDistinct)
+        if checked && check == PLINTH_UNIQUE_LATER {
+            backend.uniqueChecks.append(.init(indexOID: d.pointee.index_oid, prefix: keyPrefix, row: row,
+                                              depth: depth, building: building))
+            // Enough waiting: the shim runs them now.
+            conflict.pointee = backend.uniqueChecks.count >= PendingUniqueChecks.batchSize
+        } else if checked {
             conflict.pointee = try storeCall { () throws(StoreError) in try otherRowHasKey(txn, keyPrefix, row) }
         }
         if check == PLINTH_UNIQUE_EXISTING { return }   // a deferred recheck inserts nothing
@@ -125,6 +193,27 @@ public func plinthSwiftIndexInsert(_ d: UnsafePointer<PlinthIndexDesc>, _ elems:
         }
         let value = Bytes(UnsafeRawBufferPointer(start: tuple, count: tupleLen))
         try storeCall { () throws(StoreError) in try txn.put(key, value, cid: cid, subid: subid, fresh: true) }
+    }
+}
+
+/// Runs the waiting uniqueness checks of statements at `minDepth` or
+/// deeper; on a violation fills `out` for the shim to report.
+@_cdecl("plinth_swift_unique_checks_run")
+public func plinthSwiftUniqueChecksRun(_ minDepth: Int32, _ out: UnsafeMutablePointer<PlinthUniqueViolation>,
+                                       _ remaining: UnsafeMutablePointer<Int>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        out.pointee.found = false
+        let backend = Backend.shared
+        defer { remaining.pointee = backend.uniqueChecks.count }
+        guard backend.uniqueChecks.count > 0 else { return }
+        let txn = try backend.transaction()
+        let found = try storeCall { () throws(StoreError) in try backend.uniqueChecks.run(txn, minDepth: minDepth) }
+        guard let (check, tuple) = found else { return }
+        out.pointee.found = true
+        out.pointee.building = check.building
+        out.pointee.index_oid = check.indexOID
+        out.pointee.tuple_len = tuple.count
+        out.pointee.tuple = tuple.baseAddress
     }
 }
 

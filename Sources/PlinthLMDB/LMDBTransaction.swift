@@ -209,6 +209,16 @@ final class LMDBTransaction: StoreTransaction {
         return out
     }
 
+    func getRanges(_ ranges: [KeyRange], options: RangeOptions) throws(StoreError) -> [KVBatch] {
+        var out: [KVBatch] = []
+        out.reserveCapacity(ranges.count)
+        let trips = counters.roundTrips
+        for r in ranges { out.append(try getRange(.firstGreaterOrEqual(r.begin), .firstGreaterOrEqual(r.end), options: options)) }
+        // One request on FoundationDB, however many ranges.
+        counters.roundTrips = min(counters.roundTrips, trips + 1)
+        return out
+    }
+
     func getKey(_ selector: KeySelector, snapshot: Bool) throws(StoreError) -> Bytes {
         try checkUsable()
         try Self.checkKey(selector.key)

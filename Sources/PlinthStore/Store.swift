@@ -40,6 +40,11 @@ public protocol StoreTransaction: AnyObject {
     /// read-conflict range over what was read, unless `snapshot`.
     func getRange(_ begin: KeySelector, _ end: KeySelector, options: RangeOptions) throws(StoreError) -> KVBatch
 
+    /// The first batch of a range read of each of `ranges`, in one round
+    /// trip (FoundationDB: every future issued before the first is waited
+    /// on). Batches are in the order of `ranges`; each is as `getRange`'s.
+    func getRanges(_ ranges: [KeyRange], options: RangeOptions) throws(StoreError) -> [KVBatch]
+
     func set(_ key: Bytes, _ value: Bytes) throws(StoreError)
     func clear(_ key: Bytes) throws(StoreError)
     /// Clears every key in [begin, end).

@@ -28,23 +28,29 @@ public final class ScanIterator {
     private var lastFromBatch = -1
     private var started = false
 
-    init(_ txn: Transaction, _ range: KeyRange, _ vis: Visibility, reverse: Bool, firstBatch: Int) {
+    /// `first`: the range's first batch, already read (`Transaction.scanMany`).
+    init(_ txn: Transaction, _ range: KeyRange, _ vis: Visibility, reverse: Bool, firstBatch: Int, first: KVBatch? = nil) {
         self.txn = txn
         self.range = range
         self.vis = vis
         self.reverse = reverse
         storeResume = reverse ? range.end : range.begin
         batchLimit = firstBatch
+        if let first { accept(first) }
     }
 
     private func fetchBatch() throws(StoreError) {
         // The batch that held the last key handed out is about to go.
         if lastFromBatch >= 0 { lastBuffered = batch.keyBytes(lastFromBatch) }
         if reverse {
-            batch = try txn.readBatch(range.begin, storeResume, limit: batchLimit, reverse: true, iteration: iteration)
+            accept(try txn.readBatch(range.begin, storeResume, limit: batchLimit, reverse: true, iteration: iteration))
         } else {
-            batch = try txn.readBatch(storeResume, range.end, limit: batchLimit, reverse: false, iteration: iteration)
+            accept(try txn.readBatch(storeResume, range.end, limit: batchLimit, reverse: false, iteration: iteration))
         }
+    }
+
+    private func accept(_ next: KVBatch) {
+        batch = next
         bi = 0
         lastFromBatch = -1
         iteration += 1

@@ -232,6 +232,15 @@ public final class Transaction {
         ScanIterator(self, range, vis, reverse: reverse, firstBatch: firstBatch)
     }
 
+    /// Scans of several ranges whose first batches (of `firstBatch`
+    /// entries) are read in one round trip: the uniqueness checks of a
+    /// statement, whatever number of rows it wrote.
+    public func scanMany(_ ranges: [KeyRange], _ vis: Visibility, firstBatch: Int) throws(StoreError) -> [ScanIterator] {
+        guard !ranges.isEmpty else { return [] }
+        let batches = try storeTransaction().getRanges(ranges, options: RangeOptions(limit: firstBatch, mode: .iterator))
+        return zip(ranges, batches).map { ScanIterator(self, $0, vis, reverse: false, firstBatch: firstBatch, first: $1) }
+    }
+
     /// A range read for scans (not cached key by key: scans read each key
     /// once), kept among the recent batches.
     func readBatch(_ begin: Bytes, _ end: Bytes, limit: Int, reverse: Bool, iteration: Int) throws(StoreError) -> KVBatch {

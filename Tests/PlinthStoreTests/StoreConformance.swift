@@ -154,6 +154,37 @@ enum StoreConformance {
             }
         },
 
+        ConformanceCase("getRanges: many first batches in one round trip, own writes merged") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                for i in 0..<10 { try tr.set(p["a\(i)"], b("a\(i)")) }
+                try tr.set(p["b0"], b("b0"))
+            }
+            let tr = try store.beginTransaction()
+            try tr.set(p["c5"], b("own"))
+            try tr.clear(p["b0"])
+            let ranges = [KeyRange(p["a"], p["b"]), KeyRange(p["b"], p["c"]), KeyRange(p["c"], p["d"]),
+                          KeyRange(p["z"], p["z0"])]
+            let got = try tr.getRanges(ranges, options: RangeOptions(limit: 4, mode: .exact))
+            #expect(got.count == 4)
+            #expect((0..<got[0].count).map { p.name(got[0].keyBytes($0)) } == ["a0", "a1", "a2", "a3"] && got[0].more)
+            #expect(got[1].isEmpty && !got[1].more)
+            #expect(got[2].count == 1 && s(got[2].valueBytes(0)) == "own")
+            #expect(got[3].isEmpty)
+            #expect(tr.counters.roundTrips == 1 && tr.counters.rangeReads == 4)
+            #expect(try tr.getRanges([], options: RangeOptions(limit: 4)).isEmpty)
+            tr.cancel()
+        },
+
+        ConformanceCase("getRanges conflicts as each range read would") { store, p in
+            let reader = try store.beginTransaction()
+            let got = try reader.getRanges([KeyRange(p["u/1/"], p["u/10"]), KeyRange(p["u/2/"], p["u/20"])],
+                                           options: RangeOptions(limit: 2))
+            #expect(got.allSatisfy { $0.isEmpty })
+            try transact(store) { tr throws(StoreError) in try tr.set(p["u/2/new"], b("row")) }
+            try reader.set(p["u/1/mine"], b("row"))
+            expectConflict(reader)
+        },
+
         ConformanceCase("key selectors") { store, p in
             try transact(store) { tr throws(StoreError) in
                 for k in ["a", "c", "e", "g"] { try tr.set(p[k], b(k)) }

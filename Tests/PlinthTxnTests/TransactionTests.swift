@@ -180,6 +180,34 @@ func scanAll(_ t: Transaction, _ vis: Visibility, _ begin: String = "", _ end: S
         #expect(trips == 1)
     }
 
+    /// scanMany reads the first batch of every range in one round trip and
+    /// then walks each range as scan would: own writes merged, by command,
+    /// later batches read on demand.
+    @Test func scanManyIsOneRoundTripThenScans() throws {
+        let f = try TxnFixture()
+        try f.seed((0..<9).map { ("a/\($0)", "s") } + [("b/1", "s"), ("c/1", "s")])
+        let t = Transaction(store: f.store)
+        try t.put(b("b/2"), b("own"), cid: 0, subid: 1)
+        try t.delete(b("c/1"), prior: nil, cid: 0, subid: 1)
+        try t.put(b("d/1"), b("later"), cid: 1, subid: 1)
+        let before = t.counters.roundTrips
+        let ranges = ["a/", "b/", "c/", "d/"].map { KeyRange(b($0), b(String($0.dropLast()) + "0")) }
+        let its = try t.scanMany(ranges, .command(1), firstBatch: 2)
+        #expect(t.counters.roundTrips == before + 1)
+        func rest(_ it: ScanIterator) throws -> [String] {
+            var out: [String] = []
+            while let k = try it.next({ k, _ in String(decoding: k, as: UTF8.self) }) { out.append(k) }
+            return out
+        }
+        #expect(try rest(its[1]) == ["b/1", "b/2"])
+        #expect(try rest(its[2]).isEmpty)
+        #expect(try rest(its[3]).isEmpty)            // written by a later command
+        #expect(t.counters.roundTrips == before + 1)
+        #expect(try rest(its[0]) == (0..<9).map { "a/\($0)" })   // past its first batch: more reads
+        #expect(t.counters.roundTrips > before + 1)
+        t.abort()
+    }
+
     /// Point reads conflict with later writes of the keys they read —
     /// present or absent — and with nothing else.
     @Test func pointReadsConflictExactly() throws {

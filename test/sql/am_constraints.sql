@@ -17,6 +17,45 @@ INSERT INTO child (parent_id) VALUES (99);
 UPDATE parent SET id = 3 WHERE id = 4;
 INSERT INTO parent VALUES (NULL, 'no id', 0);
 \echo :LAST_ERROR_SQLSTATE
+-- A duplicate inside one statement, from a query, from COPY, from a
+-- function: the statement fails as with heap, and nothing it wrote stays.
+INSERT INTO parent VALUES (40, 'p40', 0), (41, 'p41', 0), (40, 'p40b', 0);
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO parent SELECT 50 + g % 3, 'q' || g, 0 FROM generate_series(1, 5) g;
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+COPY parent FROM stdin;
+60	p60	0
+61	p60	0
+\.
+\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION add_parent(i int) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO parent VALUES (i, 'f' || i, 0);
+  RETURN 'added';
+EXCEPTION WHEN unique_violation THEN
+  RETURN 'duplicate: ' || SQLERRM;
+END $$;
+SELECT g, add_parent(g) FROM generate_series(9, 12) g ORDER BY g;
+-- The function's own statement is checked on its own: the duplicate the
+-- outer statement makes is the outer statement's error.
+INSERT INTO parent SELECT 70, add_parent(71), 0 FROM generate_series(1, 2);
+\echo :LAST_ERROR_SQLSTATE
+-- A duplicate a later part of the same statement removes is no duplicate.
+WITH gone AS (DELETE FROM parent WHERE id = 12 RETURNING id)
+INSERT INTO parent SELECT id, 'p12 again', 0 FROM gone;
+SELECT id, code FROM parent WHERE id IN (9, 10, 11, 12, 40, 41, 50, 51, 52, 60, 61, 70, 71) ORDER BY id;
+-- An UPDATE that moves a key onto one a later row moves away fails at
+-- once, as with heap.
+CREATE TABLE shift (n int PRIMARY KEY);
+INSERT INTO shift VALUES (1), (2), (3);
+UPDATE shift SET n = n + 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT n FROM shift ORDER BY n;
+DROP TABLE shift;
+DROP FUNCTION add_parent(int);
+DELETE FROM parent WHERE id IN (11, 12);
 -- NULLs are distinct in a unique index, unless asked otherwise.
 INSERT INTO parent VALUES (20, NULL, 0), (21, NULL, 0);
 CREATE TABLE nnd (a int, UNIQUE NULLS NOT DISTINCT (a));

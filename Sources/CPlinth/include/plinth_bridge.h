@@ -188,6 +188,7 @@ typedef struct PlinthIndexDesc
 	const uint8_t *nulls_first; /* per key column */
 	bool		unique;
 	bool		nulls_not_distinct;
+	uint32_t	index_oid;		/* for messages */
 } PlinthIndexDesc;
 
 /* Uniqueness checks, as Postgres's IndexUniqueCheck. */
@@ -196,8 +197,19 @@ typedef enum PlinthUniqueCheck
 	PLINTH_UNIQUE_NO = 0,
 	PLINTH_UNIQUE_YES,
 	PLINTH_UNIQUE_PARTIAL,
-	PLINTH_UNIQUE_EXISTING
+	PLINTH_UNIQUE_EXISTING,
+	PLINTH_UNIQUE_LATER			/* as YES, checked when the statement ends */
 } PlinthUniqueCheck;
+
+/* A uniqueness violation found by the checks run at a statement's end. */
+typedef struct PlinthUniqueViolation
+{
+	bool		found;
+	bool		building;		/* found by CREATE UNIQUE INDEX */
+	uint32_t	index_oid;
+	const void *tuple;			/* the index tuple of the row's entry */
+	size_t		tuple_len;
+} PlinthUniqueViolation;
 
 /* Scan key flags. */
 #define PLINTH_SK_ISNULL	0x01	/* IS NULL */
