@@ -411,11 +411,15 @@ plinth_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent
 		plinth_index_planner_info(rel);
 }
 
-/* Counters per top-level statement (plinth_stat_statement). */
+/*
+ * Counters per top-level statement (plinth_stat_statement): from the start
+ * of the outermost query or utility command to its end, with the
+ * statements it runs inside (functions, foreign key checks, triggers).
+ */
 static void
 plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (executor_depth == 0 && plinth_preloaded)
+	if (executor_depth == 0 && plinth_statement_depth == 0 && plinth_preloaded)
 		plinth_swift_statement_start();
 	executor_depth++;
 	PG_TRY();
@@ -439,7 +443,7 @@ plinth_ExecutorEnd(QueryDesc *queryDesc)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	if (executor_depth == 0 && plinth_preloaded)
+	if (executor_depth == 0 && plinth_statement_depth == 0 && plinth_preloaded)
 		plinth_swift_statement_end();
 }
 
@@ -499,6 +503,8 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 {
 	int			depth = plinth_statement_depth;
 
+	if (depth == 0 && plinth_preloaded)
+		plinth_swift_statement_start();
 	plinth_statement_depth++;
 	PG_TRY();
 	{
@@ -513,6 +519,8 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	}
 	PG_END_TRY();
 	plinth_unique_checks_run(depth + 1);
+	if (depth == 0 && plinth_preloaded)
+		plinth_swift_statement_end();
 }
 
 void

@@ -59,6 +59,12 @@ INSERT INTO accounts SELECT g, 'dup', 0 FROM generate_series(2990, 3010) g;
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM accounts WHERE id > 2000;
 DELETE FROM accounts WHERE id > 2000;
+-- A statement's count includes the statements it runs inside: foreign key
+-- checks, functions, triggers.
+CREATE TABLE holders (id int PRIMARY KEY, account int REFERENCES accounts);
+INSERT INTO holders SELECT g, g FROM generate_series(1, 100) g;
+SELECT reads + range_reads >= 100 AS fk_checks_counted FROM plinth_stat_statement();
+DROP TABLE holders;
 -- The session total grows.
 SELECT round_trips > 0 AS session_counted, commits > 0 AS session_commits FROM plinth_stat_session();
 
