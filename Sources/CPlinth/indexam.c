@@ -43,6 +43,7 @@
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -62,6 +63,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
+#include "utils/syscache.h"
 
 #include "keys.h"
 #include "plinth_am.h"
@@ -292,6 +294,149 @@ plinth_unique_checks_run(int min_depth)
 	report_unique_violation(index, heap, values, isnull, v.building);
 }
 
+/*
+ * Foreign key checks read ahead.
+ *
+ * After a statement inserts rows into a table with foreign keys, Postgres
+ * checks each row with a query on the parent (ri_triggers.c: a probe of the
+ * parent's key index, then the row, FOR KEY SHARE): two store round trips
+ * per row. As rows are inserted, the parent keys their checks will probe
+ * are noted here; before the AFTER triggers run (ExecutorFinish), after each
+ * batch of COPY, or every 1,000 rows, they are read together — the index
+ * entries in one round trip, the rows they name in another — into the
+ * transaction's caches, where the checks find them. Only a hint: a check
+ * that misses the cache reads the store itself, so a key noted wrongly
+ * costs a read, never a wrong answer.
+ */
+typedef struct ParentProbe
+{
+	Oid			conoid;			/* hash key: the foreign key constraint */
+	Oid			parent_index;	/* InvalidOid: nothing to read ahead */
+	int			nkeys;
+	AttrNumber	child_att[INDEX_MAX_KEYS];	/* per parent index column */
+} ParentProbe;
+
+static HTAB *parent_probes = NULL;	/* in TopTransactionContext */
+static bool parent_keys_noted = false;
+
+/* How a foreign key's parent key is probed: its index and column order. */
+static ParentProbe *
+parent_probe(Relation rel, ForeignKeyCacheInfo *fk)
+{
+	ParentProbe *p;
+	bool		found;
+	Relation	parent;
+	Relation	index;
+
+	if (parent_probes == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(ParentProbe);
+		ctl.hcxt = TopTransactionContext;
+		parent_probes = hash_create("plinth parent probes", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	p = hash_search(parent_probes, &fk->conoid, HASH_ENTER, &found);
+	if (found)
+		return p;
+	p->parent_index = InvalidOid;
+	p->nkeys = 0;
+	parent = try_relation_open(fk->confrelid, AccessShareLock);
+	if (parent == NULL)
+		return p;
+	if (plinth_is_table(parent))
+	{
+		Oid			indexoid = InvalidOid;
+		HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
+
+		/* The parent's key index (get_constraint_index answers only for keys). */
+		if (HeapTupleIsValid(tup))
+		{
+			indexoid = ((Form_pg_constraint) GETSTRUCT(tup))->conindid;
+			ReleaseSysCache(tup);
+		}
+
+		index = OidIsValid(indexoid) ? try_relation_open(indexoid, AccessShareLock) : NULL;
+		if (index != NULL && is_plinth_index(index) &&
+			IndexRelationGetNumberOfKeyAttributes(index) == fk->nkeys)
+		{
+			bool		usable = true;
+
+			for (int i = 0; i < fk->nkeys && usable; i++)
+			{
+				AttrNumber	patt = index->rd_index->indkey.values[i];
+				int			j;
+
+				for (j = 0; j < fk->nkeys && fk->confkey[j] != patt; j++)
+					;
+				/* Same type on both sides: the child's value encodes as the parent's key. */
+				usable = patt != 0 && j < fk->nkeys &&
+					TupleDescAttr(RelationGetDescr(rel), fk->conkey[j] - 1)->atttypid ==
+					TupleDescAttr(RelationGetDescr(parent), patt - 1)->atttypid;
+				p->child_att[i] = fk->conkey[j < fk->nkeys ? j : 0];
+			}
+			if (usable)
+			{
+				p->parent_index = indexoid;
+				p->nkeys = fk->nkeys;
+			}
+		}
+		if (index != NULL)
+			relation_close(index, NoLock);
+	}
+	relation_close(parent, NoLock);
+	return p;
+}
+
+void
+plinth_note_parent_keys(Relation rel, TupleTableSlot *slot)
+{
+	ListCell   *lc;
+
+	if (!rel->rd_rel->relhastriggers)	/* no foreign keys */
+		return;
+	foreach(lc, RelationGetFKeyList(rel))
+	{
+		ParentProbe *p = parent_probe(rel, lfirst(lc));
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		bool		anynull = false;
+		Relation	index;
+		PlinthKeyBuf b;
+		bool		due = false;
+
+		if (!OidIsValid(p->parent_index))
+			continue;
+		for (int i = 0; i < p->nkeys; i++)
+		{
+			values[i] = slot_getattr(slot, p->child_att[i], &isnull[i]);
+			anynull |= isnull[i];
+		}
+		if (anynull)			/* no check to prepare */
+			continue;
+		index = try_relation_open(p->parent_index, AccessShareLock);
+		if (index == NULL)
+			continue;
+		plinth_keybuf_init(&b);
+		key_elements(plinth_index_describe(index), values, isnull, &b);
+		PLINTH_CHECK(plinth_swift_parent_key_note(&plinth_index_describe(index)->desc, b.elems, b.n, &due));
+		relation_close(index, NoLock);
+		parent_keys_noted = true;
+		if (due)
+			plinth_parent_keys_read();
+	}
+}
+
+void
+plinth_parent_keys_read(void)
+{
+	if (!parent_keys_noted)
+		return;
+	parent_keys_noted = false;
+	PLINTH_CHECK(plinth_swift_parent_keys_read());
+}
+
 /* Stores one entry; returns false when the key is taken by another row. */
 static bool
 insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *values, bool *isnull,
@@ -474,6 +619,8 @@ void
 plinth_indexes_at_transaction_end(void)
 {
 	unique_checks_waiting = false;	/* the store transaction forgot them */
+	parent_keys_noted = false;
+	parent_probes = NULL;		/* in TopTransactionContext: gone */
 	table_indexes = NULL;
 	if (table_indexes_cxt != NULL)
 	{

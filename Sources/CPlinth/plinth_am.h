@@ -64,6 +64,8 @@ extern void plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlo
 extern void plinth_indexes_delete_row(Relation rel, HeapTuple old_row, int64 row_id);
 extern void plinth_indexes_at_transaction_end(void);
 extern void plinth_unique_checks_run(int min_depth);
+extern void plinth_note_parent_keys(Relation rel, TupleTableSlot *slot);
+extern void plinth_parent_keys_read(void);
 extern void plinth_install_btree_dispatch(void);
 struct RelOptInfo;
 extern void plinth_index_planner_info(struct RelOptInfo *rel);

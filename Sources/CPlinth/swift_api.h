@@ -58,6 +58,9 @@ extern PlinthStatus plinth_swift_index_insert(const PlinthIndexDesc *index, cons
 											  int64_t row_id, const void *tuple, size_t tuple_len,
 											  PlinthUniqueCheck check, int32_t depth, bool building, uint32_t cid,
 											  uint32_t subid, bool *conflict);
+extern PlinthStatus plinth_swift_parent_key_note(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
+												 bool *due);
+extern PlinthStatus plinth_swift_parent_keys_read(void);
 extern PlinthStatus plinth_swift_unique_checks_run(int32_t min_depth, PlinthUniqueViolation *out, size_t *remaining);
 extern PlinthStatus plinth_swift_index_delete(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
 											  int64_t row_id, uint32_t cid, uint32_t subid);

@@ -836,6 +836,7 @@ plinth_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid, int optio
 					BulkInsertState bistate)
 {
 	plinth_insert_row(rel, slot, cid);
+	plinth_note_parent_keys(rel, slot);
 	pgstat_count_heap_insert(rel, 1);
 }
 
@@ -941,7 +942,12 @@ plinth_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples, CommandId
 					int options, BulkInsertState bistate)
 {
 	for (int i = 0; i < ntuples; i++)
+	{
 		plinth_insert_row(rel, slots[i], cid);
+		plinth_note_parent_keys(rel, slots[i]);
+	}
+	/* COPY checks foreign keys only when it ends: read the batch's now. */
+	plinth_parent_keys_read();
 	pgstat_count_heap_insert(rel, ntuples);
 }
 

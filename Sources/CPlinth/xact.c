@@ -479,6 +479,7 @@ plinth_ExecutorFinish(QueryDesc *queryDesc)
 	int			depth = plinth_statement_depth;
 
 	plinth_unique_checks_run(depth + 1);
+	plinth_parent_keys_read();	/* for the foreign key checks about to run */
 	plinth_statement_depth++;
 	PG_TRY();
 	{

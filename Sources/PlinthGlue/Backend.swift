@@ -51,6 +51,8 @@ final class Backend {
     var bitmapRows = BitmapRows()
     /// Uniqueness checks waiting for the end of their statement (IndexAM.swift).
     var uniqueChecks = PendingUniqueChecks()
+    /// Parent keys the foreign key checks of written rows will read (IndexAM.swift).
+    var parentKeyReads = ParentKeyReads()
     /// Parallel workers do not see the leader's buffered writes: they must not read Plinth tables.
     var isParallelWorker = false
 
@@ -327,6 +329,7 @@ final class Backend {
         statsDelta.removeAll()
         bitmapRows.removeAll()
         uniqueChecks.removeAll()
+        parentKeyReads = ParentKeyReads()
         // An implicit transaction commits after its statement's ExecutorEnd:
         // the commit's work belongs to that statement.
         statementEnded()

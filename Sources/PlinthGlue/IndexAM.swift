@@ -196,6 +196,71 @@ public func plinthSwiftIndexInsert(_ d: UnsafePointer<PlinthIndexDesc>, _ elems:
     }
 }
 
+/// Keys of parent tables that the foreign key checks of rows just written
+/// will look up (one index probe and one row fetch per row, each a store
+/// round trip): noted as rows are inserted, read together before the
+/// checks run, so that the checks find them in the transaction's caches.
+struct ParentKeyReads {
+    private var probes: [(table: Int64, range: KeyRange, prefixLength: Int)] = []
+    static let batchSize = 1_000
+
+    var count: Int { probes.count }
+
+    mutating func note(table: Int64, prefix: Bytes) {
+        let (lo, hi) = Keyspace.prefixRange(prefix)
+        probes.append((table, KeyRange(lo, hi), prefix.count))
+    }
+
+    /// Two round trips: the index entries, then the rows they name.
+    mutating func read(_ txn: Transaction, _ db: Keyspace.Database) throws(StoreError) {
+        defer { probes.removeAll(keepingCapacity: true) }
+        guard !probes.isEmpty else { return }
+        var tableOf: [HashedKey: (table: Int64, prefixLength: Int)] = [:]
+        for p in probes { tableOf[HashedKey(p.range.begin)] = (p.table, p.prefixLength) }
+        var ranges = probes.map { $0.range }
+        ranges.sort { compareBytes($0.begin, $1.begin) < 0 }
+        // As the check's own scan reads them (IndexScan: its first batch).
+        let batches = try txn.prefetchRanges(ranges, firstBatch: 4)
+        var rows: [Bytes] = []
+        var distinct = Set<HashedKey>()
+        for (r, b) in zip(ranges, batches) where !b.isEmpty {
+            guard let (table, plen) = tableOf[HashedKey(r.begin)] else { continue }
+            for i in 0..<b.count {
+                guard let row = b.withEntry(i, { k, _ in Keyspace.rowID(fromKey: k, prefixLength: plen) }) else { continue }
+                let key = db.rowKey(table, row)
+                if distinct.insert(HashedKey(key)).inserted { rows.append(key) }
+            }
+        }
+        if !rows.isEmpty { try txn.prefetch(rows) }
+    }
+}
+
+/// Notes a parent key a foreign key check will look up (the parent's
+/// unique index and the key's elements); `due` says enough are noted to
+/// read them now.
+@_cdecl("plinth_swift_parent_key_note")
+public func plinthSwiftParentKeyNote(_ d: UnsafePointer<PlinthIndexDesc>, _ elems: UnsafePointer<PlinthKeyElement>?,
+                                     _ n: Int, _ due: UnsafeMutablePointer<Bool>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let info = IndexInfo(d)
+        let backend = Backend.shared
+        let prefix = try info.prefix + info.encodeColumns(elems, n).0
+        backend.parentKeyReads.note(table: info.table, prefix: prefix)
+        due.pointee = backend.parentKeyReads.count >= ParentKeyReads.batchSize
+    }
+}
+
+@_cdecl("plinth_swift_parent_keys_read")
+public func plinthSwiftParentKeysRead() -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let backend = Backend.shared
+        guard backend.parentKeyReads.count > 0 else { return }
+        let txn = try backend.transaction()
+        let db = try backend.db()
+        try storeCall { () throws(StoreError) in try backend.parentKeyReads.read(txn, db) }
+    }
+}
+
 /// Runs the waiting uniqueness checks of statements at `minDepth` or
 /// deeper; on a violation fills `out` for the shim to report.
 @_cdecl("plinth_swift_unique_checks_run")

@@ -268,7 +268,9 @@ final class LMDBTransaction: StoreTransaction {
     /// The merged view (snapshot + own writes) of [begin, end), in order.
     private func walk(begin: Bytes, end: Bytes, limit: Int, targetBytes: Int, reverse: Bool) throws(StoreError) -> KVBatch {
         let r = try ensureReader()
-        var out = KVBatch(reservingBytes: targetBytes > 0 ? targetBytes + 256 : 4096, reservingCount: limit > 0 ? min(limit, 10_000) : 64)
+        // Small reads (key probes) stay small: their batches may be kept.
+        let bytes = targetBytes > 0 ? targetBytes + 256 : (limit > 0 && limit <= 16 ? 128 * limit : 4096)
+        var out = KVBatch(reservingBytes: bytes, reservingCount: limit > 0 ? min(limit, 10_000) : 64)
         var cur = try LogicalCursor(LogicalSpace(txn: r, dbi: store.data))
         let maxCount = limit > 0 ? limit : Int.max
         let maxBytes = targetBytes > 0 ? targetBytes : Int.max

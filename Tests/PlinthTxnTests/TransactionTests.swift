@@ -208,6 +208,25 @@ func scanAll(_ t: Transaction, _ vis: Visibility, _ begin: String = "", _ end: S
         t.abort()
     }
 
+    /// Ranges read ahead serve the first batch of a later scan of exactly
+    /// that range: no round trip, and own writes since still merged.
+    @Test func prefetchedRangesServeScans() throws {
+        let f = try TxnFixture()
+        try f.seed([("p/1", "a"), ("p/2", "b"), ("q/1", "c")])
+        let t = Transaction(store: f.store)
+        let pr = KeyRange(b("p/"), b("p0")), qr = KeyRange(b("q/"), b("q0"))
+        let got = try t.prefetchRanges([pr, qr, pr], firstBatch: 4)
+        #expect(got.map { $0.count } == [2, 1, 2])
+        try t.put(b("p/3"), b("own"), cid: 0, subid: 1)
+        let before = t.counters.roundTrips
+        #expect(try scanAll(t, .command(1), "p/", "p0") == ["p/1=a", "p/2=b", "p/3=own"])
+        #expect(try scanAll(t, .command(1), "q/", "q0") == ["q/1=c"])
+        #expect(t.counters.roundTrips == before)
+        #expect(try scanAll(t, .command(1), "p/1", "p0") == ["p/1=a", "p/2=b", "p/3=own"])   // not the same range
+        #expect(t.counters.roundTrips == before + 1)
+        t.abort()
+    }
+
     /// Point reads conflict with later writes of the keys they read —
     /// present or absent — and with nothing else.
     @Test func pointReadsConflictExactly() throws {

@@ -56,6 +56,32 @@ SELECT n FROM shift ORDER BY n;
 DROP TABLE shift;
 DROP FUNCTION add_parent(int);
 DELETE FROM parent WHERE id IN (11, 12);
+-- Foreign keys over several columns in another order than the parent's
+-- key, and across types: checked row by row as with heap.
+CREATE TABLE region (country text, code int, PRIMARY KEY (country, code));
+CREATE TABLE office (id int PRIMARY KEY, code smallint, country text,
+                     FOREIGN KEY (code, country) REFERENCES region (code, country));
+CREATE TABLE desk (id bigint PRIMARY KEY, office bigint REFERENCES office);
+INSERT INTO region SELECT c, g FROM unnest(ARRAY['fr', 'de']) c, generate_series(1, 50) g;
+INSERT INTO office SELECT g, g % 50 + 1, CASE WHEN g % 2 = 0 THEN 'fr' ELSE 'de' END FROM generate_series(1, 300) g;
+INSERT INTO desk SELECT g, g % 300 + 1 FROM generate_series(1, 1000) g;
+INSERT INTO office VALUES (1000, 51, 'fr');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO desk SELECT g, CASE WHEN g = 1500 THEN 301 ELSE 1 END FROM generate_series(1001, 2000) g;
+\echo :LAST_ERROR_SQLSTATE
+COPY desk FROM stdin;
+5000	7
+5001	999
+\.
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+DELETE FROM desk WHERE office = 7;
+DELETE FROM office WHERE id = 7;
+INSERT INTO desk VALUES (6000, 7);
+ROLLBACK;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*), count(DISTINCT office) FROM desk;
+DROP TABLE desk, office, region;
 -- NULLs are distinct in a unique index, unless asked otherwise.
 INSERT INTO parent VALUES (20, NULL, 0), (21, NULL, 0);
 CREATE TABLE nnd (a int, UNIQUE NULLS NOT DISTINCT (a));

@@ -64,6 +64,10 @@ DELETE FROM accounts WHERE id > 2000;
 CREATE TABLE holders (id int PRIMARY KEY, account int REFERENCES accounts);
 INSERT INTO holders SELECT g, g FROM generate_series(1, 100) g;
 SELECT reads + range_reads >= 100 AS fk_checks_counted FROM plinth_stat_statement();
+-- ...and reads the parent rows those checks look up ahead of them, together:
+-- not two round trips per row.
+INSERT INTO holders SELECT g, g FROM generate_series(101, 800) g;
+SELECT round_trips < 20 AS fk_checks_batched FROM plinth_stat_statement();
 DROP TABLE holders;
 -- The session total grows.
 SELECT round_trips > 0 AS session_counted, commits > 0 AS session_commits FROM plinth_stat_session();
