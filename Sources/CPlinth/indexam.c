@@ -107,6 +107,18 @@ index_cache_invalidate(Datum arg, Oid relid)
 	}
 }
 
+/* A hash table keyed by OID, its entries of `entrysize` bytes, in `cxt`. */
+static HTAB *
+oid_hash(const char *name, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = entrysize;
+	ctl.hcxt = cxt;
+	return hash_create(name, 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 static PlinthIndexEntry *
 index_entry(Relation index)
 {
@@ -115,14 +127,7 @@ index_entry(Relation index)
 	bool		found;
 
 	if (index_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(PlinthIndexEntry);
-		ctl.hcxt = CacheMemoryContext;
-		index_cache = hash_create("plinth indexes", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		index_cache = oid_hash("plinth indexes", sizeof(PlinthIndexEntry), CacheMemoryContext);
 	e = hash_search(index_cache, &oid, HASH_ENTER, &found);
 	if (!found || e->relfilenode != index->rd_node.relNode)
 	{
@@ -262,9 +267,13 @@ report_unique_violation(Relation index, Relation heap, Datum *values, bool *isnu
  * waiting run at once. The error is the one heap raises, for the first row
  * inserted whose key is not alone. Rows written by UPDATE are checked at
  * once, as heap does: heap fails an UPDATE that moves a key onto one a later
- * row will move away from, and so does Plinth.
+ * row will move away from, and so does Plinth. So are the rows of a bulk
+ * load (plinth.bulk_load), which sends rows to the store as it goes.
  */
-static bool unique_checks_waiting = false;
+static int	unique_checks_waiting = 0;
+
+/* Checks run when this many wait, whether or not the statement ended: memory stays bounded, the batch large. */
+#define UNIQUE_CHECK_BATCH 10000
 
 void
 plinth_unique_checks_run(int min_depth)
@@ -277,10 +286,10 @@ plinth_unique_checks_run(int min_depth)
 	Datum		values[INDEX_MAX_KEYS];
 	bool		isnull[INDEX_MAX_KEYS];
 
-	if (!unique_checks_waiting)
+	if (unique_checks_waiting == 0)
 		return;
 	PLINTH_CHECK(plinth_swift_unique_checks_run(min_depth, &v, &remaining));
-	unique_checks_waiting = remaining > 0;
+	unique_checks_waiting = (int) remaining;
 	if (!v.found)
 		return;
 	/* Open under the statement's own lock; an index since dropped checks nothing. */
@@ -329,14 +338,7 @@ parent_probe(Relation rel, ForeignKeyCacheInfo *fk)
 	Relation	index;
 
 	if (parent_probes == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(ParentProbe);
-		ctl.hcxt = TopTransactionContext;
-		parent_probes = hash_create("plinth parent probes", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		parent_probes = oid_hash("plinth parent probes", sizeof(ParentProbe), TopTransactionContext);
 	p = hash_search(parent_probes, &fk->conoid, HASH_ENTER, &found);
 	if (found)
 		return p;
@@ -459,16 +461,11 @@ insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *values, 
 										   &conflict));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	if (check == PLINTH_UNIQUE_LATER)
-	{
-		unique_checks_waiting = true;
-		/* Here "conflict" says enough checks wait to run them now. */
-		if (conflict)
-			plinth_unique_checks_run(plinth_statement_depth);
-		return true;
-	}
-	if (conflict && (check == PLINTH_UNIQUE_YES || check == PLINTH_UNIQUE_EXISTING))
+	/* A LATER check found a conflict at once only in a bulk load (IndexAM.swift). */
+	if (conflict && check != PLINTH_UNIQUE_PARTIAL)
 		report_unique_violation(index, heap, values, isnull, building);
+	if (check == PLINTH_UNIQUE_LATER && ++unique_checks_waiting >= UNIQUE_CHECK_BATCH)
+		plinth_unique_checks_run(plinth_statement_depth);
 	return !conflict;
 }
 
@@ -618,7 +615,7 @@ table_indexes_invalidate(Datum arg, Oid relid)
 void
 plinth_indexes_at_transaction_end(void)
 {
-	unique_checks_waiting = false;	/* the store transaction forgot them */
+	unique_checks_waiting = 0;	/* the store transaction forgot them */
 	parent_keys_noted = false;
 	parent_probes = NULL;		/* in TopTransactionContext: gone */
 	table_indexes = NULL;
@@ -638,14 +635,9 @@ indexes_of(Relation rel)
 
 	if (table_indexes == NULL)
 	{
-		HASHCTL		ctl;
-
 		table_indexes_cxt = AllocSetContextCreate(TopTransactionContext, "plinth table indexes",
 												  ALLOCSET_DEFAULT_SIZES);
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(TableIndexes);
-		ctl.hcxt = table_indexes_cxt;
-		table_indexes = hash_create("plinth table indexes", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		table_indexes = oid_hash("plinth table indexes", sizeof(TableIndexes), table_indexes_cxt);
 	}
 	t = hash_search(table_indexes, &oid, HASH_ENTER, &found);
 	if (!found)

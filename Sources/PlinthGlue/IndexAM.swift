@@ -118,9 +118,13 @@ struct PendingUniqueChecks {
         let building: Bool     // CREATE UNIQUE INDEX: its own message
     }
 
-    /// Checks run when this many wait, whether or not the statement ended:
-    /// memory stays bounded and the batch is still large.
-    static let batchSize = 10_000
+    /// Read-conflict ranges the checks of this transaction added. Each is
+    /// a key prefix, and FoundationDB counts every range against its 10 MB;
+    /// past `conflictLimit`, a batch's ranges widen to one per index, from
+    /// its lowest key to its highest (as point reads widen past 20,000):
+    /// a wider range can add a conflict, never hide one.
+    private var conflictRanges = 0
+    static let conflictLimit = 20_000
 
     private(set) var checks: [Check] = []
     /// The own entry of the first violation found (an index tuple), for
@@ -129,7 +133,10 @@ struct PendingUniqueChecks {
 
     var count: Int { checks.count }
     mutating func append(_ c: Check) { checks.append(c) }
-    mutating func removeAll() { checks.removeAll() }
+    mutating func removeAll() {
+        checks.removeAll()
+        conflictRanges = 0
+    }
 
     /// Runs the checks of statements at `minDepth` or deeper and forgets
     /// them. Returns the first violation: an index and the tuple of the
@@ -141,8 +148,24 @@ struct PendingUniqueChecks {
             return false
         }
         guard !due.isEmpty else { return nil }
-        let scans = try txn.scanMany(due.map { let (lo, hi) = Keyspace.prefixRange($0.prefix); return KeyRange(lo, hi) },
-                                     .all, firstBatch: 4)
+        let ranges = due.map { let (lo, hi) = Keyspace.prefixRange($0.prefix); return KeyRange(lo, hi) }
+        let exact = conflictRanges + ranges.count <= Self.conflictLimit
+        let scans = try txn.scanMany(ranges, .all, firstBatch: 4, snapshot: !exact)
+        if exact {
+            conflictRanges += ranges.count
+        } else {
+            var spans: [UInt32: KeyRange] = [:]
+            for (c, r) in zip(due, ranges) {
+                if let s = spans[c.indexOID] {
+                    spans[c.indexOID] = KeyRange(compareBytes(r.begin, s.begin) < 0 ? r.begin : s.begin,
+                                                 compareBytes(r.end, s.end) > 0 ? r.end : s.end)
+                } else {
+                    spans[c.indexOID] = r
+                }
+            }
+            for r in spans.values { try txn.addReadConflict(r) }
+            conflictRanges += spans.count
+        }
         for (c, it) in zip(due, scans) {
             let plen = c.prefix.count
             var own: Bytes?
@@ -176,16 +199,17 @@ public func plinthSwiftIndexInsert(_ d: UnsafePointer<PlinthIndexDesc>, _ elems:
         let keyPrefix = try info.prefix + cols
         conflict.pointee = false
         let checked = info.unique && check != PLINTH_UNIQUE_NO && (!hasNull || info.nullsNotDistinct)
-        if checked && check == PLINTH_UNIQUE_LATER {
+        // A bulk load sends its writes to the store as it goes: a check that
+        // waited could find its duplicate already committed. So it checks
+        // at once, before writing, as heap does.
+        if checked && check == PLINTH_UNIQUE_LATER && !txn.bulkLoad {
             backend.uniqueChecks.append(.init(indexOID: d.pointee.index_oid, prefix: keyPrefix, row: row,
                                               depth: depth, building: building))
-            // Enough waiting: the shim runs them now.
-            conflict.pointee = backend.uniqueChecks.count >= PendingUniqueChecks.batchSize
         } else if checked {
             conflict.pointee = try storeCall { () throws(StoreError) in try otherRowHasKey(txn, keyPrefix, row) }
         }
         if check == PLINTH_UNIQUE_EXISTING { return }   // a deferred recheck inserts nothing
-        if conflict.pointee && check == PLINTH_UNIQUE_YES { return }   // the shim raises the violation
+        if conflict.pointee && (check == PLINTH_UNIQUE_YES || check == PLINTH_UNIQUE_LATER) { return }   // the shim raises the violation
         var key = keyPrefix
         TupleEncoder.appendInt(row, to: &key)
         if key.count > StoreLimits.keyBytes {

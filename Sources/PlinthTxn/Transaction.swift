@@ -239,9 +239,13 @@ public final class Transaction {
     /// Scans of several ranges whose first batches (of `firstBatch`
     /// entries) are read in one round trip: the uniqueness checks of a
     /// statement, whatever number of rows it wrote.
-    public func scanMany(_ ranges: [KeyRange], _ vis: Visibility, firstBatch: Int) throws(StoreError) -> [ScanIterator] {
+    /// `snapshot`: the first batches add no read conflict (the caller adds
+    /// its own, wider ones).
+    public func scanMany(_ ranges: [KeyRange], _ vis: Visibility, firstBatch: Int,
+                         snapshot: Bool = false) throws(StoreError) -> [ScanIterator] {
         guard !ranges.isEmpty else { return [] }
-        let batches = try storeTransaction().getRanges(ranges, options: RangeOptions(limit: firstBatch, mode: .iterator))
+        let batches = try storeTransaction().getRanges(ranges, options: RangeOptions(limit: firstBatch, snapshot: snapshot,
+                                                                                     mode: .iterator))
         return zip(ranges, batches).map { ScanIterator(self, $0, vis, reverse: false, firstBatch: firstBatch, first: $1) }
     }
 

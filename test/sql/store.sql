@@ -59,6 +59,15 @@ INSERT INTO accounts SELECT g, 'dup', 0 FROM generate_series(2990, 3010) g;
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM accounts WHERE id > 2000;
 DELETE FROM accounts WHERE id > 2000;
+-- Each check holds a read conflict on its key, and conflict ranges count
+-- against the 10 MB a transaction may send: past 20,000, each batch of
+-- checks holds one range per index, so large inserts still fit.
+CREATE TABLE wide_load (id int PRIMARY KEY, v text);
+INSERT INTO wide_load SELECT g, 'x' FROM generate_series(1, 90000) g;
+SELECT count(*) FROM wide_load;
+INSERT INTO wide_load VALUES (90000, 'dup');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE wide_load;
 -- A statement's count includes the statements it runs inside: foreign key
 -- checks, functions, triggers.
 CREATE TABLE holders (id int PRIMARY KEY, account int REFERENCES accounts);
@@ -111,6 +120,14 @@ SET plinth.bulk_load = on;
 INSERT INTO accounts SELECT id + 10000, owner, balance FROM accounts;
 RESET plinth.bulk_load;
 SELECT count(*) FROM accounts;
+-- A bulk load sends rows as it goes, so it checks keys as it goes: a
+-- duplicate followed by more than 4 MB fails, and is not among what was sent.
+SET plinth.bulk_load = on;
+INSERT INTO docs SELECT CASE WHEN g = 31 THEN 10 ELSE g END, noise(1000000) || g FROM generate_series(30, 45) g;
+\echo :LAST_ERROR_SQLSTATE
+RESET plinth.bulk_load;
+SELECT count(*) FILTER (WHERE id = 10) AS tens, count(*) FILTER (WHERE id >= 30) AS sent FROM docs;
+DELETE FROM docs WHERE id >= 30;
 -- An index key past Postgres's index tuple limit: 54000, nothing written.
 CREATE INDEX docs_body ON docs (body);
 \echo :LAST_ERROR_SQLSTATE
