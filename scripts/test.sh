@@ -10,6 +10,11 @@
 source "$(dirname "$0")/common.sh"
 cd "$PLINTH_ROOT"
 
+# The expected outputs are those of a UTF8 database in the C.UTF-8 locale
+# (code point order); the temporary servers take their locale from the
+# environment, which on a fresh machine may name none (SQL_ASCII).
+export LC_ALL=C.UTF-8
+
 state=$(state_dir)
 work="$state/test"
 results=()
@@ -50,7 +55,7 @@ pg_regress_run() {
 	echo "== pg_regress: $name ($schedule, $conf)"
 	if as_server_user "$PG_REGRESS" --temp-instance="$work/$name-instance" --temp-config="$work/in/$conf" \
 		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/$name" \
-		--schedule="$work/in/$schedule" --dbname=plinth_regression $extra; then
+		--schedule="$work/in/$schedule" --dbname=plinth_regression --encoding=UTF8 $extra; then
 		record "$name" passed
 	else
 		[ -f "$work/$name/regression.diffs" ] && head -300 "$work/$name/regression.diffs"
@@ -72,7 +77,7 @@ run_isolation() {
 	stage_inputs
 	if as_server_user "$PG_ISOLATION_REGRESS" --temp-instance="$work/isolation-instance" --temp-config="$work/in/regress_plinth.conf" \
 		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/isolation" \
-		--schedule="$work/in/isolation_schedule" --dbname=plinth_isolation --load-extension=plinth; then
+		--schedule="$work/in/isolation_schedule" --dbname=plinth_isolation --encoding=UTF8 --load-extension=plinth; then
 		record isolation passed
 	else
 		[ -f "$work/isolation/regression.diffs" ] && head -200 "$work/isolation/regression.diffs"
