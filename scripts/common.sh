@@ -25,8 +25,11 @@ server_user() {
 }
 PLINTH_USER=$(server_user)
 
+# Every path handed to it is absolute; it runs from / because the server
+# user may not be allowed into root's working directory (Postgres's tools
+# then complain that they cannot change back to it).
 as_server_user() {
-	if [ "$(id -u)" = 0 ]; then runuser -u "$PLINTH_USER" -- "$@"; else "$@"; fi
+	if [ "$(id -u)" = 0 ]; then runuser -u "$PLINTH_USER" -- env -C / "$@"; else "$@"; fi
 }
 
 # The project-local state directory (data directory, sockets, logs, test
