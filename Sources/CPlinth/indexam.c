@@ -405,6 +405,7 @@ plinth_note_parent_keys(Relation rel, TupleTableSlot *slot)
 		bool		isnull[INDEX_MAX_KEYS];
 		bool		anynull = false;
 		Relation	index;
+		PlinthIndexEntry *e;
 		PlinthKeyBuf b;
 		bool		due = false;
 
@@ -420,9 +421,10 @@ plinth_note_parent_keys(Relation rel, TupleTableSlot *slot)
 		index = try_relation_open(p->parent_index, AccessShareLock);
 		if (index == NULL)
 			continue;
+		e = plinth_index_describe(index);
 		plinth_keybuf_init(&b);
-		key_elements(plinth_index_describe(index), values, isnull, &b);
-		PLINTH_CHECK(plinth_swift_parent_key_note(&plinth_index_describe(index)->desc, b.elems, b.n, &due));
+		key_elements(e, values, isnull, &b);
+		PLINTH_CHECK(plinth_swift_parent_key_note(&e->desc, b.elems, b.n, &due));
 		relation_close(index, NoLock);
 		parent_keys_noted = true;
 		if (due)

@@ -268,6 +268,7 @@ plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
 	bool	   *isnull;
 	Size		data_size = 0;
 	bool		changed = false;
+	HeapTuple	tuple;
 
 	slot_getallattrs(slot);
 	isnull = slot->tts_isnull;
@@ -346,10 +347,17 @@ plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
 		pfree(tried);
 	}
 
-	if (!changed)
-		return ExecFetchSlotHeapTuple(slot, true, should_free);
-	*should_free = true;
-	return heap_form_tuple(desc, values, slot->tts_isnull);
+	if (changed)
+	{
+		*should_free = true;
+		tuple = heap_form_tuple(desc, values, slot->tts_isnull);
+	}
+	else
+		tuple = ExecFetchSlotHeapTuple(slot, true, should_free);
+	/* The store keeps the tuple without the header fields it rebuilds. */
+	if (tuple->t_len < PLINTH_OMITTED_HEADER)
+		elog(ERROR, "plinth: malformed tuple");
+	return tuple;
 }
 
 static inline uint32
@@ -816,8 +824,6 @@ plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
 	TransactionId xid = plinth_writing();
 
 	tuple = plinth_form_tuple(rel, slot, &should_free);
-	if (tuple->t_len < PLINTH_OMITTED_HEADER)
-		elog(ERROR, "plinth: malformed tuple");
 	PLINTH_CHECK(plinth_swift_insert(plinth_store_id(rel),
 									 (char *) tuple->t_data + PLINTH_OMITTED_HEADER,
 									 tuple->t_len - PLINTH_OMITTED_HEADER,
@@ -1044,8 +1050,6 @@ plinth_update_in_place(Relation rel, ItemPointer otid, TupleTableSlot *slot, Com
 	TransactionId xid = plinth_writing();
 
 	tuple = plinth_form_tuple(rel, slot, &should_free);
-	if (tuple->t_len < PLINTH_OMITTED_HEADER)
-		elog(ERROR, "plinth: malformed tuple");
 	PLINTH_CHECK(plinth_swift_replace(plinth_store_id(rel), plinth_tid_to_row(otid),
 									  (char *) tuple->t_data + PLINTH_OMITTED_HEADER,
 									  tuple->t_len - PLINTH_OMITTED_HEADER,

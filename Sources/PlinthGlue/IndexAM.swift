@@ -168,14 +168,18 @@ struct PendingUniqueChecks {
         }
         for (c, it) in zip(due, scans) {
             let plen = c.prefix.count
-            var own: Bytes?
+            var ownSeen = false
             var others = false
-            while let (row, value) = try it.next({ k, v in (Keyspace.rowID(fromKey: k, prefixLength: plen), v) }) {
-                if row == c.row { own = Bytes(value) } else { others = true }
-                if own != nil && others { break }
+            while let row = try it.next({ k, _ in Keyspace.rowID(fromKey: k, prefixLength: plen) }) {
+                if row == c.row { ownSeen = true } else { others = true }
+                if ownSeen && others { break }
             }
             // No own entry: the row is gone again (deleted, rolled back).
-            if let own, others {
+            // Only a violation needs the entry's value (the tuple to report).
+            guard ownSeen && others else { continue }
+            var ownKey = c.prefix
+            TupleEncoder.appendInt(c.row, to: &ownKey)
+            if let own = try txn.get(ownKey, .all) {
                 violationTuple.deallocate()
                 violationTuple = .allocate(byteCount: own.count, alignment: 8)
                 violationTuple.copyBytes(from: own)
@@ -239,19 +243,16 @@ struct ParentKeyReads {
     mutating func read(_ txn: Transaction, _ db: Keyspace.Database) throws(StoreError) {
         defer { probes.removeAll(keepingCapacity: true) }
         guard !probes.isEmpty else { return }
-        var tableOf: [HashedKey: (table: Int64, prefixLength: Int)] = [:]
-        for p in probes { tableOf[HashedKey(p.range.begin)] = (p.table, p.prefixLength) }
-        var ranges = probes.map { $0.range }
-        ranges.sort { compareBytes($0.begin, $1.begin) < 0 }
+        probes.sort { compareBytes($0.range.begin, $1.range.begin) < 0 }
         // As the check's own scan reads them (IndexScan: its first batch).
-        let batches = try txn.prefetchRanges(ranges, firstBatch: 4)
+        let batches = try txn.prefetchRanges(probes.map { $0.range }, firstBatch: 4)
         var rows: [Bytes] = []
-        var distinct = Set<HashedKey>()
-        for (r, b) in zip(ranges, batches) where !b.isEmpty {
-            guard let (table, plen) = tableOf[HashedKey(r.begin)] else { continue }
+        var distinct = Set<HashedKey>()   // many children share a parent
+        for (p, b) in zip(probes, batches) where !b.isEmpty {
             for i in 0..<b.count {
-                guard let row = b.withEntry(i, { k, _ in Keyspace.rowID(fromKey: k, prefixLength: plen) }) else { continue }
-                let key = db.rowKey(table, row)
+                guard let row = b.withEntry(i, { k, _ in Keyspace.rowID(fromKey: k, prefixLength: p.prefixLength) })
+                else { continue }
+                let key = db.rowKey(p.table, row)
                 if distinct.insert(HashedKey(key)).inserted { rows.append(key) }
             }
         }
