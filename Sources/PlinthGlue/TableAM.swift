@@ -112,10 +112,7 @@ public func plinthSwiftFetch(_ table: Int64, _ row: Int64, _ vis: PlinthVisibili
                              _ found: UnsafeMutablePointer<Bool>, _ out: UnsafeMutablePointer<PlinthRow>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         let f = handle(fetcher, as: Fetcher.self)
-        let b = Backend.shared
-        let txn = try b.transaction()
-        let db = try b.db()
-        let key = db.rowKey(table, row)
+        let (_, txn, db, key) = try rowAccess(table, row)
         let visibility = Visibility(vis)
         try storeCall { () throws(StoreError) in
             let value: Bytes?, own: OwnWrite?
@@ -156,6 +153,15 @@ public func plinthSwiftPrefetch(_ table: Int64, _ rows: UnsafePointer<Int64>, _ 
         let keys = (0..<n).map { db.rowKey(table, rows[$0]) }
         try storeCall { () throws(StoreError) in try txn.prefetch(keys) }
     }
+}
+
+/// What an operation on one row needs: the backend, its store
+/// transaction, the database's keyspace and the row's key.
+private func rowAccess(_ table: Int64, _ row: Int64) throws(PlinthError) -> (Backend, Transaction, Keyspace.Database, Bytes) {
+    let b = Backend.shared
+    let txn = try b.transaction()
+    let db = try b.db()
+    return (b, txn, db, db.rowKey(table, row))
 }
 
 /// How an own write of the row stands against command `cid`: nil when the
@@ -200,10 +206,7 @@ public func plinthSwiftDelete(_ table: Int64, _ row: Int64, _ cid: UInt32, _ sub
                               _ fetcher: UnsafeMutableRawPointer, _ out: UnsafeMutablePointer<PlinthModify>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         let f = handle(fetcher, as: Fetcher.self)
-        let b = Backend.shared
-        let txn = try b.transaction()
-        let db = try b.db()
-        let key = db.rowKey(table, row)
+        let (b, txn, db, key) = try rowAccess(table, row)
         if let c = ownConflict(txn, key, cid) { out.pointee = c; return }
         try storeCall { () throws(StoreError) in
             guard let old = try rowToModify(txn, key, out) else { return }
@@ -224,10 +227,7 @@ public func plinthSwiftDelete(_ table: Int64, _ row: Int64, _ cid: UInt32, _ sub
 public func plinthSwiftReplace(_ table: Int64, _ row: Int64, _ tuple: UnsafeRawPointer, _ len: Int, _ cid: UInt32,
                                _ subid: UInt32, _ xid: UInt32, _ out: UnsafeMutablePointer<PlinthModify>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        let b = Backend.shared
-        let txn = try b.transaction()
-        let db = try b.db()
-        let key = db.rowKey(table, row)
+        let (b, txn, db, key) = try rowAccess(table, row)
         if let c = ownConflict(txn, key, cid) { out.pointee = c; return }
         try storeCall { () throws(StoreError) in
             guard let old = try rowToModify(txn, key, out) else { return }
@@ -247,10 +247,7 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
                             _ fetcher: UnsafeMutableRawPointer, _ out: UnsafeMutablePointer<PlinthModify>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         let f = handle(fetcher, as: Fetcher.self)
-        let b = Backend.shared
-        let txn = try b.transaction()
-        let db = try b.db()
-        let key = db.rowKey(table, row)
+        let (_, txn, db, key) = try rowAccess(table, row)
         var conflict = ownConflict(txn, key, cid)
         if conflict?.result == PLINTH_MODIFY_SELF_MODIFIED, txn.buffer.latestVersion(key)?.value != nil {
             // Updated in place by this command: a lock finds the new version,
