@@ -26,8 +26,9 @@ import Glibc
 /// in flight, and an operating-system crash ends all of them. After a reboot
 /// (a new kernel boot id) the history is recreated empty, with everything
 /// before the store's last version counted as pruned. Commits record their
-/// history before the data commit, so a crash between the two can only add a
-/// spurious conflict, never miss one.
+/// history before the data commit, so a crash between the two can never miss
+/// a conflict; the history it leaves above the data's last version is
+/// discarded by the next writer (`discard`).
 struct ConflictIndex {
     static let databaseNames = ["write_conflicts", "write_log", "meta"]
     let env: LMDBEnvironment
@@ -91,6 +92,62 @@ struct ConflictIndex {
                 }
                 e = try keyCursor.get(MDB_NEXT)
             }
+        }
+    }
+
+    /// Takes back the history of commits above `lastCommitted`, the data's
+    /// last committed version: a process killed between the history commit
+    /// and the data commit leaves its entry behind, at the version the next
+    /// data commit will take. Kept, it would make a transaction that read
+    /// just below that version conflict with a write that never happened —
+    /// and conflict again at every retry, while nothing else commits.
+    ///
+    /// The keys such a commit recorded had their last real write version
+    /// overwritten; they are recorded again at `lastCommitted` (at least
+    /// that last write's version, and one the data has: a conflict it adds
+    /// is gone at the retry), in the log entry of that version so that they
+    /// are pruned with it.
+    func discard(_ txn: LMDBTxn, above lastCommitted: Int64) throws(StoreError) {
+        var claimed: [Bytes] = []
+        let logCursor = try txn.cursor(log)
+        defer { logCursor.close() }
+        while let e = try logCursor.get(MDB_LAST) {
+            guard e.key.count == 8 else { throw StoreError(.storeCorrupted, "embedded store: bad write log key") }
+            let version = Int64(bitPattern: UInt64(bigEndian: e.key.loadUnaligned(as: UInt64.self)))
+            guard version > lastCommitted else { break }
+            var points: [Bytes] = []
+            try LogEntry.walkPoints(e.value) { points.append(Bytes($0)) }
+            try logCursor.deleteCurrent()
+            for p in points {
+                let current = try p.withBytes { (k) throws(StoreError) in try txn.get(keys, k).map { Bytes($0) } }
+                if let current, current.count == 8,
+                   current.withUnsafeBytes({ Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }) == version {
+                    claimed.append(p)
+                }
+            }
+        }
+        guard !claimed.isEmpty else { return }
+        let stamp = withUnsafeBytes(of: lastCommitted.littleEndian) { Bytes($0) }
+        for p in claimed {
+            try p.withBytes { (k) throws(StoreError) in
+                try stamp.withBytes { (s) throws(StoreError) in try txn.put(keys, k, s) }
+            }
+        }
+        // Into the log entry of lastCommitted, merged with what it holds.
+        let key = Self.versionKey(lastCommitted)
+        var time = wallClockMilliseconds()
+        var ranges: [KeyRange] = []
+        var points = claimed
+        if let old = try key.withBytes({ (k) throws(StoreError) in try txn.get(log, k).map { Bytes($0) } }) {
+            try old.withBytes { (v) throws(StoreError) in
+                try LogEntry.walkRanges(v) { ranges.append($0) }   // validates the entry
+                time = Int64(littleEndian: v.loadUnaligned(as: Int64.self))
+                try LogEntry.walkPoints(v) { points.append(Bytes($0)) }
+            }
+        }
+        let entry = LogEntry.encode(time: time, ranges: ranges, points: points)
+        try key.withBytes { (k) throws(StoreError) in
+            try entry.withBytes { (e) throws(StoreError) in try txn.put(log, k, e) }
         }
     }
 

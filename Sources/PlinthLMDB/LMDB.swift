@@ -7,11 +7,22 @@ import Glibc
 // The one file that calls LMDB. Every mdb_* call goes through here, so that
 // errors are mapped in one place and tests can inject faults.
 
-/// Fault injection for tests: when set, called before the named operation;
-/// a non-zero return is used as that operation's LMDB error code.
-public enum LMDBFaults {
-    public enum Operation: Sendable { case beginWrite, put, commit }
-    nonisolated(unsafe) public static var inject: ((Operation) -> Int32)? = nil
+/// Fault injection for tests, per store (tests run in parallel): when set,
+/// called before the named operation; a non-zero return is used as that
+/// operation's error code (an errno or an LMDB code).
+public struct LMDBFaults {
+    public enum Operation: Sendable {
+        case beginWrite, put, commit
+        /// The data commit of a store transaction, after its conflict
+        /// history was committed: a failure here is a process killed
+        /// between the two.
+        case dataCommit
+    }
+    public var inject: ((Operation) -> Int32)?
+    public init(inject: ((Operation) -> Int32)? = nil) { self.inject = inject }
+
+    @inline(__always)
+    func fault(_ op: Operation) -> Int32 { inject?(op) ?? 0 }
 }
 
 @inline(__always)
@@ -51,6 +62,7 @@ final class LMDBEnvironment {
     let path: String
     private(set) var databases: [MDB_dbi] = []
     let maxKeySize: Int
+    var faults = LMDBFaults()
 
     init(path: String, mapSizeBytes: Int, maxReaders: UInt32, flags: UInt32, databases names: [String]) throws(StoreError) {
         self.path = path
@@ -136,7 +148,8 @@ final class LMDBEnvironment {
     /// Begins the write transaction: blocks until this process holds the
     /// store's writer lock (the commit critical section).
     func beginWrite() throws(StoreError) -> LMDBTxn {
-        if let f = LMDBFaults.inject?(.beginWrite), f != 0 { throw lmdbError(f, "begin write transaction") }
+        let f = faults.fault(.beginWrite)
+        if f != 0 { throw lmdbError(f, "begin write transaction") }
         var t: OpaquePointer?
         var rc = mdb_txn_begin(env, nil, 0, &t)
         if rc == MDB_MAP_RESIZED {
@@ -194,7 +207,8 @@ struct LMDBTxn {
     }
 
     func put(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, flags: UInt32 = 0) throws(StoreError) {
-        if let f = LMDBFaults.inject?(.put), f != 0 { throw lmdbError(f, "put") }
+        let f = env.faults.fault(.put)
+        if f != 0 { throw lmdbError(f, "put") }
         var k = mdbVal(key)
         var v = mdbVal(value)
         try check(mdb_put(txn, dbi, &k, &v, flags), "put")
@@ -211,7 +225,8 @@ struct LMDBTxn {
     }
 
     func commit() throws(StoreError) {
-        if let f = LMDBFaults.inject?(.commit), f != 0 {
+        let f = env.faults.fault(.commit)
+        if f != 0 {
             mdb_txn_abort(txn)
             throw lmdbError(f, "commit")
         }

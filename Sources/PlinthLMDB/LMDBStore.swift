@@ -33,6 +33,13 @@ public final class LMDBStore: Store {
     public var options: Options {
         didSet { if options.durable != oldValue.durable { env.setDurable(options.durable) } }
     }
+    /// Failures injected by tests into both environments (LMDB.swift).
+    public var faults = LMDBFaults() {
+        didSet {
+            env.faults = faults
+            conflicts.env.faults = faults
+        }
+    }
     /// A reset read transaction kept for the next transaction (renewing is
     /// cheaper than beginning).
     private var idleReader: LMDBTxn?

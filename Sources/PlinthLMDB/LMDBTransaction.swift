@@ -454,6 +454,10 @@ final class LMDBTransaction: StoreTransaction {
         let c: LMDBTxn
         do { c = try store.conflicts.env.beginWrite() } catch { w.abort(); throw error }
         do throws(StoreError) {
+            // History of a commit whose data never landed (its process was
+            // killed between the two commits) claims a version the data will
+            // now reuse: gone before anything is checked against it.
+            try store.conflicts.discard(c, above: version - 1)
             try store.conflicts.check(c, readVersion: readVersion, reads: reads)
             let space = LogicalSpace(txn: w, dbi: store.data)
             for m in mutations {
@@ -501,14 +505,20 @@ final class LMDBTransaction: StoreTransaction {
             if error.knownCode == .notCommitted { counters.conflicts += 1 }
             throw error
         }
-        // History first: a crash between the two commits can only leave a
-        // spurious conflict behind, never hide a write. (A failed
+        // History first: a crash between the two commits can only leave
+        // history above the data's last version, which the next writer
+        // discards; never a write without its history. (A failed
         // mdb_txn_commit has already freed its transaction.)
         do throws(StoreError) {
             try c.commit()
         } catch {
             w.abort()
             throw error
+        }
+        let fault = store.env.faults.fault(.dataCommit)
+        if fault != 0 {
+            w.abort()
+            throw lmdbError(fault, "commit")
         }
         try w.commit()
         try store.makeDurable(version)

@@ -99,8 +99,7 @@ func usleepWrapper(_ us: UInt32) -> Int32 { usleep(us) }
 @Suite(.serialized) struct StoreFaultTests {
     @Test func failedCommitLeavesNothingBehind() throws {
         let f = try StoreFixture()
-        defer { LMDBFaults.inject = nil }
-        LMDBFaults.inject = { op in op == .commit ? 5 /* EIO */ : 0 }
+        f.store.faults = LMDBFaults { op in op == .commit ? 5 /* EIO */ : 0 }
         let tr = try f.store.beginTransaction()
         try tr.set(b("k"), b("v"))
         do {
@@ -109,12 +108,61 @@ func usleepWrapper(_ us: UInt32) -> Int32 { usleep(us) }
         } catch {
             #expect(error.knownCode == .storeIOError)
         }
-        LMDBFaults.inject = nil
+        f.store.faults = LMDBFaults()
         try transact(f.store) { t throws(StoreError) in
             #expect(try t.get(b("k"), snapshot: false) == nil)
             try t.set(b("k2"), b("v2"))
         }
         try transact(f.store) { t throws(StoreError) in #expect(s(try t.get(b("k2"), snapshot: false)) == "v2") }
+    }
+
+    /// A process killed between a commit's history and its data (here: the
+    /// data commit fails after the history committed) must not leave a
+    /// conflict at a version the data never reached: a transaction that
+    /// read just below it would conflict at every retry while nothing else
+    /// commits (a backend looping in onError forever).
+    @Test func historyOfACommitThatNeverLandedConflictsWithNothing() throws {
+        let f = try StoreFixture()
+        try transact(f.store) { t throws(StoreError) in
+            try t.set(b("k"), b("0"))
+            try t.set(b("kept"), b("0"))
+        }
+        // Read at the store's last version V-1.
+        let reader = try f.store.beginTransaction()
+        #expect(s(try reader.get(b("k"), snapshot: false)) == "0")
+        // A writer of k dies between its history commit (at V) and its data commit.
+        f.store.faults = LMDBFaults { op in op == .dataCommit ? 5 /* EIO */ : 0 }
+        let dying = try f.store.beginTransaction()
+        try dying.set(b("k"), b("never"))
+        #expect(throws: StoreError.self) { _ = try dying.commit() }
+        f.store.faults = LMDBFaults()
+        // The reader commits: nothing was written after its read.
+        try reader.set(b("out"), b("1"))
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                _ = try reader.commit()
+                break
+            } catch {
+                if attempts >= 3 { Issue.record("conflict after \(attempts) attempts: \(error)"); break }
+                try reader.onError(error)
+                #expect(s(try reader.get(b("k"), snapshot: false)) == "0")
+                try reader.set(b("out"), b("1"))
+            }
+        }
+        #expect(attempts == 1)
+        // A real write of k before the crash still conflicts with an older reader.
+        let old = try f.store.beginTransaction()
+        _ = try old.get(b("kept"), snapshot: false)
+        try transact(f.store) { t throws(StoreError) in try t.set(b("kept"), b("1")) }
+        f.store.faults = LMDBFaults { op in op == .dataCommit ? 5 : 0 }
+        let dying2 = try f.store.beginTransaction()
+        try dying2.set(b("kept"), b("never"))
+        #expect(throws: StoreError.self) { _ = try dying2.commit() }
+        f.store.faults = LMDBFaults()
+        try old.set(b("out2"), b("1"))
+        #expect(throws: StoreError.self) { _ = try old.commit() }
     }
 
     @Test func fullStoreIsItsOwnError() throws {
