@@ -7,6 +7,9 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <errno.h>
+#include <time.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +52,7 @@ struct cfdb_api {
     void (*transaction_cancel)(FDBTransaction *);
     fdb_error_t (*transaction_add_conflict_range)(FDBTransaction *, const uint8_t *, int, const uint8_t *, int, int);
     fdb_error_t (*future_block_until_ready)(FDBFuture *);
+    fdb_error_t (*future_set_callback)(FDBFuture *, void (*)(FDBFuture *, void *), void *);
     fdb_bool_t (*future_is_ready)(FDBFuture *);
     fdb_error_t (*future_get_error)(FDBFuture *);
     fdb_error_t (*future_get_int64)(FDBFuture *, int64_t *);
@@ -95,6 +99,7 @@ static const struct {
     SYMBOL(transaction_cancel, "fdb_transaction_cancel"),
     SYMBOL(transaction_add_conflict_range, "fdb_transaction_add_conflict_range"),
     SYMBOL(future_block_until_ready, "fdb_future_block_until_ready"),
+    SYMBOL(future_set_callback, "fdb_future_set_callback"),
     SYMBOL(future_is_ready, "fdb_future_is_ready"),
     SYMBOL(future_get_error, "fdb_future_get_error"),
     SYMBOL(future_get_int64, "fdb_future_get_int64"),
@@ -420,6 +425,53 @@ fdb_error_t cfdb_transaction_add_conflict_range(FDBTransaction *tr,
 
 fdb_error_t cfdb_future_block_until_ready(FDBFuture *f) {
     return api.future_block_until_ready(f);
+}
+
+/*
+ * Interruptible waits. A waiting thread sleeps on a semaphore of its own that
+ * the future's callback posts (from the network thread: sem_post is the only
+ * thing it does). The semaphore is never freed, so a callback that fires after
+ * its waiter gave up (a cancel, a timeout) posts to live memory; the next wait
+ * of that thread sees one spurious wake-up, which it checks for.
+ */
+static __thread sem_t *wait_semaphore;
+
+static void post_ready(FDBFuture *f, void *arg) {
+    (void) f;
+    sem_post((sem_t *) arg);
+}
+
+fdb_error_t cfdb_future_arm(FDBFuture *f) {
+    if (wait_semaphore == NULL) {
+        sem_t *s = malloc(sizeof(sem_t));
+        if (s == NULL || sem_init(s, 0, 0) != 0) {
+            free(s);
+            return 4100; /* internal_error */
+        }
+        wait_semaphore = s;
+    }
+    return api.future_set_callback(f, post_ready, wait_semaphore);
+}
+
+int cfdb_future_wait(FDBFuture *f, int timeout_ms) {
+    struct timespec deadline;
+
+    if (api.future_is_ready(f))
+        return 1;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    /* A post may be stale (an earlier future's): check, and wait on. */
+    while (sem_timedwait(wait_semaphore, &deadline) == 0) {
+        if (api.future_is_ready(f))
+            return 1;
+    }
+    /* Timed out, or a signal arrived (never restarted): the caller polls. */
+    return api.future_is_ready(f) ? 1 : 0;
 }
 
 fdb_bool_t cfdb_future_is_ready(FDBFuture *f) {

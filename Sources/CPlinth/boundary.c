@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -132,6 +133,32 @@ plinth_raise_pending(void)
 				 swift_has_hint ? errhint("%s", swift_hint) : 0));
 	}
 	elog(ERROR, "plinth: an operation failed without recording an error");
+}
+
+/*
+ * Interrupts, as Swift's waits and retry loops see them (StoreInterrupts in
+ * Sources/PlinthStore/Waits.swift). Reading the flag is cheap and raises
+ * nothing; processing runs CHECK_FOR_INTERRUPTS under plinth_pg_try, so a
+ * query cancel or statement_timeout is caught, waits while Swift unwinds,
+ * and is raised unchanged by plinth_raise_pending (a termination ends the
+ * process there, as it would anywhere).
+ */
+bool
+plinth_interrupt_pending(void)
+{
+	return InterruptPending && INTERRUPTS_CAN_BE_PROCESSED();
+}
+
+static void
+process_interrupts_body(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+bool
+plinth_interrupt_raised(void)
+{
+	return !plinth_pg_try(process_interrupts_body, NULL);
 }
 
 /* Forget anything pending: called at transaction end. */

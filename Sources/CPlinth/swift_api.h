@@ -15,6 +15,7 @@ extern const char *plinth_swift_version(void);
 extern PlinthStatus plinth_swift_test_raise(const char *sqlstate, const char *message);
 extern PlinthStatus plinth_swift_test_parse_int4(const char *text, int32_t *result);
 extern int64_t plinth_swift_test_unwound(void);
+extern PlinthStatus plinth_swift_test_retry_forever(int32_t limit_ms);
 
 /* TableAM.swift: configuration and handles */
 extern void plinth_swift_configure(const PlinthConfig *config);

@@ -8,7 +8,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "shim.h"
+#include "plinth_am.h"
 
 /* plinth_test_raise(sqlstate text, message text): a Swift error */
 PG_FUNCTION_INFO_V1(plinth_test_raise);
@@ -40,6 +40,20 @@ Datum
 plinth_test_unwound(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(plinth_swift_test_unwound());
+}
+
+/*
+ * plinth_test_retry_forever(limit_ms): a store transaction that conflicts at
+ * every attempt, in Plinth's retry loop: it must answer query cancel and
+ * statement_timeout, and give up after limit_ms.
+ */
+PG_FUNCTION_INFO_V1(plinth_test_retry_forever);
+Datum
+plinth_test_retry_forever(PG_FUNCTION_ARGS)
+{
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_test_retry_forever(PG_GETARG_INT32(0)));
+	PG_RETURN_VOID();
 }
 
 /* plinth_test_backend_rss(): resident set size of this backend, in kB */

@@ -15,8 +15,11 @@ public final class FDBStore: Store {
     /// The cluster file given to open (nil: FoundationDB's default).
     public let clusterFile: String?
     public let apiVersion: Int32
-    /// Options of the transactions begun from now on.
-    public var settings: FDBTransactionSettings
+    /// Options of the transactions begun from now on; the timeout also
+    /// bounds each wait on the cluster (`FDBWaits`).
+    public var settings: FDBTransactionSettings {
+        didSet { FDBWaits.limitMilliseconds = settings.timeoutMilliseconds }
+    }
 
     let database: OpaquePointer
 
@@ -25,6 +28,7 @@ public final class FDBStore: Store {
         self.clusterFile = clusterFile
         self.apiVersion = apiVersion
         self.settings = settings
+        FDBWaits.limitMilliseconds = settings.timeoutMilliseconds
     }
 
     deinit {

@@ -28,11 +28,28 @@ struct Future: ~Copyable {
 
     // The same on a borrowed handle (FutureList's).
 
+    /// Waits until the future is ready, answering interrupts
+    /// (`StoreInterrupts`) and giving up after `FDBWaits.limitMilliseconds`
+    /// without an answer: the cluster is unreachable (or the network thread
+    /// stopped). Either way the future is cancelled.
     static func wait(_ handle: OpaquePointer) throws(StoreError) {
         try FDBLibrary.checkNetwork()
-        // Non-zero only in exceptional conditions (out of memory); the
-        // future's own error comes from fdb_future_get_error.
-        try check(cfdb_future_block_until_ready(handle))
+        if cfdb_future_is_ready(handle) == 0 {
+            try check(cfdb_future_arm(handle))
+            let start = monotonicMilliseconds()
+            while cfdb_future_wait(handle, Int32(FDBWaits.sliceMilliseconds)) == 0 {
+                if StoreInterrupts.poll() {
+                    cfdb_future_cancel(handle)
+                    throw StoreError(.interrupted)
+                }
+                let waited = monotonicMilliseconds() - start
+                if waited >= FDBWaits.limitMilliseconds {
+                    cfdb_future_cancel(handle)
+                    throw StoreError(.timedOut, "no answer from the FoundationDB cluster in \(waited) ms")
+                }
+                try FDBLibrary.checkNetwork()
+            }
+        }
         try check(cfdb_future_get_error(handle))
     }
 
@@ -69,6 +86,15 @@ struct Future: ~Copyable {
         try check(cfdb_future_get_key(handle, &bytes, &length))
         return Bytes(UnsafeBufferPointer(start: bytes, count: Int(length)))
     }
+}
+
+/// How long one wait on the cluster may last (plinth.timeout): a request a
+/// healthy cluster answers in milliseconds; past this, the cluster is taken
+/// for unreachable. One limit per process (a backend has one store).
+public enum FDBWaits {
+    nonisolated(unsafe) public static var limitMilliseconds = StoreLimits.defaultLifetimeMilliseconds
+    /// Between two polls for interrupts (a signal wakes the wait at once).
+    static let sliceMilliseconds = 50
 }
 
 /// Futures issued together (getMany): every one is issued before the first

@@ -14,6 +14,11 @@ import Glibc
 final class Backend {
     nonisolated(unsafe) static let shared = Backend()
 
+    private init() {
+        // Every wait of the store answers Postgres's interrupts.
+        StoreInterrupts.poll = { plinth_interrupt_pending() && plinth_interrupt_raised() }
+    }
+
     struct Config: Equatable {
         var storePath = ""
         var clusterFile = ""
@@ -150,17 +155,7 @@ final class Backend {
         if let s { st = s } else {
             do { st = try openStore() } catch { throw StoreError(.storeUnavailable, error.message) }
         }
-        let tr = try st.beginTransaction()
-        while true {
-            do throws(StoreError) {
-                let r = try body(tr)
-                _ = try tr.commit()
-                sessionCounters += tr.counters
-                return r
-            } catch {
-                try tr.onError(error)
-            }
-        }
+        return try st.transact(counters: { self.sessionCounters += $0 }, body)
     }
 
     static func encodeInt(_ v: Int64) -> Bytes { withUnsafeBytes(of: v.littleEndian) { Bytes($0) } }

@@ -1,4 +1,5 @@
 import CPlinth
+import PlinthStore
 
 
 // Entry points behind the plinth_test extension's SQL functions. They prove
@@ -34,3 +35,18 @@ public func plinthSwiftTestParseInt4(_ text: UnsafePointer<CChar>, _ result: Uns
 
 @_cdecl("plinth_swift_test_unwound")
 public func plinthSwiftTestUnwound() -> Int64 { unwoundFrames }
+
+/// A store transaction that conflicts at every attempt, run by Plinth's
+/// retry loop: it stops on query cancel or statement_timeout, and gives up
+/// after `limit` milliseconds with the last error.
+@_cdecl("plinth_swift_test_retry_forever")
+public func plinthSwiftTestRetryForever(_ limit: Int32) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let store = try Backend.shared.openStore()
+        try storeCall { () throws(StoreError) in
+            try store.transact(limitMilliseconds: Int(limit)) { _ throws(StoreError) in
+                throw StoreError(.notCommitted, "a conflict at every attempt (plinth_test_retry_forever)")
+            }
+        }
+    }
+}

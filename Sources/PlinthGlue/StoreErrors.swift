@@ -49,6 +49,11 @@ extension PlinthError {
         case .storeUnavailable, .apiVersionNotSupported:
             self.init(sqlstate: SQLState("58000"), message: e.message, detail: "(\(fdb))",
                       hint: "Check plinth.data_directory, or plinth.cluster_file and the FoundationDB client library.")
+        case .interrupted:
+            // Postgres's own error (the cancel, the timeout) was caught by
+            // the boundary and is raised instead of this one.
+            self.init(sqlstate: .queryCanceled, message: "canceling statement: the store operation was interrupted",
+                      detail: nil, hint: nil)
         case .transactionCancelled:
             self.init(sqlstate: .queryCanceled, message: e.message, detail: "(\(fdb))", hint: nil)
         default:

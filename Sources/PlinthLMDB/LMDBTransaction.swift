@@ -544,7 +544,7 @@ final class LMDBTransaction: StoreTransaction {
         let delay = backoffMilliseconds
         backoffMilliseconds = min(backoffMilliseconds * 2, 1000)
         let jittered = delay / 2 + Int.random(in: 0...max(1, delay / 2))
-        usleep(UInt32(jittered * 1000))
+        try StoreInterrupts.sleep(milliseconds: jittered)
         let keep = backoffMilliseconds
         reset()
         backoffMilliseconds = keep

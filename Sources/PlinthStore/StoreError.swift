@@ -77,6 +77,7 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case storeIOError = 9002         // the engine's file system failed
         case storeFull = 9003            // the embedded store reached plinth.map_size
         case storeCorrupted = 9004
+        case interrupted = 9005          // query cancel, statement_timeout or termination stopped a wait
 
         var defaultMessage: String {
             switch self {
@@ -110,6 +111,7 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             case .storeIOError: return "The store's file system operation failed"
             case .storeFull: return "The store is full"
             case .storeCorrupted: return "The store's files are corrupted"
+            case .interrupted: return "The operation was interrupted"
             }
         }
     }

@@ -87,17 +87,7 @@ public final class Transaction {
     /// own (blind writes: it cannot conflict), then starts reading afresh.
     public func flush() throws(StoreError) {
         guard hasWrites else { return }
-        let t = try store.beginTransaction()
-        while true {
-            do throws(StoreError) {
-                try apply(to: t)
-                _ = try t.commit()
-                break
-            } catch {
-                try t.onError(error)
-            }
-        }
-        pastCounters += t.counters
+        try store.transact(counters: { self.pastCounters += $0 }) { t throws(StoreError) in try self.apply(to: t) }
         buffer.removeAll()
         atomics.removeAll()
         atomicBytes = 0

@@ -179,3 +179,59 @@ func usleepWrapper(_ us: UInt32) -> Int32 { usleep(us) }
         }
     }
 }
+
+/// Retry loops and backoffs answer interrupts and give up in bounded time
+/// (`StoreInterrupts`, `Store.transact`).
+@Suite(.serialized) struct StoreWaitTests {
+    @Test func retryLoopGivesUpAfterItsLimit() throws {
+        let f = try StoreFixture()
+        let start = monotonicMilliseconds()
+        var attempts = 0
+        do {
+            try f.store.transact(limitMilliseconds: 200) { _ throws(StoreError) in
+                attempts += 1
+                throw StoreError(.notCommitted)
+            }
+            Issue.record("a transaction that always conflicts committed")
+        } catch {
+            #expect(error.knownCode == .notCommitted)
+            #expect(error.message.contains("gave up after \(attempts) attempts"))
+        }
+        #expect(attempts > 1)
+        #expect(monotonicMilliseconds() - start < 5_000)
+    }
+
+    @Test func backoffStopsOnInterrupt() throws {
+        let f = try StoreFixture()
+        let start = monotonicMilliseconds()
+        var attempts = 0
+        TestInterrupts.install()
+        defer { TestInterrupts.thread = nil }
+        do {
+            try f.store.transact(limitMilliseconds: 600_000) { _ throws(StoreError) in
+                attempts += 1
+                // Cancel arrives while the loop backs off for the 5th time.
+                if attempts == 5 { TestInterrupts.thread = pthread_self() }
+                throw StoreError(.notCommitted)
+            }
+            Issue.record("a transaction that always conflicts committed")
+        } catch {
+            #expect(error.knownCode == .interrupted)
+        }
+        #expect(attempts == 5)
+        #expect(monotonicMilliseconds() - start < 5_000)
+    }
+}
+
+/// An interrupt for one thread only: other tests run in parallel, and the
+/// poll is process-wide.
+enum TestInterrupts {
+    nonisolated(unsafe) static var thread: pthread_t?
+    private static let installed: Void = {
+        StoreInterrupts.poll = {
+            guard let t = TestInterrupts.thread else { return false }
+            return pthread_equal(t, pthread_self()) != 0
+        }
+    }()
+    static func install() { _ = installed }
+}

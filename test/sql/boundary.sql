@@ -35,5 +35,22 @@ SELECT plinth_test_parse_int4('99999999999');
 -- jumped over.
 SELECT plinth_test_unwound() - :unwound_before AS frames_unwound;
 SELECT plinth_test_parse_int4('7') AS still_works;
+
+-- 3. Plinth's retry loops answer statement_timeout and query cancel (the
+--    interrupt is Postgres's own error, raised after Swift unwound), and
+--    give up after a bounded time with the last error.
+SET statement_timeout = '300ms';
+SELECT plinth_test_retry_forever(600000);
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+DO $$
+DECLARE detail text;
+BEGIN
+  PERFORM plinth_test_retry_forever(300);
+EXCEPTION WHEN serialization_failure THEN
+  GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+  RAISE NOTICE 'gave up: %', detail ~ 'gave up after [0-9]+ attempts in [0-9]+ ms';
+END $$;
+SELECT 'session goes on' AS status;
 DROP EXTENSION plinth_test;
 DROP EXTENSION plinth;

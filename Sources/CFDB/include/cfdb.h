@@ -181,6 +181,12 @@ fdb_error_t cfdb_transaction_add_conflict_range(FDBTransaction *tr,
                                                 const uint8_t *end_key_name, int end_key_name_length, int type);
 
 fdb_error_t cfdb_future_block_until_ready(FDBFuture *f);
+/* Interruptible waits: arm a future once (fdb_future_set_callback to post
+   this thread's semaphore), then wait in slices; cfdb_future_wait returns 1
+   once the future is ready, 0 when timeout_ms passed or a signal came first
+   (the caller then checks for interrupts and waits again). */
+fdb_error_t cfdb_future_arm(FDBFuture *f);
+int cfdb_future_wait(FDBFuture *f, int timeout_ms);
 fdb_bool_t cfdb_future_is_ready(FDBFuture *f);
 fdb_error_t cfdb_future_get_error(FDBFuture *f);
 fdb_error_t cfdb_future_get_int64(FDBFuture *f, int64_t *out);

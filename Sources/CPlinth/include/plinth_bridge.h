@@ -43,6 +43,20 @@ void		plinth_error_set(const char *sqlstate, const char *message,
  */
 bool		plinth_pg_try(void (*fn) (void *arg), void *arg);
 
+/*
+ * Whether Postgres has an interrupt to process (query cancel,
+ * statement_timeout, termination...) that it may process now. Cheap; raises
+ * nothing.
+ */
+bool		plinth_interrupt_pending(void);
+
+/*
+ * Processes pending interrupts (CHECK_FOR_INTERRUPTS) inside plinth_pg_try.
+ * Returns true when one raised an error: it waits to be re-raised, and the
+ * Swift operation must stop and return PLINTH_ERROR.
+ */
+bool		plinth_interrupt_raised(void);
+
 /* ---- configuration ------------------------------------------------- */
 
 /* The settings the store needs, read by the shim from the GUCs. */
