@@ -6,6 +6,8 @@
 #   make test    every test: Swift unit tests, pg_regress, isolation, end-to-end
 #   make bench   Plinth beside heap, figures and plot under bench/results
 #   make bench-store  the embedded store beside raw LMDB
+#   make fuzz    every decoder of store bytes under libFuzzer, FUZZ_SECONDS
+#                each (default 300); what it finds joins Fuzz/Corpus
 #
 # Installation follows PGXS conventions: the shared library goes to
 # $(pg_config --pkglibdir), the control and script files to
@@ -22,7 +24,7 @@ SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
 	-Xswiftc -cross-module-optimization -Xswiftc -enforce-exclusivity=unchecked \
 	-Xcc -I$(shell $(PG_CONFIG) --includedir-server) -Xcc -Wno-ignored-attributes
 
-.PHONY: all deps build install run stop psql test unit-test regress isolation e2e bench bench-store clean
+.PHONY: all deps build install run stop psql test unit-test regress isolation e2e bench bench-store fuzz clean
 
 all: build
 
@@ -67,5 +69,9 @@ bench-store: deps
 	swift build $(SWIFT_BUILD_FLAGS) --product plinth-store-tool
 	.build/release/plinth-store-tool bench --keys 100000 --seconds 3 --durable on
 
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	scripts/fuzz.sh --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test Plinth has, each runner's summary, non-zero exit on
 # any failure.
-#   scripts/test.sh [unit|regress|isolation|e2e|bench-smoke ...]   (default: all)
+#   scripts/test.sh [unit|fuzz|regress|isolation|e2e|bench-smoke ...]   (default: all)
 # PLINTH_FDB_CLUSTER_FILE=/etc/foundationdb/fdb.cluster runs all of it on
 # FoundationDB instead of the embedded store: every server the tests start
 # gets plinth.cluster_file. Without it the FoundationDB tests say skipped.
@@ -41,12 +41,20 @@ record() {  # name status
 }
 
 run_unit() {
-	echo "== Swift unit tests (swift test)"
+	echo "== Swift unit tests (swift test), and the C shim's layers (scripts/check-shim-layers.py)"
 	local rc=0
-	swift test -Xcc -I"$($PG_CONFIG --includedir-server)" -Xcc -Wno-ignored-attributes >"$state/unit.log" 2>&1 || rc=$?
+	python3 scripts/check-shim-layers.py >"$state/shim-layers.log" || { cat "$state/shim-layers.log"; rc=1; }
+	swift test -Xcc -I"$($PG_CONFIG --includedir-server)" -Xcc -Wno-ignored-attributes >"$state/unit.log" 2>&1 || rc=1
 	# The summaries, every failure and every skip.
 	grep -E "error:|failed|skipped|Skipped|Executed|Test run with" "$state/unit.log" | grep -vE "^Test Case .* passed" | tail -60 || true
 	if [ $rc = 0 ]; then record unit passed; else echo "(full log: $state/unit.log)"; record unit FAILED; fi
+}
+
+# Every decoder of store bytes on libFuzzer's inputs, a fixed number each
+# (the long run: make fuzz).
+run_fuzz() {
+	echo "== fuzzing (scripts/fuzz.sh: 100,000 inputs per decoder)"
+	if scripts/fuzz.sh; then record fuzz passed; else record fuzz FAILED; fi
 }
 
 # One pg_regress run: name, schedule, configuration.
@@ -117,11 +125,12 @@ engine() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit regress isolation e2e bench-smoke)
+[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz regress isolation e2e bench-smoke)
 engine
 for s in "${suites[@]}"; do
 	case "$s" in
 	unit) run_unit ;;
+	fuzz) run_fuzz ;;
 	regress) run_regress ;;
 	isolation) run_isolation ;;
 	e2e) run_e2e ;;

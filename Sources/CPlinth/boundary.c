@@ -17,7 +17,7 @@
 #include "utils/memutils.h"
 
 #include "plinth_bridge.h"
-#include "shim.h"
+#include "boundary.h"
 
 /* A Swift error waiting to be raised (filled by plinth_error_set). */
 static bool swift_error_pending = false;

@@ -13,7 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
-#include "plinth_am.h"
+#include "relation.h"
 
 static Datum
 counters_tuple(FunctionCallInfo fcinfo, const PlinthCounters *c)

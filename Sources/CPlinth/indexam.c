@@ -65,411 +65,12 @@
 #include "utils/selfuncs.h"
 #include "utils/syscache.h"
 
-#include "keys.h"
-#include "plinth_am.h"
+#include "indexam.h"
+#include "indexes.h"
 
 /* btree's own callbacks, for every index that is not Plinth's. */
 static IndexAmRoutine btree_routine;
 static bool btree_routine_saved = false;
-
-/* ------------------------------------------------------------------------
- * Which indexes are Plinth's, and what Swift needs to know of them
- * ------------------------------------------------------------------------
- */
-
-typedef struct PlinthIndexEntry
-{
-	Oid			indexoid;		/* hash key */
-	bool		is_plinth;
-	bool		described;		/* desc below is filled in */
-	Oid			relfilenode;
-	PlinthIndexDesc desc;
-	uint8		descending[INDEX_MAX_KEYS];
-	uint8		nulls_first[INDEX_MAX_KEYS];
-	PlinthKeyType keytype[INDEX_MAX_KEYS];
-	Oid			coltype[INDEX_MAX_KEYS];
-	Oid			collation[INDEX_MAX_KEYS];
-} PlinthIndexEntry;
-
-static HTAB *index_cache = NULL;
-
-static void
-index_cache_invalidate(Datum arg, Oid relid)
-{
-	if (index_cache == NULL)
-		return;
-	if (OidIsValid(relid))
-		hash_search(index_cache, &relid, HASH_REMOVE, NULL);
-	else
-	{
-		hash_destroy(index_cache);
-		index_cache = NULL;
-	}
-}
-
-/* A hash table keyed by OID, its entries of `entrysize` bytes, in `cxt`. */
-static HTAB *
-oid_hash(const char *name, Size entrysize, MemoryContext cxt)
-{
-	HASHCTL		ctl;
-
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = entrysize;
-	ctl.hcxt = cxt;
-	return hash_create(name, 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
-
-static PlinthIndexEntry *
-index_entry(Relation index)
-{
-	Oid			oid = RelationGetRelid(index);
-	PlinthIndexEntry *e;
-	bool		found;
-
-	if (index_cache == NULL)
-		index_cache = oid_hash("plinth indexes", sizeof(PlinthIndexEntry), CacheMemoryContext);
-	e = hash_search(index_cache, &oid, HASH_ENTER, &found);
-	if (!found || e->relfilenode != index->rd_node.relNode)
-	{
-		Relation	heap = RelationIdGetRelation(index->rd_index->indrelid);
-
-		e->is_plinth = RelationIsValid(heap) && plinth_is_table(heap);
-		if (RelationIsValid(heap))
-			RelationClose(heap);
-		e->described = false;
-		e->relfilenode = index->rd_node.relNode;
-	}
-	return e;
-}
-
-/*
- * Whether an index belongs to a Plinth table. Decided without any catalog
- * lookup for catalog indexes (they are all btree's), which keeps backend
- * start from recursing into the relcache.
- */
-static bool
-is_plinth_index(Relation index)
-{
-	if (index->rd_index == NULL || index->rd_index->indrelid < FirstNormalObjectId)
-		return false;
-	return index_entry(index)->is_plinth;
-}
-
-/* How each key column is encoded; an error for a type Plinth cannot index. */
-static void
-describe_columns(Relation index, PlinthIndexEntry *e)
-{
-	int			nkeys = IndexRelationGetNumberOfKeyAttributes(index);
-	TupleDesc	desc = RelationGetDescr(index);
-
-	for (int i = 0; i < nkeys; i++)
-	{
-		int16		opt = index->rd_indoption[i];
-
-		e->keytype[i] = plinth_key_type_for_opfamily(index->rd_opfamily[i]);
-		/*
-		 * Values reach the access method as the operator class's input type
-		 * (name, though name_ops stores cstring); polymorphic classes
-		 * (array_ops, enum_ops, record_ops) take the column's own type.
-		 */
-		e->coltype[i] = index->rd_opcintype[i];
-		if (IsPolymorphicType(e->coltype[i]) || e->coltype[i] == RECORDOID)
-			e->coltype[i] = TupleDescAttr(desc, i)->atttypid;
-		e->collation[i] = index->rd_indcollation[i];
-		e->descending[i] = (opt & INDOPTION_DESC) != 0;
-		e->nulls_first[i] = (opt & INDOPTION_NULLS_FIRST) != 0;
-		if (e->keytype[i] == PLINTH_KT_NONE)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("Plinth indexes do not support type %s with operator family %s",
-							format_type_be(e->coltype[i]), plinth_opfamily_name(index->rd_opfamily[i])),
-					 errdetail("Index \"%s\" would store keys Plinth cannot order like a btree.",
-							   RelationGetRelationName(index)),
-					 errhint("Index a column of a supported type, or an expression of one (a cast to text, say).")));
-	}
-}
-
-/* The description of a Plinth index (store ids and column options). */
-static PlinthIndexEntry *
-plinth_index_describe(Relation index)
-{
-	PlinthIndexEntry *e = index_entry(index);
-
-	if (!e->described)
-	{
-		Relation	heap;
-		int64		index_id;
-
-		plinth_prepare();
-		describe_columns(index, e);
-		PLINTH_CHECK(plinth_swift_relation_lookup(index->rd_node.relNode, &index_id));
-		if (index_id < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("index \"%s\" has no data in the Plinth store", RelationGetRelationName(index)),
-					 errdetail("No store id is recorded for its storage (relfilenode %u).", index->rd_node.relNode),
-					 errhint("REINDEX INDEX %s rebuilds it.", RelationGetRelationName(index))));
-		heap = RelationIdGetRelation(index->rd_index->indrelid);
-		e->desc.table_id = plinth_store_id(heap);
-		RelationClose(heap);
-		e->desc.index_id = index_id;
-		e->desc.nkeys = IndexRelationGetNumberOfKeyAttributes(index);
-		e->desc.descending = e->descending;
-		e->desc.nulls_first = e->nulls_first;
-		e->desc.unique = index->rd_index->indisunique;
-		e->desc.nulls_not_distinct = index->rd_index->indnullsnotdistinct;
-		e->desc.index_oid = RelationGetRelid(index);
-		e->described = true;
-	}
-	return e;
-}
-
-/* The key elements of an index tuple's values. */
-static void
-key_elements(PlinthIndexEntry *e, Datum *values, bool *isnull, PlinthKeyBuf *b)
-{
-	for (int i = 0; i < e->desc.nkeys; i++)
-	{
-		if (isnull[i])
-			plinth_key_add_null(b);
-		else
-			plinth_key_add_value(b, e->keytype[i], values[i], e->coltype[i], e->collation[i]);
-	}
-}
-
-static void
-report_unique_violation(Relation index, Relation heap, Datum *values, bool *isnull, bool building)
-{
-	char	   *key_desc = BuildIndexValueDescription(index, values, isnull);
-
-	if (building)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("could not create unique index \"%s\"", RelationGetRelationName(index)),
-				 key_desc ? errdetail("Key %s is duplicated.", key_desc) : errdetail("Duplicate keys exist."),
-				 errtableconstraint(heap, RelationGetRelationName(index))));
-	ereport(ERROR,
-			(errcode(ERRCODE_UNIQUE_VIOLATION),
-			 errmsg("duplicate key value violates unique constraint \"%s\"", RelationGetRelationName(index)),
-			 key_desc ? errdetail("Key %s already exists.", key_desc) : 0,
-			 errtableconstraint(heap, RelationGetRelationName(index))));
-}
-
-/*
- * Uniqueness checks at the end of the statement.
- *
- * Heap's btree checks a key when the row is inserted: one index descent.
- * Here that is a store read, and on FoundationDB a network round trip per
- * row. So a UNIQUE_CHECK_YES check is recorded instead (the entry is
- * written at once), and the checks of a statement run together when it
- * ends (ExecutorFinish, the end of a utility command such as COPY, the end
- * of an index build, pre-commit), in one round trip; more than 10,000
- * waiting run at once. The error is the one heap raises, for the first row
- * inserted whose key is not alone. Rows written by UPDATE are checked at
- * once, as heap does: heap fails an UPDATE that moves a key onto one a later
- * row will move away from, and so does Plinth. So are the rows of a bulk
- * load (plinth.bulk_load), which sends rows to the store as it goes.
- */
-static int	unique_checks_waiting = 0;
-
-/* Checks run when this many wait, whether or not the statement ended: memory stays bounded, the batch large. */
-#define UNIQUE_CHECK_BATCH 10000
-
-void
-plinth_unique_checks_run(int min_depth)
-{
-	PlinthUniqueViolation v;
-	size_t		remaining = 0;
-	Relation	index;
-	Relation	heap;
-	IndexTuple	itup;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-
-	if (unique_checks_waiting == 0)
-		return;
-	PLINTH_CHECK(plinth_swift_unique_checks_run(min_depth, &v, &remaining));
-	unique_checks_waiting = (int) remaining;
-	if (!v.found)
-		return;
-	/* Open under the statement's own lock; an index since dropped checks nothing. */
-	index = try_relation_open(v.index_oid, AccessShareLock);
-	if (index == NULL)
-		return;
-	heap = table_open(index->rd_index->indrelid, AccessShareLock);
-	itup = palloc(v.tuple_len);
-	memcpy(itup, v.tuple, v.tuple_len);
-	index_deform_tuple(itup, RelationGetDescr(index), values, isnull);
-	report_unique_violation(index, heap, values, isnull, v.building);
-}
-
-/*
- * Foreign key checks read ahead.
- *
- * After a statement inserts rows into a table with foreign keys, Postgres
- * checks each row with a query on the parent (ri_triggers.c: a probe of the
- * parent's key index, then the row, FOR KEY SHARE): two store round trips
- * per row. As rows are inserted, the parent keys their checks will probe
- * are noted here; before the AFTER triggers run (ExecutorFinish), after each
- * batch of COPY, or every 1,000 rows, they are read together — the index
- * entries in one round trip, the rows they name in another — into the
- * transaction's caches, where the checks find them. Only a hint: a check
- * that misses the cache reads the store itself, so a key noted wrongly
- * costs a read, never a wrong answer.
- */
-typedef struct ParentProbe
-{
-	Oid			conoid;			/* hash key: the foreign key constraint */
-	Oid			parent_index;	/* InvalidOid: nothing to read ahead */
-	int			nkeys;
-	AttrNumber	child_att[INDEX_MAX_KEYS];	/* per parent index column */
-} ParentProbe;
-
-static HTAB *parent_probes = NULL;	/* in TopTransactionContext */
-static bool parent_keys_noted = false;
-
-/* How a foreign key's parent key is probed: its index and column order. */
-static ParentProbe *
-parent_probe(Relation rel, ForeignKeyCacheInfo *fk)
-{
-	ParentProbe *p;
-	bool		found;
-	Relation	parent;
-	Relation	index;
-
-	if (parent_probes == NULL)
-		parent_probes = oid_hash("plinth parent probes", sizeof(ParentProbe), TopTransactionContext);
-	p = hash_search(parent_probes, &fk->conoid, HASH_ENTER, &found);
-	if (found)
-		return p;
-	p->parent_index = InvalidOid;
-	p->nkeys = 0;
-	parent = try_relation_open(fk->confrelid, AccessShareLock);
-	if (parent == NULL)
-		return p;
-	if (plinth_is_table(parent))
-	{
-		Oid			indexoid = InvalidOid;
-		HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
-
-		/* The parent's key index (get_constraint_index answers only for keys). */
-		if (HeapTupleIsValid(tup))
-		{
-			indexoid = ((Form_pg_constraint) GETSTRUCT(tup))->conindid;
-			ReleaseSysCache(tup);
-		}
-
-		index = OidIsValid(indexoid) ? try_relation_open(indexoid, AccessShareLock) : NULL;
-		if (index != NULL && is_plinth_index(index) &&
-			IndexRelationGetNumberOfKeyAttributes(index) == fk->nkeys)
-		{
-			bool		usable = true;
-
-			for (int i = 0; i < fk->nkeys && usable; i++)
-			{
-				AttrNumber	patt = index->rd_index->indkey.values[i];
-				int			j;
-
-				for (j = 0; j < fk->nkeys && fk->confkey[j] != patt; j++)
-					;
-				/* Same type on both sides: the child's value encodes as the parent's key. */
-				usable = patt != 0 && j < fk->nkeys &&
-					TupleDescAttr(RelationGetDescr(rel), fk->conkey[j] - 1)->atttypid ==
-					TupleDescAttr(RelationGetDescr(parent), patt - 1)->atttypid;
-				p->child_att[i] = fk->conkey[j < fk->nkeys ? j : 0];
-			}
-			if (usable)
-			{
-				p->parent_index = indexoid;
-				p->nkeys = fk->nkeys;
-			}
-		}
-		if (index != NULL)
-			relation_close(index, NoLock);
-	}
-	relation_close(parent, NoLock);
-	return p;
-}
-
-void
-plinth_note_parent_keys(Relation rel, TupleTableSlot *slot)
-{
-	ListCell   *lc;
-
-	if (!rel->rd_rel->relhastriggers)	/* no foreign keys */
-		return;
-	foreach(lc, RelationGetFKeyList(rel))
-	{
-		ParentProbe *p = parent_probe(rel, lfirst(lc));
-		Datum		values[INDEX_MAX_KEYS];
-		bool		isnull[INDEX_MAX_KEYS];
-		bool		anynull = false;
-		Relation	index;
-		PlinthIndexEntry *e;
-		PlinthKeyBuf b;
-		bool		due = false;
-
-		if (!OidIsValid(p->parent_index))
-			continue;
-		for (int i = 0; i < p->nkeys; i++)
-		{
-			values[i] = slot_getattr(slot, p->child_att[i], &isnull[i]);
-			anynull |= isnull[i];
-		}
-		if (anynull)			/* no check to prepare */
-			continue;
-		index = try_relation_open(p->parent_index, AccessShareLock);
-		if (index == NULL)
-			continue;
-		e = plinth_index_describe(index);
-		plinth_keybuf_init(&b);
-		key_elements(e, values, isnull, &b);
-		PLINTH_CHECK(plinth_swift_parent_key_note(&e->desc, b.elems, b.n, &due));
-		relation_close(index, NoLock);
-		parent_keys_noted = true;
-		if (due)
-			plinth_parent_keys_read();
-	}
-}
-
-void
-plinth_parent_keys_read(void)
-{
-	if (!parent_keys_noted)
-		return;
-	parent_keys_noted = false;
-	PLINTH_CHECK(plinth_swift_parent_keys_read());
-}
-
-/* Stores one entry; returns false when the key is taken by another row. */
-static bool
-insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *values, bool *isnull,
-			 ItemPointer tid, PlinthUniqueCheck check, bool building)
-{
-	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "plinth index insert", ALLOCSET_SMALL_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(tmp);
-	IndexTuple	itup = index_form_tuple(RelationGetDescr(index), values, isnull);
-	PlinthKeyBuf b;
-	bool		conflict = false;
-
-	if (check == PLINTH_UNIQUE_YES && e->desc.unique && (building || !plinth_row_is_updated(tid)))
-		check = PLINTH_UNIQUE_LATER;
-	itup->t_tid = *tid;
-	plinth_keybuf_init(&b);
-	key_elements(e, values, isnull, &b);
-	PLINTH_CHECK(plinth_swift_index_insert(&e->desc, b.elems, b.n, plinth_tid_to_row(tid), itup,
-										   IndexTupleSize(itup), check, plinth_statement_depth, building,
-										   GetCurrentCommandId(true), (uint32) GetCurrentSubTransactionId(),
-										   &conflict));
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(tmp);
-	/* A LATER check found a conflict at once only in a bulk load (IndexAM.swift). */
-	if (conflict && check != PLINTH_UNIQUE_PARTIAL)
-		report_unique_violation(index, heap, values, isnull, building);
-	if (check == PLINTH_UNIQUE_LATER && ++unique_checks_waiting >= UNIQUE_CHECK_BATCH)
-		plinth_unique_checks_run(plinth_statement_depth);
-	return !conflict;
-}
 
 /* ------------------------------------------------------------------------
  * Building
@@ -504,8 +105,8 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, boo
 {
 	BuildState *s = arg;
 
-	insert_entry(index, s->heap, s->entry, values, isnull, tid,
-				 s->entry->desc.unique ? PLINTH_UNIQUE_YES : PLINTH_UNIQUE_NO, true);
+	plinth_insert_entry(index, s->heap, s->entry, values, isnull, tid,
+						s->entry->desc.unique ? PLINTH_UNIQUE_YES : PLINTH_UNIQUE_NO, true);
 	s->entries += 1;
 }
 
@@ -516,12 +117,12 @@ plinth_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	BuildState	state;
 	int64		index_id;
 
-	if (!is_plinth_index(index))
+	if (!plinth_is_index(index))
 		return btree_routine.ambuild(heap, index, indexInfo);
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	/* Refuse an unsupported type before writing anything. */
-	describe_columns(index, index_entry(index));
+	plinth_index_describe_columns(index, plinth_index_entry(index));
 	write_metapage(index, MAIN_FORKNUM);
 
 	/* New storage, a new store id; REINDEX drops the old one at commit. */
@@ -529,7 +130,7 @@ plinth_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	plinth_prepare();
 	PLINTH_CHECK(plinth_swift_relation_create(index->rd_node.relNode, InvalidOid, GetCurrentCommandId(true),
 											  (uint32) GetCurrentSubTransactionId(), &index_id));
-	index_entry(index)->described = false;
+	plinth_index_entry(index)->described = false;
 
 	state.heap = heap;
 	state.entry = plinth_index_describe(index);
@@ -537,7 +138,7 @@ plinth_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	indexInfo->ii_ParallelWorkers = 0;
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = table_index_build_scan(heap, index, indexInfo, true, false, build_callback, &state, NULL);
-	plinth_unique_checks_run(plinth_statement_depth);
+	plinth_statement_event(PLINTH_STATEMENT_INDEX_BUILT, plinth_statement_depth);
 	result->index_tuples = state.entries;
 	return result;
 }
@@ -560,7 +161,7 @@ plinth_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid
 {
 	PlinthUniqueCheck check;
 
-	if (!is_plinth_index(index))
+	if (!plinth_is_index(index))
 		return btree_routine.aminsert(index, values, isnull, ht_ctid, heap, checkUnique, indexUnchanged, indexInfo);
 	switch (checkUnique)
 	{
@@ -576,160 +177,7 @@ plinth_aminsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid
 		default:
 			check = PLINTH_UNIQUE_NO;
 	}
-	return insert_entry(index, heap, plinth_index_describe(index), values, isnull, ht_ctid, check, false);
-}
-
-/*
- * The indexes of a table, open for the rest of the transaction, with what it
- * takes to compute their entries for a row: deleting a row deletes its
- * entries (Postgres deletes none: heap leaves them for VACUUM).
- */
-typedef struct TableIndexes
-{
-	Oid			tableoid;		/* hash key */
-	int			n;
-	Oid		   *indexes;		/* opened (locked) for the transaction */
-	IndexInfo **infos;
-	EState	   *estate;
-	TupleTableSlot *slot;
-} TableIndexes;
-
-static HTAB *table_indexes = NULL;
-static MemoryContext table_indexes_cxt = NULL;
-
-static void
-table_indexes_invalidate(Datum arg, Oid relid)
-{
-	if (table_indexes == NULL)
-		return;
-	if (OidIsValid(relid))
-	{
-		TableIndexes *t = hash_search(table_indexes, &relid, HASH_FIND, NULL);
-
-		/* Drop the entry's contents at transaction end; forget it now. */
-		if (t != NULL)
-			hash_search(table_indexes, &relid, HASH_REMOVE, NULL);
-	}
-	else
-		hash_destroy(table_indexes), table_indexes = NULL;
-}
-
-void
-plinth_indexes_at_transaction_end(void)
-{
-	unique_checks_waiting = 0;	/* the store transaction forgot them */
-	parent_keys_noted = false;
-	parent_probes = NULL;		/* in TopTransactionContext: gone */
-	table_indexes = NULL;
-	if (table_indexes_cxt != NULL)
-	{
-		MemoryContextDelete(table_indexes_cxt);
-		table_indexes_cxt = NULL;
-	}
-}
-
-static TableIndexes *
-indexes_of(Relation rel)
-{
-	Oid			oid = RelationGetRelid(rel);
-	TableIndexes *t;
-	bool		found;
-
-	if (table_indexes == NULL)
-	{
-		table_indexes_cxt = AllocSetContextCreate(TopTransactionContext, "plinth table indexes",
-												  ALLOCSET_DEFAULT_SIZES);
-		table_indexes = oid_hash("plinth table indexes", sizeof(TableIndexes), table_indexes_cxt);
-	}
-	t = hash_search(table_indexes, &oid, HASH_ENTER, &found);
-	if (!found)
-	{
-		MemoryContext old = MemoryContextSwitchTo(table_indexes_cxt);
-		List	   *list = RelationGetIndexList(rel);
-		ListCell   *lc;
-		int			i = 0;
-
-		t->n = list_length(list);
-		t->indexes = palloc(sizeof(Oid) * Max(t->n, 1));
-		t->infos = palloc(sizeof(IndexInfo *) * Max(t->n, 1));
-		foreach(lc, list)
-		{
-			/* The lock stays until the transaction ends, as ExecOpenIndices'. */
-			Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
-
-			t->indexes[i] = RelationGetRelid(index);
-			t->infos[i] = BuildIndexInfo(index);
-			index_close(index, NoLock);
-			i++;
-		}
-		t->estate = CreateExecutorState();
-		/* A copied descriptor: not reference-counted, nothing to release. */
-		t->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), &TTSOpsHeapTuple);
-		GetPerTupleExprContext(t->estate)->ecxt_scantuple = t->slot;
-		MemoryContextSwitchTo(old);
-	}
-	return t;
-}
-
-void
-plinth_indexes_delete_row(Relation rel, HeapTuple old_row, int64 row_id)
-{
-	TableIndexes *t = indexes_of(rel);
-	ExprContext *econtext;
-	HeapTupleData tuple = *old_row;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-
-	if (t->n == 0)
-		return;
-	econtext = GetPerTupleExprContext(t->estate);
-	ExecStoreHeapTuple(&tuple, t->slot, false);
-	for (int i = 0; i < t->n; i++)
-	{
-		Relation	index = RelationIdGetRelation(t->indexes[i]);
-		IndexInfo  *info = t->infos[i];
-		PlinthIndexEntry *e;
-		PlinthKeyBuf b;
-		MemoryContext old;
-
-		/*
-		 * Only btree indexes live in the store. Other access methods (GIN,
-		 * GiST, hash, BRIN) keep their entries in local files, as for heap:
-		 * a deleted row's entries stay and its fetch finds nothing.
-		 */
-		if (!index->rd_index->indisready || index->rd_rel->relam != BTREE_AM_OID)
-		{
-			RelationClose(index);
-			continue;
-		}
-		e = plinth_index_describe(index);
-		old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-		if (info->ii_Predicate != NIL)
-		{
-			if (info->ii_PredicateState == NULL)
-			{
-				MemoryContext q = MemoryContextSwitchTo(t->estate->es_query_cxt);
-
-				info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, t->estate);
-				MemoryContextSwitchTo(q);
-			}
-			if (!ExecQual(info->ii_PredicateState, econtext))
-			{
-				MemoryContextSwitchTo(old);
-				RelationClose(index);
-				continue;
-			}
-		}
-		FormIndexDatum(info, t->slot, t->estate, values, isnull);
-		plinth_keybuf_init(&b);
-		key_elements(e, values, isnull, &b);
-		PLINTH_CHECK(plinth_swift_index_delete(&e->desc, b.elems, b.n, row_id, GetCurrentCommandId(true),
-											   (uint32) GetCurrentSubTransactionId()));
-		MemoryContextSwitchTo(old);
-		ResetExprContext(econtext);
-		RelationClose(index);
-	}
-	ExecClearTuple(t->slot);
+	return plinth_insert_entry(index, heap, plinth_index_describe(index), values, isnull, ht_ctid, check, false);
 }
 
 /* ------------------------------------------------------------------------
@@ -739,31 +187,32 @@ plinth_indexes_delete_row(Relation rel, HeapTuple old_row, int64 row_id)
 
 typedef struct PlinthIndexScanOpaque
 {
-	void	   *scan;			/* Swift IndexScan */
-	void	   *fetcher;		/* buffer for index tuples handed out */
+	PlinthIndexScanHandle scan;	/* Swift IndexScan */
+	PlinthFetcherHandle fetcher;	/* buffer for index tuples handed out */
 	bool		recheck;		/* some key could not bound the scan */
 	MemoryContextCallback release;
 } PlinthIndexScanOpaque;
 
 static void
+release_index_scan(PlinthIndexScanOpaque *o)
+{
+	PlinthIndexScanHandle scan = o->scan;
+
+	o->scan.object = NULL;
+	if (scan.object != NULL)
+		plinth_swift_index_scan_release(scan);
+}
+
+static void
 release_scan_handles(void *arg)
 {
 	PlinthIndexScanOpaque *o = arg;
+	PlinthFetcherHandle fetcher = o->fetcher;
 
-	if (o->scan)
-	{
-		void	   *p = o->scan;
-
-		o->scan = NULL;
-		plinth_swift_release(p);
-	}
-	if (o->fetcher)
-	{
-		void	   *p = o->fetcher;
-
-		o->fetcher = NULL;
-		plinth_swift_release(p);
-	}
+	release_index_scan(o);
+	o->fetcher.object = NULL;
+	if (fetcher.object != NULL)
+		plinth_swift_fetcher_release(fetcher);
 }
 
 static IndexScanDesc
@@ -772,7 +221,7 @@ plinth_ambeginscan(Relation index, int nkeys, int norderbys)
 	IndexScanDesc scan;
 	PlinthIndexScanOpaque *o;
 
-	if (!is_plinth_index(index))
+	if (!plinth_is_index(index))
 		return btree_routine.ambeginscan(index, nkeys, norderbys);
 	scan = RelationGetIndexScan(index, nkeys, norderbys);
 	o = palloc0(sizeof(PlinthIndexScanOpaque));
@@ -796,7 +245,7 @@ plinth_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 	MemoryContext tmp,
 				old;
 
-	if (!is_plinth_index(scan->indexRelation))
+	if (!plinth_is_index(scan->indexRelation))
 	{
 		btree_routine.amrescan(scan, keys, nkeys, orderbys, norderbys);
 		return;
@@ -892,13 +341,7 @@ plinth_amrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 		pk->elems = bufs[i].elems;
 		pk->nelems = bufs[i].n;
 	}
-	if (o->scan)
-	{
-		void	   *p = o->scan;
-
-		o->scan = NULL;
-		plinth_swift_release(p);
-	}
+	release_index_scan(o);
 	/* Rows are read ahead for the heap fetches; index-only scans make none. */
 	PLINTH_CHECK(plinth_swift_index_scan_begin(&e->desc, plinth_visibility(scan->xs_snapshot), pkeys,
 											   scan->numberOfKeys, scan->heapRelation != NULL && !scan->xs_want_itup,
@@ -916,10 +359,11 @@ plinth_amgettuple(IndexScanDesc scan, ScanDirection dir)
 	void	   *tuple;
 	size_t		len;
 
-	if (!is_plinth_index(scan->indexRelation))
+
+	if (!plinth_is_index(scan->indexRelation))
 		return btree_routine.amgettuple(scan, dir);
 	o = scan->opaque;
-	if (o->scan == NULL)
+	if (o->scan.object == NULL)
 		return false;
 	CHECK_FOR_INTERRUPTS();
 	PLINTH_CHECK(plinth_swift_index_scan_next(o->scan, !ScanDirectionIsBackward(dir), &found, &row, o->fetcher,
@@ -946,10 +390,10 @@ plinth_amgetbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 	size_t		n;
 	int64		total = 0;
 
-	if (!is_plinth_index(scan->indexRelation))
+	if (!plinth_is_index(scan->indexRelation))
 		return btree_routine.amgetbitmap(scan, tbm);
 	o = scan->opaque;
-	if (o->scan == NULL)
+	if (o->scan.object == NULL)
 		return 0;
 	for (;;)
 	{
@@ -968,7 +412,7 @@ plinth_amgetbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 static void
 plinth_amendscan(IndexScanDesc scan)
 {
-	if (!is_plinth_index(scan->indexRelation))
+	if (!plinth_is_index(scan->indexRelation))
 	{
 		btree_routine.amendscan(scan);
 		return;
@@ -979,24 +423,24 @@ plinth_amendscan(IndexScanDesc scan)
 static void
 plinth_ammarkpos(IndexScanDesc scan)
 {
-	if (!is_plinth_index(scan->indexRelation))
+	if (!plinth_is_index(scan->indexRelation))
 	{
 		btree_routine.ammarkpos(scan);
 		return;
 	}
-	if (((PlinthIndexScanOpaque *) scan->opaque)->scan)
+	if (((PlinthIndexScanOpaque *) scan->opaque)->scan.object != NULL)
 		plinth_swift_index_scan_mark(((PlinthIndexScanOpaque *) scan->opaque)->scan);
 }
 
 static void
 plinth_amrestrpos(IndexScanDesc scan)
 {
-	if (!is_plinth_index(scan->indexRelation))
+	if (!plinth_is_index(scan->indexRelation))
 	{
 		btree_routine.amrestrpos(scan);
 		return;
 	}
-	if (((PlinthIndexScanOpaque *) scan->opaque)->scan)
+	if (((PlinthIndexScanOpaque *) scan->opaque)->scan.object != NULL)
 		plinth_swift_index_scan_restore(((PlinthIndexScanOpaque *) scan->opaque)->scan);
 }
 
@@ -1022,12 +466,12 @@ plinth_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBu
 					void *callback_state)
 {
 	PlinthIndexEntry *e;
-	void	   *scan = NULL;
+	PlinthIndexScanHandle scan = {NULL};
 	int64		rows[1024];
 	size_t		n;
 	PlinthVisibility all = {true, false, 0};
 
-	if (!is_plinth_index(info->index))
+	if (!plinth_is_index(info->index))
 		return btree_routine.ambulkdelete(info, stats, callback, callback_state);
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
@@ -1053,7 +497,7 @@ plinth_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBu
 	}
 	PG_FINALLY();
 	{
-		plinth_swift_release(scan);
+		plinth_swift_index_scan_release(scan);
 	}
 	PG_END_TRY();
 	return stats;
@@ -1062,7 +506,7 @@ plinth_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBu
 static IndexBulkDeleteResult *
 plinth_amvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
-	if (!is_plinth_index(info->index))
+	if (!plinth_is_index(info->index))
 		return btree_routine.amvacuumcleanup(info, stats);
 	return stats;
 }
@@ -1132,8 +576,6 @@ plinth_install_btree_dispatch(void)
 	}
 	if (mprotect((void *) start, end - start, PROT_READ) != 0)
 		elog(ERROR, "plinth: could not protect the builtin function table again: %m");
-	CacheRegisterRelcacheCallback(index_cache_invalidate, (Datum) 0);
-	CacheRegisterRelcacheCallback(table_indexes_invalidate, (Datum) 0);
 }
 
 /*

@@ -63,12 +63,6 @@ plinth_keybuf_init(PlinthKeyBuf *b)
 	b->elems = palloc(sizeof(PlinthKeyElement) * b->cap);
 }
 
-void
-plinth_keybuf_reset(PlinthKeyBuf *b)
-{
-	b->n = 0;
-}
-
 static PlinthKeyElement *
 add(PlinthKeyBuf *b, PlinthKeyKind kind)
 {

@@ -57,7 +57,6 @@ typedef struct PlinthKeyBuf
 } PlinthKeyBuf;
 
 extern void plinth_keybuf_init(PlinthKeyBuf *b);
-extern void plinth_keybuf_reset(PlinthKeyBuf *b);
 extern PlinthKeyType plinth_key_type_for_opfamily(Oid opfamily);
 extern char *plinth_opfamily_name(Oid opfamily);
 extern void plinth_key_add_null(PlinthKeyBuf *b);

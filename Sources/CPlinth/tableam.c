@@ -49,7 +49,7 @@
 #include "utils/sampling.h"
 #include "utils/tuplesort.h"
 
-#include "plinth_am.h"
+#include "indexes.h"
 
 static const TableAmRoutine plinth_methods;
 
@@ -57,201 +57,6 @@ static const TableAmRoutine plinth_methods;
  * Helpers
  * ------------------------------------------------------------------------
  */
-
-/* What Plinth keeps in rd_amcache of a table relation. */
-typedef struct PlinthRelCache
-{
-	Oid			relfilenode;	/* the storage this id belongs to */
-	int64		store_id;
-	BlockNumber vm_covered;		/* heap blocks the visibility map covers */
-	TimestampTz vm_checked;		/* when the table's size was last read */
-} PlinthRelCache;
-
-bool
-plinth_is_table(Relation rel)
-{
-	return rel->rd_tableam == &plinth_methods;
-}
-
-const TableAmRoutine *
-plinth_table_routine(void)
-{
-	return &plinth_methods;
-}
-
-/*
- * The store id of a relation's data, looked up once per relcache entry (the
- * entry is rebuilt, and rd_amcache freed, whenever the relation changes).
- */
-int64
-plinth_store_id(Relation rel)
-{
-	PlinthRelCache *cache = (PlinthRelCache *) rel->rd_amcache;
-	int64		id;
-
-	if (cache != NULL && cache->relfilenode == rel->rd_node.relNode)
-		return cache->store_id;
-	plinth_prepare();
-	PLINTH_CHECK(plinth_swift_relation_lookup(rel->rd_node.relNode, &id));
-	if (id < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("relation \"%s\" has no data in the Plinth store",
-						RelationGetRelationName(rel)),
-				 errdetail("No store id is recorded for its storage (relfilenode %u) in this database.",
-						   rel->rd_node.relNode),
-				 errhint("Was it copied from a template database? Plinth tables are not copied by CREATE DATABASE.")));
-	if (cache == NULL)
-		cache = MemoryContextAllocZero(CacheMemoryContext, sizeof(PlinthRelCache));
-	cache->relfilenode = rel->rd_node.relNode;
-	cache->store_id = id;
-	cache->vm_covered = 0;
-	cache->vm_checked = 0;
-	rel->rd_amcache = cache;
-	return id;
-}
-
-/*
- * Index-only scans ask the visibility map whether a heap block is
- * all-visible before they trust an index tuple. For a Plinth table they may
- * always: index entries are written and read in the same store transactions
- * as rows, so an entry an index scan returns is visible to its snapshot. So
- * the map is kept all-visible — pages of 0xFF covering every block of row
- * ids handed out — extended here, before an index-only scan, at most once a
- * second per table. Written without WAL: after a crash a missing page only
- * means heap fetches, never a wrong answer.
- */
-#define PLINTH_VM_HEAPBLOCKS_PER_PAGE ((BLCKSZ - MAXALIGN(SizeOfPageHeaderData)) * 4)
-
-void
-plinth_visibility_map_cover(Relation rel)
-{
-	PlinthRelCache *cache;
-	TimestampTz now = GetCurrentTimestamp();
-	BlockNumber heap_blocks;
-	BlockNumber vm_blocks;
-	SMgrRelation reln;
-	PGAlignedBlock pg;
-	BlockNumber have;
-
-	(void) plinth_store_id(rel);
-	cache = (PlinthRelCache *) rel->rd_amcache;
-	if (cache->vm_checked != 0 && !TimestampDifferenceExceeds(cache->vm_checked, now, 1000))
-		return;
-	cache->vm_checked = now;
-	heap_blocks = RelationGetNumberOfBlocks(rel);
-	if (heap_blocks <= cache->vm_covered)
-		return;
-	vm_blocks = (heap_blocks + PLINTH_VM_HEAPBLOCKS_PER_PAGE - 1) / PLINTH_VM_HEAPBLOCKS_PER_PAGE;
-
-	LockRelationForExtension(rel, ExclusiveLock);
-	reln = RelationGetSmgr(rel);
-	if (!smgrexists(reln, VISIBILITYMAP_FORKNUM))
-		smgrcreate(reln, VISIBILITYMAP_FORKNUM, false);
-	reln->smgr_cached_nblocks[VISIBILITYMAP_FORKNUM] = InvalidBlockNumber;
-	have = smgrnblocks(reln, VISIBILITYMAP_FORKNUM);
-	if (have < vm_blocks)
-	{
-		PageInit((Page) pg.data, BLCKSZ, 0);
-		memset(PageGetContents((Page) pg.data), 0xFF, BLCKSZ - MAXALIGN(SizeOfPageHeaderData));
-		for (; have < vm_blocks; have++)
-		{
-			PageSetChecksumInplace((Page) pg.data, have);
-			smgrextend(reln, VISIBILITYMAP_FORKNUM, have, pg.data, false);
-		}
-		CacheInvalidateSmgr(reln->smgr_rnode);
-	}
-	UnlockRelationForExtension(rel, ExclusiveLock);
-	cache->vm_covered = vm_blocks * PLINTH_VM_HEAPBLOCKS_PER_PAGE;
-}
-
-/* Which of this transaction's own writes a snapshot sees. */
-PlinthVisibility
-plinth_visibility(Snapshot snapshot)
-{
-	PlinthVisibility v = {false, false, 0};
-
-	if (snapshot == NULL)
-	{
-		v.all = true;
-		return v;
-	}
-	switch (snapshot->snapshot_type)
-	{
-		case SNAPSHOT_MVCC:
-			v.curcid = snapshot->curcid;
-			break;
-		case SNAPSHOT_ANY:
-			v.all = true;
-			v.any_version = true;
-			/* A row updated in place by this command: its old version. */
-			v.curcid = GetCurrentCommandId(false);
-			break;
-		case SNAPSHOT_DIRTY:
-			/* Nothing is ever "in progress" for us: never wait on anyone. */
-			snapshot->xmin = InvalidTransactionId;
-			snapshot->xmax = InvalidTransactionId;
-			snapshot->speculativeToken = 0;
-			v.all = true;
-			break;
-		case SNAPSHOT_SELF:
-		case SNAPSHOT_TOAST:
-		case SNAPSHOT_NON_VACUUMABLE:
-			v.all = true;
-			break;
-		case SNAPSHOT_HISTORIC_MVCC:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("logical decoding of Plinth tables is not supported")));
-	}
-	return v;
-}
-
-/*
- * Puts a row from the store into a slot: a palloc'd copy in the slot's
- * memory, so that it lives as long as the slot holds it (as a pinned buffer
- * would for heap), with the tuple header made up.
- */
-void
-plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
-{
-	HeapTuple	tup;
-	HeapTupleHeader hdr;
-
-	tup = MemoryContextAlloc(slot->tts_mcxt, HEAPTUPLESIZE + row->len);
-	tup->t_len = row->len;
-	tup->t_data = hdr = (HeapTupleHeader) ((char *) tup + HEAPTUPLESIZE);
-	memcpy(hdr, row->data, row->len);
-	plinth_row_to_tid(row->row_id, &tup->t_self);
-	tup->t_tableOid = RelationGetRelid(rel);
-
-	hdr->t_infomask &= ~HEAP_XACT_MASK;
-	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
-	if (row->own)
-	{
-		/* Written by this transaction: xmin is the writer's, cmin its command. */
-		HeapTupleHeaderSetXmin(hdr, TransactionIdIsValid(row->xmin) ? row->xmin : GetTopTransactionIdIfAny());
-		HeapTupleHeaderSetCmin(hdr, row->cid);
-	}
-	else
-	{
-		/*
-		 * Committed: frozen, so that Postgres never asks the commit log about
-		 * it (HeapTupleHeaderGetXmin says FrozenTransactionId), while the
-		 * xmin column shows the writer's id as heap's frozen rows do — ORMs
-		 * use it as a row version.
-		 */
-		HeapTupleHeaderSetXmin(hdr, TransactionIdIsValid(row->xmin) ? row->xmin : FrozenTransactionId);
-		HeapTupleHeaderSetCmin(hdr, FirstCommandId);
-		hdr->t_infomask |= HEAP_XMIN_FROZEN;
-	}
-	HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
-	hdr->t_infomask |= HEAP_XMAX_INVALID;
-	hdr->t_ctid = tup->t_self;
-
-	ExecStoreHeapTuple(tup, slot, true);
-	slot->tts_tableOid = RelationGetRelid(rel);
-}
 
 /*
  * The tuple to store for a slot: values that live elsewhere (TOAST pointers
@@ -403,7 +208,7 @@ typedef struct PlinthScanDescData
 	TableScanDescData base;
 	int64		store_id;
 	PlinthVisibility vis;
-	void	   *scan;			/* Swift row source, or NULL */
+	PlinthRowSourceHandle scan;	/* Swift row source (object NULL: none) */
 	MemoryContextCallback release;	/* drops `scan` with the memory */
 	ScanDirection direction;	/* of `scan` */
 	int64		last_row;		/* last row returned, -1 if none */
@@ -426,13 +231,11 @@ typedef PlinthScanDescData *PlinthScanDesc;
 static void
 plinth_scan_release_source(PlinthScanDesc s)
 {
-	if (s->scan != NULL)
-	{
-		void	   *p = s->scan;
+	PlinthRowSourceHandle scan = s->scan;
 
-		s->scan = NULL;
-		plinth_swift_release(p);
-	}
+	s->scan.object = NULL;
+	if (scan.object != NULL)
+		plinth_swift_scan_release(scan);
 }
 
 static void
@@ -643,7 +446,7 @@ typedef struct PlinthIndexFetchData
 {
 	IndexFetchTableData base;
 	int64		store_id;
-	void	   *fetcher;
+	PlinthFetcherHandle fetcher;
 	MemoryContextCallback release;
 } PlinthIndexFetchData;
 
@@ -651,14 +454,11 @@ static void
 plinth_fetcher_release(void *arg)
 {
 	PlinthIndexFetchData *f = arg;
+	PlinthFetcherHandle fetcher = f->fetcher;
 
-	if (f->fetcher)
-	{
-		void	   *p = f->fetcher;
-
-		f->fetcher = NULL;
-		plinth_swift_release(p);
-	}
+	f->fetcher.object = NULL;
+	if (fetcher.object != NULL)
+		plinth_swift_fetcher_release(fetcher);
 }
 
 static IndexFetchTableData *
@@ -693,7 +493,7 @@ plinth_index_fetch_end(IndexFetchTableData *scan)
 
 /* Fetches one row by TID as the snapshot sees it. */
 static bool
-plinth_fetch(Relation rel, int64 store_id, void *fetcher, ItemPointer tid,
+plinth_fetch(Relation rel, int64 store_id, PlinthFetcherHandle fetcher, ItemPointer tid,
 			 Snapshot snapshot, TupleTableSlot *slot)
 {
 	PlinthRow	row;
@@ -732,7 +532,7 @@ plinth_index_fetch_tuple(struct IndexFetchTableData *scan, ItemPointer tid, Snap
 static bool
 plinth_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot)
 {
-	void	   *fetcher;
+	PlinthFetcherHandle fetcher;
 	bool		found;
 
 	plinth_prepare();
@@ -743,7 +543,7 @@ plinth_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	}
 	PG_FINALLY();
 	{
-		plinth_swift_release(fetcher);
+		plinth_swift_fetcher_release(fetcher);
 	}
 	PG_END_TRY();
 	return found;
@@ -814,9 +614,12 @@ plinth_slot_written(Relation rel, TupleTableSlot *slot, int64 row_id, Transactio
 	}
 }
 
-/* Stores a row; sets the slot's TID to its new row id. */
+/*
+ * Stores a row; sets the slot's TID to its new row id. `for_update`: the new
+ * version of a row an UPDATE moves (its uniqueness is checked at once).
+ */
 static void
-plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
+plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid, bool for_update)
 {
 	HeapTuple	tuple;
 	bool		should_free;
@@ -827,11 +630,9 @@ plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid)
 	PLINTH_CHECK(plinth_swift_insert(plinth_store_id(rel),
 									 (char *) tuple->t_data + PLINTH_OMITTED_HEADER,
 									 tuple->t_len - PLINTH_OMITTED_HEADER,
-									 cid, plinth_subid(), xid, &row_id));
-	if (row_id > PLINTH_MAX_ROW_ID)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("table \"%s\" has used up its row ids", RelationGetRelationName(rel))));
+									 cid, plinth_subid(), xid, for_update, &row_id));
+	/* Swift hands out no row id past the last TID (RowIDs.maximum). */
+	Assert(row_id >= 0 && row_id <= PLINTH_MAX_ROW_ID);
 	if (should_free)
 		heap_freetuple(tuple);
 	plinth_slot_written(rel, slot, row_id, xid, cid);
@@ -841,7 +642,7 @@ static void
 plinth_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid, int options,
 					BulkInsertState bistate)
 {
-	plinth_insert_row(rel, slot, cid);
+	plinth_insert_row(rel, slot, cid, false);
 	plinth_note_parent_keys(rel, slot);
 	pgstat_count_heap_insert(rel, 1);
 }
@@ -854,7 +655,7 @@ plinth_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId ci
 	 * No other transaction can see the row before commit, so speculation
 	 * needs no token: a conflicting concurrent insert is caught at commit.
 	 */
-	plinth_insert_row(rel, slot, cid);
+	plinth_insert_row(rel, slot, cid, false);
 	pgstat_count_heap_insert(rel, 1);
 }
 
@@ -888,7 +689,7 @@ plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *
 				  HeapTuple *old_row)
 {
 	PlinthModify result;
-	void	   *fetcher;
+	PlinthFetcherHandle fetcher;
 	TM_Result	r;
 
 	plinth_writing();
@@ -926,7 +727,7 @@ plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *
 	}
 	PG_FINALLY();
 	{
-		plinth_swift_release(fetcher);
+		plinth_swift_fetcher_release(fetcher);
 	}
 	PG_END_TRY();
 	return r;
@@ -949,11 +750,11 @@ plinth_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples, CommandId
 {
 	for (int i = 0; i < ntuples; i++)
 	{
-		plinth_insert_row(rel, slots[i], cid);
+		plinth_insert_row(rel, slots[i], cid, false);
 		plinth_note_parent_keys(rel, slots[i]);
 	}
 	/* COPY checks foreign keys only when it ends: read the batch's now. */
-	plinth_parent_keys_read();
+	plinth_statement_event(PLINTH_STATEMENT_COPY_BATCH, plinth_statement_depth);
 	pgstat_count_heap_insert(rel, ntuples);
 }
 
@@ -987,7 +788,7 @@ plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newsl
 	TriggerDesc *trig = rel->trigdesc;
 	Bitmapset  *attrs;
 	TupleTableSlot *old;
-	void	   *fetcher;
+	PlinthFetcherHandle fetcher;
 	bool		same = true;
 	int			x = -1;
 
@@ -1031,7 +832,7 @@ plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newsl
 	}
 	PG_FINALLY();
 	{
-		plinth_swift_release(fetcher);
+		plinth_swift_fetcher_release(fetcher);
 		ExecDropSingleTupleTableSlot(old);
 		bms_free(attrs);
 	}
@@ -1062,15 +863,6 @@ plinth_update_in_place(Relation rel, ItemPointer otid, TupleTableSlot *slot, Com
 	return TM_Ok;
 }
 
-/* The row the last UPDATE wrote as a new row: its entries are checked at once. */
-static ItemPointerData updated_row;
-
-bool
-plinth_row_is_updated(ItemPointer tid)
-{
-	return ItemPointerEquals(tid, &updated_row);
-}
-
 static TM_Result
 plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, CommandId cid,
 					Snapshot snapshot, Snapshot crosscheck, bool wait, TM_FailureData *tmfd,
@@ -1091,8 +883,7 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 	r = plinth_delete_row(rel, otid, cid, tmfd, NULL);
 	if (r != TM_Ok)
 		return r;
-	plinth_insert_row(rel, slot, cid);
-	updated_row = slot->tts_tid;
+	plinth_insert_row(rel, slot, cid, true);
 	*update_indexes = true;
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;
@@ -1110,7 +901,7 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 				  TM_FailureData *tmfd)
 {
 	PlinthModify result;
-	void	   *fetcher;
+	PlinthFetcherHandle fetcher;
 	TM_Result	r;
 	bool		exclusive = mode == LockTupleNoKeyExclusive || mode == LockTupleExclusive;
 
@@ -1151,7 +942,7 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 	}
 	PG_FINALLY();
 	{
-		plinth_swift_release(fetcher);
+		plinth_swift_fetcher_release(fetcher);
 	}
 	PG_END_TRY();
 	return r;
@@ -1287,7 +1078,7 @@ plinth_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation 
 		memcpy(out->tts_values, values, newdesc->natts * sizeof(Datum));
 		memcpy(out->tts_isnull, isnull, newdesc->natts * sizeof(bool));
 		ExecStoreVirtualTuple(out);
-		plinth_insert_row(NewTable, out, cid);
+		plinth_insert_row(NewTable, out, cid, false);
 		*num_tuples += 1;
 	}
 	if (iscan)
@@ -1326,7 +1117,7 @@ plinth_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin, do
 	PlinthRow	row;
 	bool		found;
 
-	if (s->scan == NULL)
+	if (s->scan.object == NULL)
 		return false;
 	PLINTH_CHECK(plinth_swift_scan_next(s->scan, &found, &row));
 	if (!found)
@@ -1576,7 +1367,7 @@ plinth_scan_bitmap_next_tuple(TableScanDesc sscan, struct TBMIterateResult *tbmr
 	PlinthRow	row;
 	bool		found;
 
-	if (s->scan == NULL)
+	if (s->scan.object == NULL)
 		return false;
 	PLINTH_CHECK(plinth_swift_scan_next(s->scan, &found, &row));
 	if (!found)

@@ -8,7 +8,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "plinth_am.h"
+#include "relation.h"
 
 /* plinth_test_raise(sqlstate text, message text): a Swift error */
 PG_FUNCTION_INFO_V1(plinth_test_raise);

@@ -38,6 +38,8 @@ public enum IndexKey {
     public static let nullFirstMarker: Int64 = 0
     public static let valueMarker: Int64 = 1
     public static let nullLastMarker: Int64 = 2
+    /// The bytes every non-NULL column starts with (its marker).
+    public static let valuePrefix: Bytes = { var out = Bytes(); TupleEncoder.appendInt(valueMarker, to: &out); return out }()
 
     /// Appends one column.
     public static func appendColumn(_ v: Value, _ c: Column, to out: inout Bytes) {
@@ -164,5 +166,24 @@ public enum DecimalKey {
         for d in digits { out.append(neg ? ~(d + 1) : d + 1) }
         out.append(neg ? 0xFF : 0x00)
         return out
+    }
+}
+
+/// The value of an index entry: Postgres's index tuple (IndexTupleData: a
+/// 6-byte TID, 2 bytes of t_info — size and flags — then an optional null
+/// bitmap and the data), handed back to Postgres for index-only scans and
+/// messages. Stored bytes are untrusted: `check` accepts only a tuple whose
+/// size is its length and whose data starts inside it.
+public enum IndexTupleFormat {
+    public static func check(_ t: Bytes) -> Bool {
+        t.withUnsafeBytes { check($0) }
+    }
+
+    public static func check(_ t: UnsafeRawBufferPointer) -> Bool {
+        guard t.count >= 8 else { return false }
+        let info = UInt16(littleEndian: t.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+        let size = Int(info & 0x1FFF)                      // INDEX_SIZE_MASK
+        let dataOffset = info & 0x8000 != 0 ? 16 : 8       // MAXALIGN(8 + null bitmap of INDEX_MAX_KEYS bits)
+        return size == t.count && dataOffset <= size
     }
 }

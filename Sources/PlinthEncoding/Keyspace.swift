@@ -134,10 +134,10 @@ public enum Keyspace {
             key(.stats) { TupleEncoder.appendInt(table, to: &$0) }
         }
 
-        public func statsKey(_ table: Int64, shard: Int64, field: Int64) -> Bytes {
+        public func statsKey(_ table: Int64, shard: Int64, field: StatsField) -> Bytes {
             var k = statsPrefix(table)
             TupleEncoder.appendInt(shard, to: &k)
-            TupleEncoder.appendInt(field, to: &k)
+            TupleEncoder.appendInt(field.rawValue, to: &k)
             return k
         }
 
@@ -153,6 +153,23 @@ public enum Keyspace {
         public var range: (Bytes, Bytes) { Keyspace.prefixRange(prefix) }
     }
 
+    /// The counters of a table's statistics (`statsKey`).
+    public enum StatsField: Int64, Sendable {
+        case rows = 0
+        case bytes = 1
+    }
+
+    /// The field of a statistics key under a table's `statsPrefix` of
+    /// `prefixLength` bytes: (shard, field). nil for a malformed key.
+    public static func statsField(fromKey key: UnsafeRawBufferPointer, prefixLength: Int) -> Int64? {
+        guard key.count > prefixLength,
+              let (_, shardEnd) = try? TupleDecoder.decodeInt(key, at: prefixLength),
+              shardEnd < key.count,
+              let (field, end) = try? TupleDecoder.decodeInt(key, at: shardEnd),
+              end == key.count else { return nil }
+        return field
+    }
+
     /// Every key that extends `prefix` by at least one tuple element.
     public static func prefixRange(_ prefix: Bytes) -> (Bytes, Bytes) {
         (prefix + [0x00], prefix + [0xFF])
@@ -165,62 +182,5 @@ public enum Keyspace {
               let (v, end) = try? TupleDecoder.decodeInt(key, at: prefixLength),
               end == key.count else { return nil }
         return v
-    }
-}
-
-/// How a row is stored: a tag byte, then the payload.
-///  - inline (0): the Postgres heap tuple from t_infomask2 on (the 18 bytes
-///    of xmin, xmax, cid and ctid before it are Postgres's bookkeeping, made
-///    up again on read);
-///  - split (1): u32 total length and u32 chunk count of a tuple stored in
-///    chunks at (..., row, n), each a value under the store's limit;
-///  - chunk (2): one piece of a split tuple.
-///
-///     inline  [0][xmin: u32][tuple]
-///     split   [1][tuple length: u32][chunks: u32][xmin: u32]
-///     chunk   [2][up to maxChunk bytes of the tuple]
-///
-/// integers little-endian. The tuple is Postgres's heap tuple without its
-/// first 18 header bytes; xmin is the id of the (sub)transaction that wrote
-/// the row, which Postgres shows as the row's `xmin` (ORMs use it as a row
-/// version).
-public enum RowFormat {
-    public static let inline: UInt8 = 0
-    public static let split: UInt8 = 1
-    public static let chunk: UInt8 = 2
-    /// Bytes before the tuple in an inline value.
-    public static let inlineHeaderBytes = 5
-    /// Bytes of a tuple header not stored (HeapTupleHeader up to t_infomask2).
-    public static let omittedHeaderBytes = 18
-    /// Largest payload per stored value, under FoundationDB's 100,000.
-    public static let maxChunk = 99_000
-
-    public static func inlineValue(xmin: UInt32, tuple: UnsafeRawBufferPointer) -> Bytes {
-        var v = Bytes()
-        v.reserveCapacity(inlineHeaderBytes + tuple.count)
-        v.append(inline)
-        withUnsafeBytes(of: xmin.littleEndian) { v.append(contentsOf: $0) }
-        v.append(contentsOf: tuple)
-        return v
-    }
-
-    /// The xmin of an inline value (at least inlineHeaderBytes long).
-    public static func inlineXmin(_ v: UnsafeRawBufferPointer) -> UInt32 {
-        UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: UInt32.self))
-    }
-
-    public static func splitHeader(total: Int, chunks: Int, xmin: UInt32) -> Bytes {
-        var out: Bytes = [split]
-        withUnsafeBytes(of: UInt32(total).littleEndian) { out.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(chunks).littleEndian) { out.append(contentsOf: $0) }
-        withUnsafeBytes(of: xmin.littleEndian) { out.append(contentsOf: $0) }
-        return out
-    }
-
-    public static func parseSplitHeader(_ v: UnsafeRawBufferPointer) -> (total: Int, chunks: Int, xmin: UInt32)? {
-        guard v.count == 13, v[0] == split else { return nil }
-        return (Int(UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: UInt32.self))),
-                Int(UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 5, as: UInt32.self))),
-                UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 9, as: UInt32.self)))
     }
 }

@@ -1,4 +1,5 @@
 import CPlinth
+import PlinthAM
 import PlinthStore
 
 
@@ -42,7 +43,7 @@ public func plinthSwiftTestUnwound() -> Int64 { unwoundFrames }
 @_cdecl("plinth_swift_test_retry_forever")
 public func plinthSwiftTestRetryForever(_ limit: Int32) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        let store = try Backend.shared.openStore()
+        let store = try session.openStore()
         try storeCall { () throws(StoreError) in
             try store.transact(limitMilliseconds: Int(limit)) { _ throws(StoreError) in
                 throw StoreError(.notCommitted, "a conflict at every attempt (plinth_test_retry_forever)")

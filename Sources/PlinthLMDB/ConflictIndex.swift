@@ -311,6 +311,7 @@ enum LogEntry {
             body(UnsafeRawBufferPointer(rebasing: v[(o + 2)..<(o + 2 + l)]))
             o += 2 + l
         }
+        guard o == v.count else { throw corrupt() }
     }
 }
 

@@ -27,21 +27,28 @@ struct Bucket {
         try Bucket.walk(blob) { s, v in entries.append((Bytes(s), Bytes(v))) }
     }
 
-    /// Calls body for each entry without copying.
+    /// Calls body for each entry without copying. The blob is untrusted (a
+    /// damaged file): only what `encode` can write is accepted — suffixes
+    /// that make keys the store allows, values it allows, no bytes left over.
     static func walk(_ blob: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) throws(StoreError) {
-        guard blob.count >= 4 else { throw StoreError(.storeCorrupted, "embedded store: short long-key bucket") }
+        func corrupt(_ why: String) -> StoreError { StoreError(.storeCorrupted, "embedded store: long-key bucket \(why)") }
+        guard blob.count >= 4 else { throw corrupt("too short") }
         let n = Int(blob.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
         var o = 4
         for _ in 0..<n {
-            guard o + 6 <= blob.count else { throw StoreError(.storeCorrupted, "embedded store: truncated long-key bucket") }
+            guard o + 6 <= blob.count else { throw corrupt("truncated") }
             let sl = Int(blob.loadUnaligned(fromByteOffset: o, as: UInt16.self).littleEndian)
             let vl = Int(blob.loadUnaligned(fromByteOffset: o + 2, as: UInt32.self).littleEndian)
             o += 6
-            guard o + sl + vl <= blob.count else { throw StoreError(.storeCorrupted, "embedded store: truncated long-key bucket") }
+            guard LongKeys.bucketPrefix + sl <= StoreLimits.keyBytes, vl <= StoreLimits.valueBytes else {
+                throw corrupt("holds an entry larger than the store allows")
+            }
+            guard o + sl + vl <= blob.count else { throw corrupt("truncated") }
             body(UnsafeRawBufferPointer(rebasing: blob[o..<(o + sl)]),
                  UnsafeRawBufferPointer(rebasing: blob[(o + sl)..<(o + sl + vl)]))
             o += sl + vl
         }
+        guard o == blob.count else { throw corrupt("has bytes past its entries") }
     }
 
     func encode() -> Bytes {
@@ -194,26 +201,32 @@ struct LogicalCursor: ~Copyable {
         keyBuffer.deallocate()
     }
 
-    /// Loads the physical entry `e`; for a bucket, its first (or last) entry.
-    private mutating func load(_ e: (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)?, last: Bool) throws(StoreError) {
-        guard let e else { isValid = false; bucketIndex = -1; return }
-        physKey = e.key
-        if LogicalSpace.isLong(e.key) {
+    /// Loads the physical entry `e`; for a bucket, its first (or last)
+    /// entry. Empty buckets (never written, but a damaged file may hold
+    /// them) are skipped, in a loop: a recursion could exhaust the stack.
+    private mutating func load(_ first: (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)?, last: Bool) throws(StoreError) {
+        var entry = first
+        while let e = entry {
+            physKey = e.key
+            guard LogicalSpace.isLong(e.key) else {
+                bucketIndex = -1
+                key = e.key
+                value = e.value
+                isValid = true
+                return
+            }
             var entries: [(s: UnsafeRawBufferPointer, v: UnsafeRawBufferPointer)] = []
             try Bucket.walk(e.value) { s, v in entries.append((s, v)) }
             bucket = entries
-            if bucket.isEmpty {   // never written, but be safe: skip it
-                try load(try raw.get(last ? MDB_PREV : MDB_NEXT), last: last)
+            if !bucket.isEmpty {
+                bucketIndex = last ? bucket.count - 1 : 0
+                setBucketEntry()
                 return
             }
-            bucketIndex = last ? bucket.count - 1 : 0
-            setBucketEntry()
-        } else {
-            bucketIndex = -1
-            key = e.key
-            value = e.value
-            isValid = true
+            entry = try raw.get(last ? MDB_PREV : MDB_NEXT)
         }
+        isValid = false
+        bucketIndex = -1
     }
 
     private mutating func setBucketEntry() {

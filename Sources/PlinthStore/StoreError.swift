@@ -78,6 +78,7 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case storeFull = 9003            // the embedded store reached plinth.map_size
         case storeCorrupted = 9004
         case interrupted = 9005          // query cancel, statement_timeout or termination stopped a wait
+        case rowIDsExhausted = 9006      // a table handed out its last row id
 
         var defaultMessage: String {
             switch self {
@@ -112,6 +113,7 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             case .storeFull: return "The store is full"
             case .storeCorrupted: return "The store's files are corrupted"
             case .interrupted: return "The operation was interrupted"
+            case .rowIDsExhausted: return "The table has handed out all its row ids"
             }
         }
     }

@@ -396,7 +396,8 @@ public struct HashedKey: Hashable {
     public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
 
-func monotonicNanos() -> UInt64 {
+/// Nanoseconds of a coarse monotonic clock (a few ms of resolution).
+public func monotonicNanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)

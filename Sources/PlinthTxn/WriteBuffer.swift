@@ -136,21 +136,6 @@ public final class WriteBuffer {
         mutationBytes += range.begin.count + range.end.count
     }
 
-    /// Removes every trace of `key` written at or after sequence `seq`
-    /// (an insertion undone: speculative insertion that lost).
-    public func undo(_ key: Bytes, since seq: UInt64) {
-        generation += 1
-        entries.update(key) { chain in
-            mutationBytes -= contribution(key, chain)
-            chain?.removeAll { $0.seq >= seq }
-            if chain?.isEmpty == true { chain = nil }
-            mutationBytes += contribution(key, chain)
-        }
-    }
-
-    /// The sequence number the next write will get.
-    public var nextSequence: UInt64 { nextSeq }
-
     /// Latest visible range clear covering key, if any.
     @inline(__always)
     func coveringClear(_ key: Bytes, _ vis: Visibility) -> RangeClear? {

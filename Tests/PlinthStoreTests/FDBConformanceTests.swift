@@ -53,8 +53,7 @@ struct FDBConformanceTests {
         var failure: StoreError?
         do { _ = try tr.get(Array("plinth-test/timeout".utf8), snapshot: false) } catch { failure = error }
         #expect(failure?.knownCode == .transactionTimedOut)
-        #expect(throws: StoreError.self) { try tr.onError(failure ?? StoreError(.transactionTimedOut)) }
-        do { try tr.onError(StoreError(.transactionTimedOut)) } catch { #expect(error.knownCode == .transactionTimedOut) }
+        expectStoreError(.transactionTimedOut) { () throws(StoreError) in try tr.onError(failure ?? StoreError(.transactionTimedOut)) }
         tr.reset()
         _ = try tr.get(Array("plinth-test/timeout".utf8), snapshot: false)
         #expect(try tr.commit() == -1)

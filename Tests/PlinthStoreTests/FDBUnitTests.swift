@@ -144,8 +144,7 @@ import PlinthStore
             FDBTransactionSettings(timeoutMilliseconds: 100, maxRetryDelayMilliseconds: -1),
         ]
         for s in bad {
-            #expect(throws: StoreError.self) { try s.validate() }
-            do { try s.validate() } catch { #expect(error.code == 2006) }
+            #expect { try s.validate() } throws: { ($0 as? StoreError)?.code == 2006 }
         }
     }
 
@@ -169,8 +168,11 @@ import PlinthStore
                 #expect(error.knownCode == .apiVersionNotSupported)
             }
         }
-        do { try FDBAPIVersion.check(requested: 710, libraryMaximum: 630, library: "/opt/libfdb_c.so") } catch {
-            #expect(error.message.contains("7.1") && error.message.contains("/opt/libfdb_c.so"))
+        #expect {
+            try FDBAPIVersion.check(requested: 710, libraryMaximum: 630, library: "/opt/libfdb_c.so")
+        } throws: { e in
+            let m = (e as? StoreError)?.message ?? ""
+            return m.contains("7.1") && m.contains("/opt/libfdb_c.so")
         }
     }
 
@@ -259,9 +261,9 @@ import PlinthStore
         }
         try ClientChecks.key(Bytes(repeating: 1, count: 10_000))
         try ClientChecks.value(Bytes(repeating: 1, count: 100_000))
-        do { try ClientChecks.writableKey([0xFF, 0]) } catch { #expect(error.knownCode == .keyOutsideLegalRange) }
-        do { _ = try ClientChecks.writableRange([2], [1]) } catch { #expect(error.knownCode == .invertedRange) }
-        do { _ = try ClientChecks.writableRange([1], [0xFF, 0]) } catch { #expect(error.knownCode == .keyOutsideLegalRange) }
+        expectStoreError(.keyOutsideLegalRange) { () throws(StoreError) in try ClientChecks.writableKey([0xFF, 0]) }
+        expectStoreError(.invertedRange) { () throws(StoreError) in _ = try ClientChecks.writableRange([2], [1]) }
+        expectStoreError(.keyOutsideLegalRange) { () throws(StoreError) in _ = try ClientChecks.writableRange([1], [0xFF, 0]) }
         #expect(try ClientChecks.writableRange([1], [1]) == false)
         #expect(try ClientChecks.writableRange([1], [0xFF]) == true)
     }

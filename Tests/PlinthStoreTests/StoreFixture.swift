@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import PlinthStore
 import PlinthLMDB
 
@@ -62,4 +63,16 @@ func readAll(_ tr: any StoreTransaction, _ begin: Bytes, _ end: Bytes, reverse: 
         iteration += 1
     }
     return out
+}
+
+/// Expects `body` to fail with the store error `code`: an issue is recorded
+/// when it succeeds or fails otherwise.
+func expectStoreError(_ code: StoreError.Code, sourceLocation: SourceLocation = #_sourceLocation,
+                      _ body: () throws(StoreError) -> Void) {
+    do {
+        try body()
+        Issue.record("expected store error \(code) (\(code.rawValue)); nothing was thrown", sourceLocation: sourceLocation)
+    } catch {
+        #expect(error.code == code.rawValue, "\(error)", sourceLocation: sourceLocation)
+    }
 }

@@ -7,7 +7,10 @@
  *
  * Direction of calls:
  *   Postgres -> C shim (Sources/CPlinth) -> Swift @_cdecl entry points
- *   (declared in swift_api.h) -> store.
+ *   (declared at the end of this file) -> store.
+ * The entry points are declared here, where both compilers see them:
+ * Sources/PlinthGlue/Contract.swift checks each declaration against its
+ * Swift implementation, so the two sides cannot disagree on a signature.
  * Swift never raises a Postgres error: it records one with plinth_error_set()
  * and returns PLINTH_ERROR; the C entry point raises it after Swift has
  * returned, so ereport's longjmp never crosses a Swift frame.
@@ -211,11 +214,10 @@ typedef enum PlinthUniqueCheck
 	PLINTH_UNIQUE_NO = 0,
 	PLINTH_UNIQUE_YES,
 	PLINTH_UNIQUE_PARTIAL,
-	PLINTH_UNIQUE_EXISTING,
-	PLINTH_UNIQUE_LATER			/* as YES, checked when the statement ends */
+	PLINTH_UNIQUE_EXISTING
 } PlinthUniqueCheck;
 
-/* A uniqueness violation found by the checks run at a statement's end. */
+/* A uniqueness violation found by checks that waited for their statement's end. */
 typedef struct PlinthUniqueViolation
 {
 	bool		found;
@@ -245,7 +247,126 @@ typedef struct PlinthScanKey
 	size_t		nelems;
 } PlinthScanKey;
 
+/*
+ * Points of a statement's life where work it left may be due (uniqueness
+ * checks of the rows it inserted, the parent keys of its foreign key
+ * checks): Swift decides what runs (StatementWork.swift).
+ */
+typedef enum PlinthStatementEvent
+{
+	PLINTH_STATEMENT_EXECUTOR_FINISHING = 0,	/* ExecutorFinish, before AFTER triggers */
+	PLINTH_STATEMENT_EXECUTOR_FINISHED,
+	PLINTH_STATEMENT_UTILITY_FINISHED,
+	PLINTH_STATEMENT_INDEX_BUILT,
+	PLINTH_STATEMENT_COPY_BATCH,
+	PLINTH_STATEMENT_PRE_COMMIT
+} PlinthStatementEvent;
+
 /* Test support: a Postgres call that raises for bad input (int4in). */
 bool		plinth_pg_parse_int4(const char *text, int32_t *result);
+
+/* ---- handles ------------------------------------------------------- */
+
+/*
+ * Swift objects the shim holds, each kind its own type so that neither
+ * compiler lets one pass for another. A handle is retained until its
+ * release function is called; `object` is NULL for none.
+ */
+typedef struct PlinthRowSourceHandle
+{
+	void	   *object;			/* a table scan or a list of rows */
+} PlinthRowSourceHandle;
+
+typedef struct PlinthIndexScanHandle
+{
+	void	   *object;
+} PlinthIndexScanHandle;
+
+typedef struct PlinthFetcherHandle
+{
+	void	   *object;			/* a row buffer for single-row fetches */
+} PlinthFetcherHandle;
+
+/* ---- Swift entry points -------------------------------------------- */
+
+/*
+ * Implemented in Sources/PlinthGlue with @_cdecl. Every one that can fail
+ * returns PlinthStatus; the C caller wraps it in PLINTH_CHECK so the error
+ * is raised after Swift returned.
+ */
+
+/* Version.swift */
+const char *plinth_swift_version(void);
+
+/* BoundaryTests.swift: prove the error boundary (SQL: plinth_test_*) */
+PlinthStatus plinth_swift_test_raise(const char *sqlstate, const char *message);
+PlinthStatus plinth_swift_test_parse_int4(const char *text, int32_t *result);
+int64_t		plinth_swift_test_unwound(void);
+PlinthStatus plinth_swift_test_retry_forever(int32_t limit_ms);
+
+/* SessionEntryPoints.swift: settings, transactions, statements, counters */
+void		plinth_swift_configure(const PlinthConfig *config);
+void		plinth_swift_set_parallel_worker(bool yes);
+PlinthStatus plinth_swift_xact_event(PlinthXactEvent event);
+void		plinth_swift_subxact_event(PlinthSubXactEvent event, uint32_t subid, uint32_t parent);
+PlinthStatus plinth_swift_statement_event(PlinthStatementEvent event, int32_t depth,
+										  PlinthUniqueViolation *violation);
+void		plinth_swift_statement_start(void);
+void		plinth_swift_statement_end(void);
+void		plinth_swift_counters(PlinthCounters *session, PlinthCounters *statement);
+
+/* SessionEntryPoints.swift: relations (store ids of relfilenodes), databases */
+PlinthStatus plinth_swift_relation_lookup(uint32_t relfilenode, int64_t *store_id);
+PlinthStatus plinth_swift_relation_create(uint32_t relfilenode, uint32_t old_relfilenode,
+										  uint32_t cid, uint32_t subid, int64_t *store_id);
+PlinthStatus plinth_swift_relation_forget(uint32_t relfilenode, uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_relation_move(uint32_t old_relfilenode, uint32_t new_relfilenode,
+										uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_relation_truncate(int64_t table, uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_relation_stats(int64_t table, bool with_row_id_limit, PlinthRelStats *stats);
+PlinthStatus plinth_swift_database_drop(uint32_t database_oid, uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_claim_server_identity(void);
+
+/* TableEntryPoints.swift: rows */
+PlinthStatus plinth_swift_insert(int64_t table, const void *tuple, size_t len, uint32_t cid, uint32_t subid,
+								 uint32_t xid, bool for_update, int64_t *row_id);
+PlinthFetcherHandle plinth_swift_fetcher_new(void);
+void		plinth_swift_fetcher_release(PlinthFetcherHandle fetcher);
+PlinthStatus plinth_swift_fetch(int64_t table, int64_t row_id, PlinthVisibility vis, PlinthFetcherHandle fetcher,
+								bool *found, PlinthRow *row);
+PlinthStatus plinth_swift_delete(int64_t table, int64_t row_id, uint32_t cid, uint32_t subid,
+								 PlinthFetcherHandle fetcher, PlinthModify *result);
+PlinthStatus plinth_swift_replace(int64_t table, int64_t row_id, const void *tuple, size_t len,
+								  uint32_t cid, uint32_t subid, uint32_t xid, PlinthModify *result);
+PlinthStatus plinth_swift_lock(int64_t table, int64_t row_id, uint32_t cid, bool exclusive,
+							   PlinthFetcherHandle fetcher, PlinthModify *result);
+
+/* TableEntryPoints.swift: scans (released with plinth_swift_scan_release) */
+PlinthStatus plinth_swift_scan_begin(int64_t table, PlinthVisibility vis, int64_t low, int64_t high,
+									 bool reverse, PlinthRowSourceHandle *scan);
+PlinthStatus plinth_swift_rows_begin(int64_t table, PlinthVisibility vis, const int64_t *rows,
+									 size_t n, PlinthRowSourceHandle *scan);
+PlinthStatus plinth_swift_scan_next(PlinthRowSourceHandle scan, bool *found, PlinthRow *row);
+void		plinth_swift_scan_release(PlinthRowSourceHandle scan);
+
+/* IndexEntryPoints.swift: index entries */
+PlinthStatus plinth_swift_index_insert(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
+									   int64_t row_id, const void *tuple, size_t tuple_len,
+									   PlinthUniqueCheck check, int32_t depth, bool building, uint32_t cid,
+									   uint32_t subid, bool *conflict, PlinthUniqueViolation *violation);
+PlinthStatus plinth_swift_index_delete(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
+									   int64_t row_id, uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_parent_key_note(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n);
+
+/* IndexEntryPoints.swift: index scans (released with plinth_swift_index_scan_release) */
+PlinthStatus plinth_swift_index_scan_begin(const PlinthIndexDesc *index, PlinthVisibility vis,
+										   const PlinthScanKey *keys, size_t nkeys, bool prefetch_rows,
+										   PlinthIndexScanHandle *scan);
+PlinthStatus plinth_swift_index_scan_next(PlinthIndexScanHandle scan, bool forward, bool *found, int64_t *row_id,
+										  PlinthFetcherHandle fetcher, void **tuple, size_t *len);
+void		plinth_swift_index_scan_mark(PlinthIndexScanHandle scan);
+void		plinth_swift_index_scan_restore(PlinthIndexScanHandle scan);
+PlinthStatus plinth_swift_index_scan_rows(PlinthIndexScanHandle scan, int64_t *rows, size_t cap, size_t *n);
+void		plinth_swift_index_scan_release(PlinthIndexScanHandle scan);
 
 #endif							/* PLINTH_BRIDGE_H */

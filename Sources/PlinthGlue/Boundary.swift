@@ -1,19 +1,6 @@
 import CPlinth
-
-
-/// An error on its way to Postgres: raised by the C entry point as an
-/// ordinary `ereport(ERROR)` once the Swift frames have returned.
-struct PlinthError: Error {
-    var sqlstate: SQLState
-    var message: String
-    var detail: String? = nil
-    var hint: String? = nil
-
-    /// A Postgres error was caught by `plinth_pg_try` and is waiting in the
-    /// shim; raising it needs nothing from Swift.
-    static let postgresErrorPending = PlinthError(sqlstate: .internalError, message: "")
-    var isPostgresErrorPending: Bool { message.isEmpty && sqlstate == .internalError }
-}
+import PlinthAM
+import PlinthStore
 
 /// Runs the body of a `@_cdecl` entry point: success is PLINTH_OK; a thrown
 /// error is recorded in the shim and PLINTH_ERROR returned, for the C caller
@@ -47,3 +34,11 @@ func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) 
     guard let s else { return body(nil) }
     return s.withCString { body($0) }
 }
+
+/// The backend's session: one per process, set up on first use, when it
+/// also makes every store wait answer Postgres's interrupts (query cancel,
+/// statement_timeout, termination), processed through the boundary.
+nonisolated(unsafe) let session: Session = {
+    StoreInterrupts.poll = { plinth_interrupt_pending() && plinth_interrupt_raised() }
+    return Session()
+}()

@@ -1,9 +1,10 @@
 import PlinthStore
+import PlinthEncoding
 
 extension PlinthError {
     /// How a store error reaches the client: the SQLSTATE that clients and
     /// ORMs already act on, a message that names the cause, and a hint.
-    init(_ e: StoreError) {
+    public init(_ e: StoreError) {
         let fdb = "store error \(e.code)"
         switch e.knownCode {
         case .notCommitted:
@@ -49,6 +50,10 @@ extension PlinthError {
         case .storeUnavailable, .apiVersionNotSupported:
             self.init(sqlstate: SQLState("58000"), message: e.message, detail: "(\(fdb))",
                       hint: "Check plinth.data_directory, or plinth.cluster_file and the FoundationDB client library.")
+        case .rowIDsExhausted:
+            self.init(sqlstate: .programLimitExceeded, message: "table has used up its row ids",
+                      detail: "\(e.message) (\(fdb)).",
+                      hint: "Row ids are never reused. Copy the table (VACUUM FULL, or CREATE TABLE ... AS): the copy starts its row ids afresh.")
         case .interrupted:
             // Postgres's own error (the cancel, the timeout) was caught by
             // the boundary and is raised instead of this one.
@@ -65,10 +70,17 @@ extension PlinthError {
 /// Runs store work inside an entry point: store errors become Postgres
 /// errors with the right SQLSTATE.
 @inline(__always)
-func storeCall<R>(_ body: () throws(StoreError) -> R) throws(PlinthError) -> R {
+public func storeCall<R>(_ body: () throws(StoreError) -> R) throws(PlinthError) -> R {
     do {
         return try body()
     } catch {
         throw PlinthError(error)
     }
+}
+
+/// Store bytes that are not what Plinth writes: the store is damaged (a
+/// disk, a bug, another writer). Reported as data corruption (XX001) with
+/// the key, never trusted further.
+public func corruptValue(_ key: Bytes, _ what: String) -> StoreError {
+    StoreError(.storeCorrupted, "\(what) at key \(printable(key)) is malformed")
 }

@@ -1,7 +1,9 @@
 /*
- * xact.c — Plinth in Postgres's transaction life cycle, and the hooks that
- * keep Postgres informed: transaction and subtransaction callbacks,
- * dropped storage, planner restrictions and per-statement counters.
+ * hooks.c — Plinth in Postgres's life cycle, on top of everything else in
+ * the shim: transaction and subtransaction callbacks, dropped storage and
+ * databases, planner restrictions, and the executor and utility hooks that
+ * mark where statements begin and end (counters, and the work statements
+ * leave for their end).
  */
 #include "postgres.h"
 
@@ -32,10 +34,9 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "plinth_am.h"
-
-/* True once this transaction has touched the store (plinth_prepare). */
-bool		plinth_in_use = false;
+#include "hooks.h"
+#include "indexam.h"
+#include "indexes.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -46,76 +47,6 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static int	executor_depth = 0;
-
-/*
- * How many statements are running, one inside another (a function's
- * statement inside the query calling it, a trigger's inside the statement
- * firing it): the uniqueness checks a statement leaves for its end are
- * tagged with it, so each statement's end runs its own (indexam.c).
- */
-int			plinth_statement_depth = 0;
-
-/*
- * Makes the store ready for this transaction: hands Swift the current
- * settings once per transaction (they may change with SET and SIGHUP).
- */
-void
-plinth_prepare(void)
-{
-	static char *database_name = NULL;
-	static char store_path[MAXPGPATH];
-	static char server_id_path[MAXPGPATH];
-	static char server_home[MAXPGPATH + 300];
-	PlinthConfig config;
-
-	if (plinth_in_use)
-		return;
-	plinth_require_preload();
-	if (database_name == NULL)
-	{
-		char	   *name = get_database_name(MyDatabaseId);
-
-		if (name == NULL)
-			elog(ERROR, "plinth: database %u has no name", MyDatabaseId);
-		database_name = MemoryContextStrdup(TopMemoryContext, name);
-		if (plinth_data_directory != NULL && plinth_data_directory[0] != '\0')
-			strlcpy(store_path, plinth_data_directory, MAXPGPATH);
-		else
-			snprintf(store_path, MAXPGPATH, "%s/plinth", DataDir);
-		snprintf(server_id_path, MAXPGPATH, "%s/plinth_server_id", DataDir);
-		{
-			char		host[256] = "";
-
-			(void) gethostname(host, sizeof(host) - 1);
-			snprintf(server_home, sizeof(server_home), "%s:%s", host, DataDir);
-		}
-	}
-	config.store_path = store_path;
-	config.cluster_file = plinth_cluster_file ? plinth_cluster_file : "";
-	config.api_version = plinth_api_version;
-	config.fdb_library = plinth_fdb_library ? plinth_fdb_library : "";
-	config.timeout_ms = plinth_timeout_ms;
-	config.durable = plinth_durable;
-	config.lifetime_ms = plinth_transaction_lifetime_ms;
-	config.map_size_bytes = (int64) plinth_map_size_mb * 1024 * 1024;
-	config.database_name = database_name;
-	config.database_oid = MyDatabaseId;
-	config.server_home = server_home;
-	config.in_recovery = RecoveryInProgress();
-	config.server_id_path = server_id_path;
-	config.backend_id = MyBackendId;
-	config.bulk_load = plinth_bulk_load;
-	plinth_swift_configure(&config);
-	plinth_swift_set_parallel_worker(IsParallelWorker());
-	plinth_in_use = true;
-}
-
-/* The OID of the plinth table access method in this database, or InvalidOid. */
-Oid
-plinth_am_oid(void)
-{
-	return get_table_am_oid("plinth", true);
-}
 
 /*
  * Storage that this transaction drops at commit (DROP, TRUNCATE, REINDEX,
@@ -170,8 +101,8 @@ plinth_xact_callback(XactEvent event, void *arg)
 			if (!plinth_in_use)
 				return;
 			plinth_forget_dropped_storage();
-			/* Checks no statement's end ran (logical replication's inserts). */
-			plinth_unique_checks_run(0);
+			/* Work no statement's end ran (logical replication's inserts). */
+			plinth_statement_event(PLINTH_STATEMENT_PRE_COMMIT, 0);
 			/* The store commit: a conflict aborts the Postgres transaction. */
 			PLINTH_CHECK(plinth_swift_xact_event(PLINTH_XACT_PRE_COMMIT));
 			break;
@@ -189,10 +120,9 @@ plinth_xact_callback(XactEvent event, void *arg)
 				(void) plinth_swift_xact_event(PLINTH_XACT_ABORT);
 			plinth_boundary_reset();
 			plinth_indexes_at_transaction_end();
+			plinth_session_at_transaction_end();
 			dropped_databases = NIL;	/* in TopTransactionContext: gone */
-			plinth_in_use = false;
 			executor_depth = 0;
-			plinth_statement_depth = 0;
 			break;
 		default:
 			break;
@@ -208,38 +138,6 @@ plinth_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransac
 		plinth_swift_subxact_event(PLINTH_SUBXACT_ABORT, mySubid, parentSubid);
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 		plinth_swift_subxact_event(PLINTH_SUBXACT_COMMIT, mySubid, parentSubid);
-}
-
-/* Whether a pg_class entry is a Plinth table, or an index on one. */
-static bool
-plinth_class_is_plinth(Form_pg_class c, Oid relid)
-{
-	Oid			am = plinth_am_oid();
-
-	if (!OidIsValid(am))
-		return false;
-	if (c->relkind == RELKIND_RELATION || c->relkind == RELKIND_MATVIEW)
-		return c->relam == am;
-	if (c->relkind == RELKIND_INDEX)
-	{
-		HeapTuple	it = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(relid));
-		bool		result = false;
-
-		if (HeapTupleIsValid(it))
-		{
-			Oid			table = ((Form_pg_index) GETSTRUCT(it))->indrelid;
-			HeapTuple	tt = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
-
-			if (HeapTupleIsValid(tt))
-			{
-				result = ((Form_pg_class) GETSTRUCT(tt))->relam == am;
-				ReleaseSysCache(tt);
-			}
-			ReleaseSysCache(it);
-		}
-		return result;
-	}
-	return false;
 }
 
 /*
@@ -470,7 +368,8 @@ plinth_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, 
 /*
  * A statement's uniqueness checks run before its AFTER triggers (a
  * duplicate key is reported before a foreign key the same row breaks, as
- * heap reports it), and again after them for the rows written while
+ * heap reports it) and the parent keys of its foreign key checks are read
+ * ahead of them; the checks run again after them for the rows written while
  * finishing (the rest of a data-modifying WITH).
  */
 static void
@@ -478,8 +377,7 @@ plinth_ExecutorFinish(QueryDesc *queryDesc)
 {
 	int			depth = plinth_statement_depth;
 
-	plinth_unique_checks_run(depth + 1);
-	plinth_parent_keys_read();	/* for the foreign key checks about to run */
+	plinth_statement_event(PLINTH_STATEMENT_EXECUTOR_FINISHING, depth);
 	plinth_statement_depth++;
 	PG_TRY();
 	{
@@ -493,7 +391,7 @@ plinth_ExecutorFinish(QueryDesc *queryDesc)
 		plinth_statement_depth = depth;
 	}
 	PG_END_TRY();
-	plinth_unique_checks_run(depth + 1);
+	plinth_statement_event(PLINTH_STATEMENT_EXECUTOR_FINISHED, depth);
 }
 
 /* COPY FROM, index builds and other writers outside the executor. */
@@ -519,13 +417,13 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		plinth_statement_depth = depth;
 	}
 	PG_END_TRY();
-	plinth_unique_checks_run(depth + 1);
+	plinth_statement_event(PLINTH_STATEMENT_UTILITY_FINISHED, depth);
 	if (depth == 0 && plinth_preloaded)
 		plinth_swift_statement_end();
 }
 
 void
-plinth_register_callbacks(void)
+plinth_register_hooks(void)
 {
 	RegisterXactCallback(plinth_xact_callback, NULL);
 	RegisterSubXactCallback(plinth_subxact_callback, NULL);

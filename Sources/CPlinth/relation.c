@@ -1,0 +1,249 @@
+/*
+ * relation.c — Plinth relations as Postgres sees them: which relations are
+ * Plinth's, the store id behind a relation's storage (cached in
+ * rd_amcache), the visibility map kept all-visible, snapshots as the
+ * store's visibility, and rows from the store put into slots with their
+ * tuple headers made up.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/visibilitymap.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/smgr.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "relation.h"
+
+/* What Plinth keeps in rd_amcache of a table relation. */
+typedef struct PlinthRelCache
+{
+	Oid			relfilenode;	/* the storage this id belongs to */
+	int64		store_id;
+	BlockNumber vm_covered;		/* heap blocks the visibility map covers */
+	TimestampTz vm_checked;		/* when the table's size was last read */
+} PlinthRelCache;
+
+/* Whether a relation is a Plinth table (or materialized view). */
+bool
+plinth_is_table(Relation rel)
+{
+	Oid			am = plinth_am_oid();
+
+	return OidIsValid(am) && rel->rd_rel->relam == am &&
+		(rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW);
+}
+
+/* Whether a pg_class entry is a Plinth table, or an index on one. */
+bool
+plinth_class_is_plinth(Form_pg_class c, Oid relid)
+{
+	Oid			am = plinth_am_oid();
+
+	if (!OidIsValid(am))
+		return false;
+	if (c->relkind == RELKIND_RELATION || c->relkind == RELKIND_MATVIEW)
+		return c->relam == am;
+	if (c->relkind == RELKIND_INDEX)
+	{
+		HeapTuple	it = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(relid));
+		bool		result = false;
+
+		if (HeapTupleIsValid(it))
+		{
+			Oid			table = ((Form_pg_index) GETSTRUCT(it))->indrelid;
+			HeapTuple	tt = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+
+			if (HeapTupleIsValid(tt))
+			{
+				result = ((Form_pg_class) GETSTRUCT(tt))->relam == am;
+				ReleaseSysCache(tt);
+			}
+			ReleaseSysCache(it);
+		}
+		return result;
+	}
+	return false;
+}
+
+/*
+ * The store id of a relation's data, looked up once per relcache entry (the
+ * entry is rebuilt, and rd_amcache freed, whenever the relation changes).
+ */
+int64
+plinth_store_id(Relation rel)
+{
+	PlinthRelCache *cache = (PlinthRelCache *) rel->rd_amcache;
+	int64		id;
+
+	if (cache != NULL && cache->relfilenode == rel->rd_node.relNode)
+		return cache->store_id;
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_relation_lookup(rel->rd_node.relNode, &id));
+	if (id < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("relation \"%s\" has no data in the Plinth store",
+						RelationGetRelationName(rel)),
+				 errdetail("No store id is recorded for its storage (relfilenode %u) in this database.",
+						   rel->rd_node.relNode),
+				 errhint("Was it copied from a template database? Plinth tables are not copied by CREATE DATABASE.")));
+	if (cache == NULL)
+		cache = MemoryContextAllocZero(CacheMemoryContext, sizeof(PlinthRelCache));
+	cache->relfilenode = rel->rd_node.relNode;
+	cache->store_id = id;
+	cache->vm_covered = 0;
+	cache->vm_checked = 0;
+	rel->rd_amcache = cache;
+	return id;
+}
+
+/*
+ * Index-only scans ask the visibility map whether a heap block is
+ * all-visible before they trust an index tuple. For a Plinth table they may
+ * always: index entries are written and read in the same store transactions
+ * as rows, so an entry an index scan returns is visible to its snapshot. So
+ * the map is kept all-visible — pages of 0xFF covering every block of row
+ * ids handed out — extended here, before an index-only scan, at most once a
+ * second per table. Written without WAL: after a crash a missing page only
+ * means heap fetches, never a wrong answer.
+ */
+#define PLINTH_VM_HEAPBLOCKS_PER_PAGE ((BLCKSZ - MAXALIGN(SizeOfPageHeaderData)) * 4)
+
+void
+plinth_visibility_map_cover(Relation rel)
+{
+	PlinthRelCache *cache;
+	TimestampTz now = GetCurrentTimestamp();
+	BlockNumber heap_blocks;
+	BlockNumber vm_blocks;
+	SMgrRelation reln;
+	PGAlignedBlock pg;
+	BlockNumber have;
+
+	(void) plinth_store_id(rel);
+	cache = (PlinthRelCache *) rel->rd_amcache;
+	if (cache->vm_checked != 0 && !TimestampDifferenceExceeds(cache->vm_checked, now, 1000))
+		return;
+	cache->vm_checked = now;
+	heap_blocks = RelationGetNumberOfBlocks(rel);
+	if (heap_blocks <= cache->vm_covered)
+		return;
+	vm_blocks = (heap_blocks + PLINTH_VM_HEAPBLOCKS_PER_PAGE - 1) / PLINTH_VM_HEAPBLOCKS_PER_PAGE;
+
+	LockRelationForExtension(rel, ExclusiveLock);
+	reln = RelationGetSmgr(rel);
+	if (!smgrexists(reln, VISIBILITYMAP_FORKNUM))
+		smgrcreate(reln, VISIBILITYMAP_FORKNUM, false);
+	reln->smgr_cached_nblocks[VISIBILITYMAP_FORKNUM] = InvalidBlockNumber;
+	have = smgrnblocks(reln, VISIBILITYMAP_FORKNUM);
+	if (have < vm_blocks)
+	{
+		PageInit((Page) pg.data, BLCKSZ, 0);
+		memset(PageGetContents((Page) pg.data), 0xFF, BLCKSZ - MAXALIGN(SizeOfPageHeaderData));
+		for (; have < vm_blocks; have++)
+		{
+			PageSetChecksumInplace((Page) pg.data, have);
+			smgrextend(reln, VISIBILITYMAP_FORKNUM, have, pg.data, false);
+		}
+		CacheInvalidateSmgr(reln->smgr_rnode);
+	}
+	UnlockRelationForExtension(rel, ExclusiveLock);
+	cache->vm_covered = vm_blocks * PLINTH_VM_HEAPBLOCKS_PER_PAGE;
+}
+
+/* Which of this transaction's own writes a snapshot sees. */
+PlinthVisibility
+plinth_visibility(Snapshot snapshot)
+{
+	PlinthVisibility v = {false, false, 0};
+
+	if (snapshot == NULL)
+	{
+		v.all = true;
+		return v;
+	}
+	switch (snapshot->snapshot_type)
+	{
+		case SNAPSHOT_MVCC:
+			v.curcid = snapshot->curcid;
+			break;
+		case SNAPSHOT_ANY:
+			v.all = true;
+			v.any_version = true;
+			/* A row updated in place by this command: its old version. */
+			v.curcid = GetCurrentCommandId(false);
+			break;
+		case SNAPSHOT_DIRTY:
+			/* Nothing is ever "in progress" for us: never wait on anyone. */
+			snapshot->xmin = InvalidTransactionId;
+			snapshot->xmax = InvalidTransactionId;
+			snapshot->speculativeToken = 0;
+			v.all = true;
+			break;
+		case SNAPSHOT_SELF:
+		case SNAPSHOT_TOAST:
+		case SNAPSHOT_NON_VACUUMABLE:
+			v.all = true;
+			break;
+		case SNAPSHOT_HISTORIC_MVCC:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("logical decoding of Plinth tables is not supported")));
+	}
+	return v;
+}
+
+/*
+ * Puts a row from the store into a slot: a palloc'd copy in the slot's
+ * memory, so that it lives as long as the slot holds it (as a pinned buffer
+ * would for heap), with the tuple header made up.
+ */
+void
+plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
+{
+	HeapTuple	tup;
+	HeapTupleHeader hdr;
+
+	tup = MemoryContextAlloc(slot->tts_mcxt, HEAPTUPLESIZE + row->len);
+	tup->t_len = row->len;
+	tup->t_data = hdr = (HeapTupleHeader) ((char *) tup + HEAPTUPLESIZE);
+	memcpy(hdr, row->data, row->len);
+	plinth_row_to_tid(row->row_id, &tup->t_self);
+	tup->t_tableOid = RelationGetRelid(rel);
+
+	hdr->t_infomask &= ~HEAP_XACT_MASK;
+	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
+	if (row->own)
+	{
+		/* Written by this transaction: xmin is the writer's, cmin its command. */
+		HeapTupleHeaderSetXmin(hdr, TransactionIdIsValid(row->xmin) ? row->xmin : GetTopTransactionIdIfAny());
+		HeapTupleHeaderSetCmin(hdr, row->cid);
+	}
+	else
+	{
+		/*
+		 * Committed: frozen, so that Postgres never asks the commit log about
+		 * it (HeapTupleHeaderGetXmin says FrozenTransactionId), while the
+		 * xmin column shows the writer's id as heap's frozen rows do — ORMs
+		 * use it as a row version.
+		 */
+		HeapTupleHeaderSetXmin(hdr, TransactionIdIsValid(row->xmin) ? row->xmin : FrozenTransactionId);
+		HeapTupleHeaderSetCmin(hdr, FirstCommandId);
+		hdr->t_infomask |= HEAP_XMIN_FROZEN;
+	}
+	HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
+	hdr->t_infomask |= HEAP_XMAX_INVALID;
+	hdr->t_ctid = tup->t_self;
+
+	ExecStoreHeapTuple(tup, slot, true);
+	slot->tts_tableOid = RelationGetRelid(rel);
+}
+

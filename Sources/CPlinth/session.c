@@ -1,0 +1,202 @@
+/*
+ * session.c — the settings, the preload check, and the hand-over to Swift at
+ * the start of each transaction that uses the store (plinth_prepare).
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include "access/parallel.h"
+#include "access/xlog.h"
+#include "commands/defrem.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "session.h"
+
+/* Settings: see README.md "Settings". */
+char	   *plinth_data_directory = NULL;
+char	   *plinth_cluster_file = NULL;
+int			plinth_api_version = 710;
+char	   *plinth_fdb_library = NULL;
+int			plinth_timeout_ms = 5000;
+bool		plinth_durable = true;
+int			plinth_transaction_lifetime_ms = 5000;
+int			plinth_map_size_mb = 262144;
+bool		plinth_bulk_load = false;
+
+bool		plinth_preloaded = false;
+bool		plinth_in_use = false;
+int			plinth_statement_depth = 0;
+
+void
+plinth_define_settings(void)
+{
+	DefineCustomStringVariable("plinth.data_directory",
+							   "Directory of the embedded store.",
+							   "Empty means \"plinth\" inside the Postgres data directory. "
+							   "Several Postgres servers on one machine may share one directory.",
+							   &plinth_data_directory, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("plinth.cluster_file",
+							   "FoundationDB cluster file; empty keeps the embedded store.",
+							   "\"default\" means FoundationDB's own choice: the FDB_CLUSTER_FILE "
+							   "environment variable, else /etc/foundationdb/fdb.cluster.",
+							   &plinth_cluster_file, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.api_version",
+							"FoundationDB API version to select.",
+							"710 (FoundationDB 7.1) is the newest Plinth is written against; "
+							"any 7.1 or later client library serves it.",
+							&plinth_api_version, 710, 620, 710,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("plinth.fdb_library",
+							   "Path of FoundationDB's client library, libfdb_c.",
+							   "Empty means libfdb_c.so, then libfdb_c.so.7, on the dynamic linker's search path.",
+							   &plinth_fdb_library, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.timeout",
+							"FoundationDB: longest a store transaction may wait on the cluster.",
+							"An unreachable cluster then gives an error, never a hang.",
+							&plinth_timeout_ms, 5000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("plinth.durable",
+							 "Embedded store: flush every commit to disk before acknowledging it.",
+							 "Off trades durability after an operating-system crash for speed; "
+							 "a process crash never loses an acknowledged commit either way.",
+							 &plinth_durable, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.transaction_lifetime",
+							"Embedded store: how long a transaction may run (FoundationDB: 5 s).",
+							NULL,
+							&plinth_transaction_lifetime_ms, 5000, 100, 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.map_size",
+							"Embedded store: largest size the store file may reach.",
+							"Address space only; the file grows with live data.",
+							&plinth_map_size_mb, 262144, 64, INT_MAX,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	/*
+	 * Superuser only: a bulk load writes rows before their uniqueness and
+	 * foreign key checks can see them committed, so in any hands it can
+	 * break a constraint.
+	 */
+	DefineCustomBoolVariable("plinth.bulk_load",
+							 "Write to the store in batches, so that a transaction may write any amount.",
+							 "For loads (COPY, INSERT ... SELECT, CREATE INDEX, pg_restore) past the store's "
+							 "10 MB transaction limit. The transaction is then not atomic (what was written "
+							 "stays if it fails) nor serializable.",
+							 &plinth_bulk_load, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("plinth");
+}
+
+/* Called first by the extension script and the handlers: refuse without the preload. */
+void
+plinth_require_preload(void)
+{
+	if (!plinth_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("plinth must be loaded via shared_preload_libraries"),
+				 errhint("Add plinth to shared_preload_libraries in postgresql.conf "
+						 "(shared_preload_libraries = 'plinth') and restart the server.")));
+}
+
+/*
+ * Makes the store ready for this transaction: hands Swift the current
+ * settings once per transaction (they may change with SET and SIGHUP).
+ */
+void
+plinth_prepare(void)
+{
+	static char *database_name = NULL;
+	static char store_path[MAXPGPATH];
+	static char server_id_path[MAXPGPATH];
+	static char server_home[MAXPGPATH + 300];
+	PlinthConfig config;
+
+	if (plinth_in_use)
+		return;
+	plinth_require_preload();
+	if (database_name == NULL)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		if (name == NULL)
+			elog(ERROR, "plinth: database %u has no name", MyDatabaseId);
+		database_name = MemoryContextStrdup(TopMemoryContext, name);
+		if (plinth_data_directory != NULL && plinth_data_directory[0] != '\0')
+			strlcpy(store_path, plinth_data_directory, MAXPGPATH);
+		else
+			snprintf(store_path, MAXPGPATH, "%s/plinth", DataDir);
+		snprintf(server_id_path, MAXPGPATH, "%s/plinth_server_id", DataDir);
+		{
+			char		host[256] = "";
+
+			(void) gethostname(host, sizeof(host) - 1);
+			snprintf(server_home, sizeof(server_home), "%s:%s", host, DataDir);
+		}
+	}
+	config.store_path = store_path;
+	config.cluster_file = plinth_cluster_file ? plinth_cluster_file : "";
+	config.api_version = plinth_api_version;
+	config.fdb_library = plinth_fdb_library ? plinth_fdb_library : "";
+	config.timeout_ms = plinth_timeout_ms;
+	config.durable = plinth_durable;
+	config.lifetime_ms = plinth_transaction_lifetime_ms;
+	config.map_size_bytes = (int64) plinth_map_size_mb * 1024 * 1024;
+	config.database_name = database_name;
+	config.database_oid = MyDatabaseId;
+	config.server_home = server_home;
+	config.in_recovery = RecoveryInProgress();
+	config.server_id_path = server_id_path;
+	config.backend_id = MyBackendId;
+	config.bulk_load = plinth_bulk_load;
+	plinth_swift_configure(&config);
+	plinth_swift_set_parallel_worker(IsParallelWorker());
+	plinth_in_use = true;
+}
+
+void
+plinth_session_at_transaction_end(void)
+{
+	plinth_in_use = false;
+	plinth_statement_depth = 0;
+}
+
+/*
+ * The OID of the plinth table access method in this database, or
+ * InvalidOid; cached, and forgotten when pg_am changes (DROP EXTENSION).
+ */
+static Oid	am_oid = InvalidOid;
+static bool am_oid_known = false;
+
+static void
+am_oid_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	am_oid_known = false;
+}
+
+Oid
+plinth_am_oid(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(AMOID, am_oid_invalidate, (Datum) 0);
+		registered = true;
+	}
+	if (!am_oid_known)
+	{
+		am_oid = get_table_am_oid("plinth", true);
+		am_oid_known = true;
+	}
+	return am_oid;
+}

@@ -1,0 +1,44 @@
+/*
+ * session.h — what a backend's session holds on the C side (session.c):
+ * the settings, the preload check, the hand-over of the settings to Swift
+ * at the start of each transaction that uses the store, and where the
+ * running statement stands. Depends only on the boundary.
+ */
+#ifndef PLINTH_SESSION_H
+#define PLINTH_SESSION_H
+
+#include "postgres.h"
+
+#include "boundary.h"
+
+/* Settings (GUCs): see README.md "Settings". */
+extern char *plinth_data_directory;
+extern char *plinth_cluster_file;
+extern int	plinth_api_version;
+extern char *plinth_fdb_library;
+extern int	plinth_timeout_ms;
+extern bool plinth_durable;
+extern int	plinth_transaction_lifetime_ms;
+extern int	plinth_map_size_mb;
+extern bool plinth_bulk_load;
+
+/* True when loaded through shared_preload_libraries (required). */
+extern bool plinth_preloaded;
+/* True once this transaction has touched the store (plinth_prepare). */
+extern bool plinth_in_use;
+
+/*
+ * How many statements are running, one inside another (a function's
+ * statement inside the query calling it, a trigger's inside the statement
+ * firing it): work a statement leaves for its end is tagged with it.
+ * Maintained by the executor and utility hooks (hooks.c).
+ */
+extern int	plinth_statement_depth;
+
+extern void plinth_define_settings(void);
+extern void plinth_require_preload(void);
+extern void plinth_prepare(void);
+extern void plinth_session_at_transaction_end(void);
+extern Oid	plinth_am_oid(void);
+
+#endif							/* PLINTH_SESSION_H */

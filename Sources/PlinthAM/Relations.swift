@@ -1,0 +1,87 @@
+import PlinthEncoding
+import PlinthStore
+import PlinthTxn
+
+/// Which store id holds a relation's data. Postgres names a relation's
+/// storage by relfilenode, which changes with TRUNCATE, REINDEX and table
+/// rewrites and belongs to one server; the store maps (server, relfilenode)
+/// to an id of its own. A mapping is written in the transaction that creates
+/// the storage and removed, with the data, in the one that drops it.
+extension Session {
+    func mappingKey(_ relfilenode: UInt32) throws(PlinthError) -> Bytes {
+        try db().relationKey(server: server(), relfilenode: relfilenode)
+    }
+
+    /// The store id of a relfilenode's data, or nil when it has none.
+    ///
+    /// Read at the store's latest version, not the transaction's snapshot: a
+    /// mapping never changes once written, and a table the catalog shows may
+    /// have been created after this transaction's snapshot was taken.
+    public func storeID(relfilenode: UInt32) throws(PlinthError) -> Int64? {
+        let key = try mappingKey(relfilenode)
+        if let t = current {
+            switch t.txn.buffer.state(key, .all) {
+            case .value(let v, _):
+                guard let id = StoredInt.decode(v) else { throw PlinthError(corruptValue(key, "a relation's store id")) }
+                return id
+            case .deleted: return nil
+            case .unwritten: break
+            }
+        }
+        return try storeCall { () throws(StoreError) -> Int64? in
+            try transact { tr throws(StoreError) -> Int64? in
+                guard let v = try tr.get(key, snapshot: true) else { return nil }
+                guard let id = StoredInt.decode(v) else { throw corruptValue(key, "a relation's store id") }
+                return id
+            }
+        }
+    }
+
+    /// New storage for a relation (CREATE TABLE, TRUNCATE, CREATE INDEX,
+    /// REINDEX): a fresh store id; the data of the storage it replaces, if
+    /// any, goes with this transaction.
+    public func createStorage(relfilenode: UInt32, replacing old: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) -> Int64 {
+        if old != 0 && old != relfilenode { try dropStorage(relfilenode: old, cid: cid, subid: subid) }
+        let key = try mappingKey(relfilenode)
+        let t = try transaction()
+        let id = try storeCall { () throws(StoreError) in try allocateID() }
+        try storeCall { () throws(StoreError) in try t.txn.put(key, StoredInt.encode(id), cid: cid, subid: subid) }
+        return id
+    }
+
+    /// The storage is dropped: its data and its mapping go with this
+    /// transaction (DROP, and storage replaced by TRUNCATE or REINDEX).
+    public func dropStorage(relfilenode: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) {
+        guard let id = try storeID(relfilenode: relfilenode) else { return }
+        let key = try mappingKey(relfilenode)
+        let t = try transaction()
+        try storeCall { () throws(StoreError) in
+            for (lo, hi) in t.db.allRanges(of: id) { try t.txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid) }
+            try t.txn.delete(key, prior: nil, cid: cid, subid: subid)
+        }
+        t.forget(table: id)
+    }
+
+    /// The storage moved (ALTER ... SET TABLESPACE): the data stays under
+    /// its store id; only the mapping changes.
+    public func moveStorage(from old: UInt32, to new: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) {
+        // Nothing to move, or the new storage has data of its own (built by
+        // the index build): leave both alone.
+        guard let id = try storeID(relfilenode: old), try storeID(relfilenode: new) == nil else { return }
+        let t = try transaction()
+        let oldKey = try mappingKey(old), newKey = try mappingKey(new)
+        try storeCall { () throws(StoreError) in
+            try t.txn.delete(oldKey, prior: nil, cid: cid, subid: subid)
+            try t.txn.put(newKey, StoredInt.encode(id), cid: cid, subid: subid)
+        }
+    }
+
+    /// TRUNCATE of a table created in this (sub)transaction: its rows go now.
+    public func truncate(table: Int64, cid: UInt32, subid: UInt32) throws(PlinthError) {
+        let t = try transaction()
+        let (lo, hi) = t.db.rowRange(table)
+        try storeCall { () throws(StoreError) in try t.txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid) }
+        let (rows, bytes) = try statistics(table)
+        t.noteRows(table, rows: -rows, bytes: -bytes)
+    }
+}

@@ -1,0 +1,141 @@
+import PlinthEncoding
+import PlinthStore
+import PlinthTxn
+
+/// Why a row could not be modified, as heap's HeapTupleSatisfiesUpdate says
+/// it for the current transaction's own versions — or the row itself.
+public enum ModifyOutcome {
+    /// Done. Delete: the row as it was (for its index entries); lock: the
+    /// row locked; replace: nothing.
+    case ok(LoadedRow)
+    /// Changed by this command or a later one: `cmax` did it.
+    case selfModified(cmax: UInt32)
+    /// Written by this very command (inserted, say); for a lock, the row,
+    /// so that Postgres can read its xmin (ON CONFLICT).
+    case invisible(LoadedRow?)
+    /// Gone.
+    case notFound
+}
+
+// The table access method's work on single rows (tableam.h's tuple_*
+// callbacks, without what needs Postgres's headers: the shim turns slots
+// into tuples and results into TM_Result).
+extension TransactionState {
+    /// tuple_insert: stores a tuple under a new row id; returns the id.
+    /// `forUpdate`: the new version of a row an UPDATE moved to a new row
+    /// id — its uniqueness checks run at once, as heap runs them.
+    public func insert(table: Int64, tuple: UnsafeRawBufferPointer, cid: UInt32, subid: UInt32, xid: UInt32,
+                       forUpdate: Bool = false) throws(PlinthError) -> Int64 {
+        let row = try session.nextRowID(table)
+        try storeCall { () throws(StoreError) in
+            try Rows.write(txn, db, table, row, tuple, cid: cid, subid: subid, xid: xid)
+        }
+        noteRows(table, rows: 1, bytes: Int64(tuple.count))
+        work.updatedRow = forUpdate ? (table, row) : nil
+        return row
+    }
+
+    /// Fetches one row by id as `vis` sees it into `buffer`; nil when it
+    /// does not exist for that view.
+    public func fetch(table: Int64, row: Int64, _ vis: ReadVisibility, into buffer: RowBuffer) throws(PlinthError) -> LoadedRow? {
+        let key = db.rowKey(table, row)
+        return try storeCall { () throws(StoreError) -> LoadedRow? in
+            let value: Bytes?, own: OwnWrite?
+            var loadVisibility = vis.anyVersion ? Visibility.all : vis.visibility
+            if vis.anyVersion, let v = txn.buffer.latestVersion(key), v.value != nil, v.cid >= vis.curcid,
+               txn.buffer.latestReplacedAValue(key) {
+                // Updated in place by the current command: the old version,
+                // which heap would still have at this TID (transition tables
+                // fetch it right after the update).
+                loadVisibility = .command(vis.curcid)
+                (value, own) = try txn.getWithSource(key, loadVisibility)
+            } else if vis.anyVersion {
+                value = try txn.getAnyVersion(key)
+                own = txn.buffer.latestVersion(key).map { OwnWrite(cid: $0.cid, xid: $0.xid) }
+            } else {
+                (value, own) = try txn.getWithSource(key, vis.visibility)
+            }
+            guard let value, let length = try value.withBytes({ (v) throws(StoreError) in
+                try Rows.load(v, txn, db, table, row, loadVisibility, into: buffer)
+            }) else { return nil }
+            return buffer.row(length: length, rowID: row, own: own)
+        }
+    }
+
+    /// How an own write of the row stands against command `cid`: nil when
+    /// the row may be modified, else the outcome to report.
+    private func ownConflict(_ key: Bytes, _ cid: UInt32) -> ModifyOutcome? {
+        guard let v = txn.buffer.latestVersion(key) else { return nil }
+        if v.value == nil {
+            // Deleted (or updated away) by this transaction.
+            return v.cid >= cid ? .selfModified(cmax: v.cid) : .invisible(nil)
+        }
+        if v.cid >= cid {
+            // Updated in place by this command or a later one; or inserted.
+            return txn.buffer.latestReplacedAValue(key) ? .selfModified(cmax: v.cid) : .invisible(nil)
+        }
+        return nil
+    }
+
+    /// tuple_delete (and the old version of an UPDATE that moves the row):
+    /// on success the old row is in `buffer`, for its index entries.
+    public func delete(table: Int64, row: Int64, cid: UInt32, subid: UInt32, into buffer: RowBuffer) throws(PlinthError) -> ModifyOutcome {
+        let key = db.rowKey(table, row)
+        if let c = ownConflict(key, cid) { return c }
+        return try storeCall { () throws(StoreError) -> ModifyOutcome in
+            guard let old = try txn.get(key, .all) else { return .notFound }
+            guard let length = try old.withBytes({ (v) throws(StoreError) in
+                try Rows.load(v, txn, db, table, row, .all, into: buffer)
+            }) else { throw Rows.corrupt(db, table, row) }
+            try Rows.delete(txn, db, table, row, value: old, cid: cid, subid: subid)
+            noteRows(table, rows: -1, bytes: -Int64(Rows.tupleLength(old)))
+            return .ok(buffer.row(length: length, rowID: row, own: nil))
+        }
+    }
+
+    /// UPDATE that no index notices (the shim checked that no indexed
+    /// column changed): the new row replaces the old one under the same row
+    /// id, so no index entry is written and no row id allocated.
+    public func replace(table: Int64, row: Int64, tuple: UnsafeRawBufferPointer, cid: UInt32, subid: UInt32,
+                        xid: UInt32) throws(PlinthError) -> ModifyOutcome {
+        let key = db.rowKey(table, row)
+        if let c = ownConflict(key, cid) { return c }
+        return try storeCall { () throws(StoreError) -> ModifyOutcome in
+            guard let old = try txn.get(key, .all) else { return .notFound }
+            try Rows.write(txn, db, table, row, tuple, cid: cid, subid: subid, xid: xid, replacing: old)
+            noteRows(table, rows: 0, bytes: Int64(tuple.count) - Int64(Rows.tupleLength(old)))
+            return .ok(.none)
+        }
+    }
+
+    /// SELECT ... FOR UPDATE/SHARE: the row is read (a read conflict), and
+    /// for the exclusive modes marked written (a write conflict), so that a
+    /// concurrent writer of it cannot also commit.
+    public func lock(table: Int64, row: Int64, cid: UInt32, exclusive: Bool, into buffer: RowBuffer) throws(PlinthError) -> ModifyOutcome {
+        let key = db.rowKey(table, row)
+        var conflict = ownConflict(key, cid)
+        let latest = txn.buffer.latestVersion(key)
+        if case .selfModified? = conflict, latest?.value != nil {
+            // Updated in place by this command: a lock finds the new version,
+            // which this command wrote — as heap's would be, invisible to it
+            // (ON CONFLICT DO UPDATE then says "cannot affect row a second time").
+            conflict = .invisible(nil)
+        }
+        if let c = conflict {
+            guard case .invisible = c, latest?.value != nil else { return c }
+        }
+        return try storeCall { () throws(StoreError) -> ModifyOutcome in
+            let (value, own) = try txn.getWithSource(key, .all)
+            guard let value else { return .notFound }
+            guard let length = try value.withBytes({ (v) throws(StoreError) in
+                try Rows.load(v, txn, db, table, row, .all, into: buffer)
+            }) else { throw Rows.corrupt(db, table, row) }
+            let loaded = buffer.row(length: length, rowID: row, own: own)
+            // Inserted by this very command (ON CONFLICT hitting a row it
+            // inserted itself): Postgres reads the row's xmin to say so.
+            if conflict != nil { return .invisible(loaded) }
+            if exclusive { try txn.addWriteConflict(key) }
+            return .ok(loaded)
+        }
+    }
+}

@@ -1,0 +1,449 @@
+import PlinthEncoding
+import PlinthStore
+import PlinthLMDB
+import PlinthFDB
+import PlinthTxn
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one Postgres backend holds for as long as it lives: its settings,
+/// its store (opened on first use, after fork), the store ids of its server
+/// and database, the row ids handed to it, cached statistics, the store
+/// work counters, and the running transaction's state (`TransactionState`,
+/// dropped whole when the transaction ends). A backend is single-threaded;
+/// so is everything here.
+public final class Session {
+    public struct Config: Equatable, Sendable {
+        public var storePath = ""
+        public var clusterFile = ""
+        public var apiVersion: Int32 = 710
+        public var fdbLibrary = ""
+        public var timeoutMilliseconds = 5000
+        public var durable = true
+        public var lifetimeMilliseconds = 5000
+        public var mapSizeBytes = 256 << 30
+        public var databaseName = ""
+        public var databaseOID: UInt32 = 0
+        public var serverHome = ""
+        public var inRecovery = false
+        public var serverIDPath = ""
+        public var backendID: Int32 = 0
+        public var bulkLoad = false
+        public init() {}
+    }
+
+    public private(set) var config = Config()
+    private var store: (any Store)?
+    private var embedded: LMDBStore?
+    private var foundationDB: FDBStore?
+    private var database: Keyspace.Database?
+    private var serverID: Int64?
+    /// The running Postgres transaction's state, if it touched the store.
+    public private(set) var current: TransactionState?
+    /// Row ids handed to this backend and not used yet, per table.
+    private var rowIDBlocks: [Int64: (next: Int64, end: Int64, size: Int64)] = [:]
+    /// Committed statistics counters read within the last second, per table.
+    private var statsCache: [Int64: (rows: Int64, bytes: Int64, at: UInt64)] = [:]
+    static let statsCacheNanoseconds: UInt64 = 1_000_000_000
+    /// Store work of the session, and where the current statement began.
+    public private(set) var sessionCounters = StoreCounters()
+    private var statementStart = StoreCounters()
+    public private(set) var lastStatement = StoreCounters()
+    /// Parallel workers do not see the leader's buffered writes: they must
+    /// not read Plinth tables.
+    public var isParallelWorker = false
+
+    public init() {}
+
+    /// New settings (each transaction hands them over: SET and SIGHUP may
+    /// change them).
+    public func configure(_ n: Config) {
+        current?.txn.bulkLoad = n.bulkLoad
+        guard n != config else { return }
+        config = n
+        // Settings that may change at run time.
+        if let e = embedded {
+            var o = e.options
+            o.durable = n.durable
+            o.lifetimeMilliseconds = n.lifetimeMilliseconds
+            e.options = o
+        }
+        if let f = foundationDB, f.settings.timeoutMilliseconds != n.timeoutMilliseconds {
+            f.settings.timeoutMilliseconds = n.timeoutMilliseconds
+        }
+    }
+
+    // MARK: the store
+
+    public func openStore() throws(PlinthError) -> any Store {
+        if let store { return store }
+        if !config.clusterFile.isEmpty {
+            // "default": FoundationDB's own choice (FDB_CLUSTER_FILE, else
+            // /etc/foundationdb/fdb.cluster).
+            let file = config.clusterFile == "default" ? nil : config.clusterFile
+            let s: FDBStore
+            do {
+                s = try FDBStore.open(clusterFile: file, apiVersion: config.apiVersion,
+                                      libraryPath: config.fdbLibrary.isEmpty ? nil : config.fdbLibrary,
+                                      timeoutMilliseconds: config.timeoutMilliseconds)
+            } catch {
+                var e = PlinthError(error)
+                e.hint = "plinth.cluster_file = '\(config.clusterFile)' selects FoundationDB. Install its client "
+                    + "library (or set plinth.fdb_library to its path) and check that the cluster is up; "
+                    + "an empty plinth.cluster_file selects the embedded store."
+                throw e
+            }
+            try checkFormat(s)
+            foundationDB = s
+            store = s
+            return s
+        }
+        var o = LMDBStore.Options()
+        o.durable = config.durable
+        o.lifetimeMilliseconds = config.lifetimeMilliseconds
+        o.mapSizeBytes = config.mapSizeBytes
+        let s = try storeCall { () throws(StoreError) in try LMDBStore(path: config.storePath, options: o) }
+        try checkFormat(s)
+        embedded = s
+        store = s
+        return s
+    }
+
+    /// The embedded store, when that is the engine in use (tests, faults).
+    public var embeddedStore: LMDBStore? { embedded }
+
+    /// Refuses a store written in a format this build does not know.
+    private func checkFormat(_ s: any Store) throws(PlinthError) {
+        let found = try storeCall { () throws(StoreError) -> Int64? in
+            try transact(on: s) { tr throws(StoreError) -> Int64? in
+                if let v = try tr.get(Keyspace.formatKey, snapshot: false) {
+                    guard let version = StoredInt.decode(v) else { throw corruptValue(Keyspace.formatKey, "the store's format version") }
+                    return version
+                }
+                try tr.set(Keyspace.formatKey, StoredInt.encode(Keyspace.formatVersion))
+                return nil
+            }
+        }
+        if let found, found != Keyspace.formatVersion {
+            throw PlinthError(sqlstate: .objectNotInPrerequisiteState,
+                              message: "the store holds data in format \(found); this Plinth reads format \(Keyspace.formatVersion)",
+                              detail: nil, hint: "Use the Plinth version that wrote this store.")
+        }
+    }
+
+    /// A short transaction of Plinth's own (ids, allocators), with
+    /// FoundationDB's retry loop (bounded, and answering interrupts). Never
+    /// used for the user's data.
+    public func transact<R>(on s: (any Store)? = nil,
+                            _ body: (any StoreTransaction) throws(StoreError) -> R) throws(StoreError) -> R {
+        let st: any Store
+        if let s { st = s } else {
+            do { st = try openStore() } catch { throw StoreError(.storeUnavailable, error.message) }
+        }
+        return try st.transact(counters: { self.sessionCounters += $0 }, body)
+    }
+
+    /// An integer value read in one of Plinth's own transactions.
+    private func readInt(_ tr: any StoreTransaction, _ key: Bytes, snapshot: Bool, _ what: String) throws(StoreError) -> Int64? {
+        guard let v = try tr.get(key, snapshot: snapshot) else { return nil }
+        guard let i = StoredInt.decode(v) else { throw corruptValue(key, what) }
+        return i
+    }
+
+    /// A new id from the store's allocator (tables, indexes, databases, servers).
+    func allocateID() throws(StoreError) -> Int64 {
+        try transact { tr throws(StoreError) -> Int64 in
+            let next = try readInt(tr, Keyspace.idAllocatorKey, snapshot: false, "the store id allocator") ?? 1
+            guard next > 0, next < Int64.max else { throw corruptValue(Keyspace.idAllocatorKey, "the store id allocator") }
+            try tr.set(Keyspace.idAllocatorKey, StoredInt.encode(next + 1))
+            return next
+        }
+    }
+
+    /// The id recorded at `key`, allocated and recorded on first use.
+    private func recordedID(_ key: Bytes) throws(PlinthError) -> Int64 {
+        try storeCall { () throws(StoreError) -> Int64 in
+            if let v = try transact({ tr throws(StoreError) in try readInt(tr, key, snapshot: false, "a store id") }) {
+                return v
+            }
+            let fresh = try allocateID()
+            return try transact { tr throws(StoreError) -> Int64 in
+                if let v = try readInt(tr, key, snapshot: false, "a store id") { return v }
+                try tr.set(key, StoredInt.encode(fresh))
+                return fresh
+            }
+        }
+    }
+
+    /// This backend's database in the store: found by the server's id and
+    /// the database's OID, so that ALTER DATABASE RENAME keeps its tables.
+    public func db() throws(PlinthError) -> Keyspace.Database {
+        if let database { return database }
+        let d = Keyspace.Database(id: try recordedID(Keyspace.databaseKey(server: try server(), oid: config.databaseOID)))
+        database = d
+        return d
+    }
+
+    /// This Postgres server's id in the store: its data directory holds a
+    /// random identity (plinth_server_id), the store maps it to a small id.
+    public func server() throws(PlinthError) -> Int64 {
+        if let serverID { return serverID }
+        let uuid = try ServerIdentity.read(path: config.serverIDPath)
+        let id = try recordedID(Keyspace.serverKey(uuid))
+        try checkHome(uuid)
+        serverID = id
+        return id
+    }
+
+    /// A copy of a data directory (cp, pg_basebackup) carries its
+    /// original's identity; pointed at the same store, the two would map
+    /// each other's relfilenodes to one table. The store records where the
+    /// identity lives (host and data directory) and refuses it elsewhere.
+    /// A standby only reads: it may share its primary's identity.
+    private func checkHome(_ uuid: Bytes) throws(PlinthError) {
+        let key = Keyspace.serverHomeKey(uuid)
+        let home = Bytes(config.serverHome.utf8)
+        let inRecovery = config.inRecovery
+        let found = try storeCall { () throws(StoreError) -> Bytes in
+            try transact { tr throws(StoreError) -> Bytes in
+                if let v = try tr.get(key, snapshot: false) { return v }
+                if !inRecovery { try tr.set(key, home) }
+                return home
+            }
+        }
+        guard found != home, !inRecovery else { return }
+        throw PlinthError(sqlstate: .objectNotInPrerequisiteState,
+                          message: "this server's Plinth identity belongs to the server at \(String(decoding: found, as: UTF8.self))",
+                          detail: "The identity in \(config.serverIDPath) was first used there. A copy of a data directory shares its original's identity, and two servers with one identity on one store would overwrite each other's tables.",
+                          hint: "Give a copied server its own plinth.data_directory. If this data directory was moved, or this server replaces that one, run SELECT plinth_claim_server_identity().")
+    }
+
+    /// This server takes over its identity from wherever it was used before.
+    public func claimServerIdentity() throws(PlinthError) {
+        let key = Keyspace.serverHomeKey(try ServerIdentity.read(path: config.serverIDPath))
+        let home = Bytes(config.serverHome.utf8)
+        try storeCall { () throws(StoreError) in try transact { tr throws(StoreError) in try tr.set(key, home) } }
+        serverID = nil
+        database = nil
+    }
+
+    /// DROP DATABASE: the database's keys go with this transaction.
+    public func dropDatabase(_ oid: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) {
+        let key = Keyspace.databaseKey(server: try server(), oid: oid)
+        guard let id = try storeCall({ () throws(StoreError) -> Int64? in
+            try transact { tr throws(StoreError) -> Int64? in try readInt(tr, key, snapshot: false, "a database id") }
+        }) else { return }
+        let t = try transaction()
+        let (lo, hi) = Keyspace.databaseRange(id)
+        try storeCall { () throws(StoreError) in
+            try t.txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid)
+            try t.txn.delete(key, prior: nil, cid: cid, subid: subid)
+        }
+    }
+
+    // MARK: the Postgres transaction
+
+    /// The state of the running Postgres transaction, begun on first use.
+    public func transaction() throws(PlinthError) -> TransactionState {
+        if let current { return current }
+        let t = TransactionState(session: self, txn: Transaction(store: try openStore()), db: try db())
+        t.txn.bulkLoad = config.bulkLoad
+        current = t
+        return t
+    }
+
+    public var hasTransaction: Bool { current != nil }
+
+    /// Commits the store transaction (XACT_EVENT_PRE_COMMIT): the last moment
+    /// a failure can still abort the Postgres transaction cleanly.
+    public func commit() throws(PlinthError) {
+        guard let t = current else { return }
+        defer { end(t) }
+        t.flushStatistics(shard: Int64(config.backendID) % TransactionState.statsShards)
+        try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
+        // Our own committed changes show at once, cache or not.
+        for (table, d) in t.statsDelta {
+            if let c = statsCache[table] { statsCache[table] = (c.rows &+ d.rows, c.bytes &+ d.bytes, c.at) }
+        }
+    }
+
+    /// Drops the transaction's state; the store transaction ends without
+    /// committing (nothing is left of it after a commit).
+    public func abort() {
+        guard let t = current else { return }
+        t.txn.abort()
+        end(t)
+    }
+
+    private func end(_ t: TransactionState) {
+        sessionCounters += t.txn.counters
+        current = nil
+        // An implicit transaction commits after its statement's ExecutorEnd:
+        // the commit's work belongs to that statement.
+        statementEnded()
+    }
+
+    // MARK: counters
+
+    /// Store work so far: the session's, including the running transaction.
+    public var counters: StoreCounters {
+        var c = sessionCounters
+        if let current { c += current.txn.counters }
+        return c
+    }
+
+    public func statementStarted() { statementStart = counters }
+    public func statementEnded() { lastStatement = counters - statementStart }
+
+    // MARK: row ids
+
+    /// A row id unique across every backend and server sharing the store.
+    /// Backends take blocks of ids from the table's allocator in short
+    /// transactions of their own, growing the block as they insert more, so
+    /// the allocator is not a hot key. Ids end at `RowIDs.maximum` (the last
+    /// TID Postgres can name): past it, an error, never a wrong TID.
+    public func nextRowID(_ table: Int64) throws(PlinthError) -> Int64 {
+        if var b = rowIDBlocks[table], b.next < b.end {
+            let id = b.next
+            b.next += 1
+            rowIDBlocks[table] = b
+            return id
+        }
+        let size = min((rowIDBlocks[table]?.size ?? 32) * 2, RowIDs.largestBlock)
+        let key = try db().rowIdKey(table)
+        let start = try storeCall { () throws(StoreError) -> Int64 in
+            try transact { tr throws(StoreError) -> Int64 in
+                let next = try readInt(tr, key, snapshot: false, "a row id allocator") ?? 0
+                guard next >= 0 else { throw corruptValue(key, "a row id allocator") }
+                if next > RowIDs.maximum {
+                    throw StoreError(.rowIDsExhausted,
+                                     "store table \(table) has handed out all \(RowIDs.maximum + 1) row ids")
+                }
+                try tr.set(key, StoredInt.encode(min(next + size, RowIDs.maximum + 1)))
+                return next
+            }
+        }
+        let end = min(start + size, RowIDs.maximum + 1)
+        rowIDBlocks[table] = (start + 1, end, size)
+        return start
+    }
+
+    /// The row ids handed out for a table so far (all below the allocator).
+    public func rowIDLimit(_ table: Int64) throws(PlinthError) -> Int64 {
+        let key = try db().rowIdKey(table)
+        return try storeCall { () throws(StoreError) -> Int64 in
+            try transact { tr throws(StoreError) -> Int64 in
+                let v = try readInt(tr, key, snapshot: true, "a row id allocator") ?? 0
+                guard v >= 0 else { throw corruptValue(key, "a row id allocator") }
+                return min(v, RowIDs.maximum + 1)
+            }
+        }
+    }
+
+    public func forgetRowIDs(_ table: Int64) { rowIDBlocks[table] = nil }
+
+    /// Bulk mode only: the row ids a scan starting now may see. Rows this
+    /// transaction writes from now on get ids at or above it — their
+    /// batches may reach the store before the scan ends, and the scanning
+    /// statement must not see its own rows (INSERT INTO t SELECT * FROM t).
+    public func scanRowIDBound(_ table: Int64) throws(PlinthError) -> Int64? {
+        guard let t = current, t.txn.bulkLoad else { return nil }
+        forgetRowIDs(table)
+        return try rowIDLimit(table)
+    }
+
+    // MARK: statistics
+
+    /// Rows and bytes of a table: the committed counters (re-read at most
+    /// once a second: every query's planning asks, and estimates need not be
+    /// that fresh) plus this transaction's own changes.
+    public func statistics(_ table: Int64) throws(PlinthError) -> (rows: Int64, bytes: Int64) {
+        let delta = current?.statsDelta[table] ?? (0, 0)
+        let now = monotonicNanos()
+        if let c = statsCache[table], now - c.at < Self.statsCacheNanoseconds {
+            return (max(c.rows &+ delta.rows, 0), max(c.bytes &+ delta.bytes, 0))
+        }
+        let prefix = try db().statsPrefix(table)
+        let (rows, bytes) = try storeCall { () throws(StoreError) -> (Int64, Int64) in
+            try transact { tr throws(StoreError) -> (Int64, Int64) in
+                let (b, e) = Keyspace.prefixRange(prefix)
+                let r = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e), options: RangeOptions(snapshot: true))
+                var counters = StatisticsCounters()
+                for i in 0..<r.count {
+                    // A counter that is not 8 bytes is damaged: skipped, an estimate only.
+                    guard let field = r.withEntry(i, { k, _ in Keyspace.statsField(fromKey: k, prefixLength: prefix.count) }),
+                          let v = StoredInt.decode(r.valueBytes(i)) else { continue }
+                    counters.add(field: field, v)
+                }
+                return (counters.rows, counters.bytes)
+            }
+        }
+        if statsCache.count > 10_000 { statsCache.removeAll() }
+        statsCache[table] = (rows, bytes, now)
+        return (max(rows &+ delta.rows, 0), max(bytes &+ delta.bytes, 0))
+    }
+}
+
+/// Sums of a table's sharded statistics counters. Counters are atomic adds
+/// of store bytes: a sum saturates rather than trapping on overflow.
+struct StatisticsCounters {
+    var rows: Int64 = 0
+    var bytes: Int64 = 0
+
+    mutating func add(field: Int64, _ v: Int64) {
+        if field == Keyspace.StatsField.rows.rawValue { rows = Self.saturatingAdd(rows, v) }
+        else if field == Keyspace.StatsField.bytes.rawValue { bytes = Self.saturatingAdd(bytes, v) }
+    }
+
+    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : r
+    }
+}
+
+/// Row ids and the TIDs they map to: TID = (row id / 256, row id % 256 + 1),
+/// so block numbers stay below InvalidBlockNumber (0xFFFFFFFF) up to
+/// `maximum`. Ids are never reused: a table can take 2^40 - 256 inserts and
+/// non-in-place updates in its life (docs/design.md, "Row ids").
+public enum RowIDs {
+    public static let perBlock: Int64 = 256
+    /// The last valid row id: block 0xFFFFFFFE, offset 256.
+    public static let maximum: Int64 = 0xFFFF_FFFE * 256 + 255
+    /// The largest block of ids a backend takes at once.
+    public static let largestBlock: Int64 = 16_384
+}
+
+/// This server's identity: 16 random bytes in `plinth_server_id` in its
+/// data directory, created by the first backend that needs it.
+enum ServerIdentity {
+    static func read(path: String) throws(PlinthError) -> Bytes {
+        func readIdentity() -> Bytes? {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var buf = Bytes(repeating: 0, count: 64)
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 64) }
+            return n >= 16 ? Bytes(buf[0..<16]) : nil
+        }
+        if let id = readIdentity() { return id }
+        var random = Bytes(repeating: 0, count: 16)
+        let rfd = open("/dev/urandom", O_RDONLY)
+        let got = rfd < 0 ? -1 : random.withUnsafeMutableBytes { Glibc.read(rfd, $0.baseAddress, 16) }
+        if rfd >= 0 { close(rfd) }
+        if got != 16 {
+            throw PlinthError(sqlstate: .ioError, message: "could not generate this server's identity", detail: nil, hint: nil)
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd >= 0 {
+            _ = random.withUnsafeBytes { write(fd, $0.baseAddress, 16) }
+            fsync(fd)
+            close(fd)
+            return random
+        }
+        // Another backend created it first.
+        if let id = readIdentity() { return id }
+        throw PlinthError(sqlstate: .ioError, message: "could not create \"\(path)\": \(String(cString: strerror(errno)))",
+                          detail: nil, hint: nil)
+    }
+}

@@ -1,0 +1,88 @@
+import PlinthEncoding
+import PlinthStore
+import PlinthTxn
+
+/// What one Postgres transaction holds, dropped whole when it ends: its
+/// store transaction (reads, buffered writes), the statistics changes it
+/// makes, the rows its bitmap index scans found, and the work its
+/// statements leave for their end (`StatementWork`).
+public final class TransactionState {
+    unowned let session: Session
+    public let txn: Transaction
+    public let db: Keyspace.Database
+    /// Statistics changes of this transaction, per table.
+    var statsDelta: [Int64: (rows: Int64, bytes: Int64)] = [:]
+    /// Rows that bitmap index scans of this transaction found, per table.
+    var bitmapRows = BitmapRows()
+    /// Uniqueness checks and foreign-key read-ahead waiting for the end of
+    /// their statement.
+    public internal(set) var work = StatementWork()
+
+    /// Statistics keys are sharded by backend so that no single key takes
+    /// every backend's increments.
+    static let statsShards: Int64 = 16
+
+    init(session: Session, txn: Transaction, db: Keyspace.Database) {
+        self.session = session
+        self.txn = txn
+        self.db = db
+    }
+
+    func noteRows(_ table: Int64, rows: Int64, bytes: Int64) {
+        var d = statsDelta[table] ?? (0, 0)
+        d.rows &+= rows
+        d.bytes &+= bytes
+        statsDelta[table] = d
+    }
+
+    /// The statistics changes, as atomic adds sent with the commit: they add
+    /// no read conflict, so concurrent transactions never collide on them.
+    func flushStatistics(shard: Int64) {
+        for (table, delta) in statsDelta {
+            if delta.rows != 0 { txn.atomic(.add, db.statsKey(table, shard: shard, field: .rows), StoredInt.encode(delta.rows)) }
+            if delta.bytes != 0 { txn.atomic(.add, db.statsKey(table, shard: shard, field: .bytes), StoredInt.encode(delta.bytes)) }
+        }
+    }
+
+    /// A storage that goes with this transaction takes its pending
+    /// statistics changes and its unused row ids with it.
+    func forget(table: Int64) {
+        statsDelta[table] = nil
+        session.forgetRowIDs(table)
+    }
+}
+
+/// The row ids bitmap index scans found, per table, so that a bitmap heap
+/// scan, which asks for its rows page by page, can read ahead: the rows of
+/// the next pages in the same round trip. An index scan under a BitmapAnd
+/// may name rows the heap scan never asks for; reading ahead is bounded, so
+/// that costs little.
+struct BitmapRows {
+    static let readAhead = 1024
+    static let limit = 200_000
+    private var rows: [Int64: [Int64]] = [:]
+    private var sorted: Set<Int64> = []
+
+    mutating func add(table: Int64, _ found: UnsafeBufferPointer<Int64>) {
+        guard !found.isEmpty else { return }
+        if (rows[table]?.count ?? 0) + found.count > Self.limit { rows[table] = nil }
+        rows[table, default: []].append(contentsOf: found)
+        sorted.remove(table)
+    }
+
+    /// Up to `count` row ids from `row` on, in order.
+    mutating func ahead(table: Int64, from row: Int64, count: Int) -> ArraySlice<Int64> {
+        guard rows[table] != nil else { return [] }
+        if !sorted.contains(table) {
+            rows[table]!.sort()
+            sorted.insert(table)
+        }
+        let list = rows[table]!
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid] < row { lo = mid + 1 } else { hi = mid }
+        }
+        return list[lo..<min(lo + count, list.count)]
+    }
+}
