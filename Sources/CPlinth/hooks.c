@@ -19,10 +19,12 @@
 #include "catalog/pg_database.h"
 #include "access/xlog.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_index.h"
 #include "catalog/storage.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/tablecmds.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "optimizer/paths.h"
@@ -71,6 +73,70 @@ plinth_forget_dropped_storage(void)
 }
 
 /*
+ * Storage of temporary Plinth relations this transaction dropped: smgr's
+ * pending deletes leave temporary relations out, so the drop hook notes
+ * them. Their store data goes at pre-commit — unless, by then, a relation
+ * owns the storage again: ALTER TABLE ... ALTER COLUMN TYPE drops an index
+ * and creates its replacement on the same storage (TryReuseIndex), and the
+ * entries must stay. (Permanent relations reused that way leave the
+ * pending deletes; theirs are found there.)
+ */
+typedef struct DroppedStorage
+{
+	Oid			tablespace;
+	Oid			relfilenode;
+} DroppedStorage;
+
+static List *dropped_temp_storage = NIL;	/* in TopTransactionContext */
+
+/*
+ * Whether one of this session's temporary relations has the storage.
+ * (RelidByRelfilenode passes over temporary relations: their relfilenodes
+ * are unique only per session.)
+ */
+static bool
+temp_storage_in_use(const DroppedStorage *d)
+{
+	Relation	pg_class = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ScanKeyInit(&keys[0], Anum_pg_class_reltablespace, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(d->tablespace == MyDatabaseTableSpace ? InvalidOid : d->tablespace));
+	ScanKeyInit(&keys[1], Anum_pg_class_relfilenode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(d->relfilenode));
+	scan = systable_beginscan(pg_class, ClassTblspcRelfilenodeIndexId, true, NULL, 2, keys);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
+
+		found = c->relpersistence == RELPERSISTENCE_TEMP && isTempOrTempToastNamespace(c->relnamespace);
+	}
+	systable_endscan(scan);
+	table_close(pg_class, AccessShareLock);
+	return found;
+}
+
+static void
+plinth_forget_dropped_temp_storage(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, dropped_temp_storage)
+	{
+		DroppedStorage *d = lfirst(lc);
+
+		if (temp_storage_in_use(d))
+			continue;			/* taken over by another relation */
+		PLINTH_CHECK(plinth_swift_relation_forget(d->relfilenode, GetCurrentCommandId(false),
+												  (uint32) GetCurrentSubTransactionId()));
+	}
+	dropped_temp_storage = NIL;
+}
+
+/*
  * Databases this transaction drops (DROP DATABASE). Their store data goes
  * at commit: dropdb may still fail after the drop hook ran (other sessions
  * connected), and then nothing must be lost.
@@ -100,7 +166,18 @@ plinth_xact_callback(XactEvent event, void *arg)
 			plinth_forget_dropped_databases();
 			if (!plinth_in_use)
 				return;
+
+			/*
+			 * ON COMMIT DELETE ROWS and ON COMMIT DROP act after this callback
+			 * (CommitTransaction runs them after the pre-commit callbacks):
+			 * done then, they would change the store after its commit and be
+			 * lost. Run them now, in the store transaction; Postgres's own
+			 * run finds the drops done, and its truncations change nothing
+			 * the committed store sees.
+			 */
+			PreCommit_on_commit_actions();
 			plinth_forget_dropped_storage();
+			plinth_forget_dropped_temp_storage();
 			/* Work no statement's end ran (logical replication's inserts). */
 			plinth_statement_event(PLINTH_STATEMENT_PRE_COMMIT, 0);
 			/* The store commit: a conflict aborts the Postgres transaction. */
@@ -122,6 +199,7 @@ plinth_xact_callback(XactEvent event, void *arg)
 			plinth_indexes_at_transaction_end();
 			plinth_session_at_transaction_end();
 			dropped_databases = NIL;	/* in TopTransactionContext: gone */
+			dropped_temp_storage = NIL;
 			executor_depth = 0;
 			break;
 		default:
@@ -189,6 +267,7 @@ plinth_index_storage_moved(Oid indexoid)
 /*
  * DROP of a Plinth table or index: its data goes with the transaction.
  * An index's storage moved to another tablespace: its mapping follows.
+ * A database dropped: its keys go with the transaction.
  */
 static void
 plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
@@ -217,20 +296,36 @@ plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 	{
 		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
 		Form_pg_class c;
-		Oid			relfilenode;
+		DroppedStorage d;
+		bool		temporary;
 		bool		plinth;
 
 		if (!HeapTupleIsValid(tp))
 			return;
 		c = (Form_pg_class) GETSTRUCT(tp);
-		relfilenode = c->relfilenode;
-		plinth = OidIsValid(relfilenode) && plinth_class_is_plinth(c, objectId);
+		d.tablespace = c->reltablespace;
+		d.relfilenode = c->relfilenode;
+		temporary = c->relpersistence == RELPERSISTENCE_TEMP;
+		plinth = OidIsValid(d.relfilenode) && plinth_class_is_plinth(c, objectId);
 		ReleaseSysCache(tp);
+
 		if (!plinth)
 			return;
-		plinth_prepare();
-		PLINTH_CHECK(plinth_swift_relation_forget(relfilenode, GetCurrentCommandId(true),
-												  (uint32) GetCurrentSubTransactionId()));
+
+		/*
+		 * Permanent storage is forgotten at pre-commit from smgr's pending
+		 * deletes (storage a relation takes over leaves them); temporary
+		 * storage is noted here.
+		 */
+		if (temporary)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+			dropped_temp_storage = lappend(dropped_temp_storage, palloc_object(DroppedStorage));
+			*(DroppedStorage *) llast(dropped_temp_storage) = d;
+			MemoryContextSwitchTo(old);
+		}
+		plinth_prepare();		/* the transaction has store work at pre-commit */
 	}
 }
 

@@ -56,6 +56,21 @@ plinth_test_retry_forever(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * plinth_test_database_keys(): how many keys this database has in the store
+ * (committed), to show that what goes leaves nothing behind.
+ */
+PG_FUNCTION_INFO_V1(plinth_test_database_keys);
+Datum
+plinth_test_database_keys(PG_FUNCTION_ARGS)
+{
+	int64_t		n;
+
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_test_database_keys(&n));
+	PG_RETURN_INT64(n);
+}
+
 /* plinth_test_backend_rss(): resident set size of this backend, in kB */
 PG_FUNCTION_INFO_V1(plinth_test_backend_rss);
 Datum

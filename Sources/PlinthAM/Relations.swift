@@ -40,12 +40,21 @@ extension Session {
     /// New storage for a relation (CREATE TABLE, TRUNCATE, CREATE INDEX,
     /// REINDEX): a fresh store id; the data of the storage it replaces, if
     /// any, goes with this transaction.
+    ///
+    /// Storage rebuilt in place (an index of a temporary table truncated at
+    /// ON COMMIT DELETE ROWS), or a relfilenode still mapped after a crash
+    /// (a CREATE whose store commit landed and whose Postgres commit did
+    /// not): what it held goes first.
     public func createStorage(relfilenode: UInt32, replacing old: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) -> Int64 {
         if old != 0 && old != relfilenode { try dropStorage(relfilenode: old, cid: cid, subid: subid) }
+        try dropStorage(relfilenode: relfilenode, cid: cid, subid: subid)
         let key = try mappingKey(relfilenode)
         let t = try transaction()
         let id = try storeCall { () throws(StoreError) in try allocateID() }
         try storeCall { () throws(StoreError) in try t.txn.put(key, StoredInt.encode(id), cid: cid, subid: subid) }
+        // A bulk load sends rows before its commit: they take ids from the
+        // allocator like any other table's.
+        if !t.txn.bulkLoad { t.freshTables[id] = (relfilenode, 0) }
         return id
     }
 

@@ -261,6 +261,12 @@ public final class Session {
         guard let t = current else { return }
         defer { end(t) }
         t.flushStatistics(shard: Int64(config.backendID) % TransactionState.statsShards)
+        // The allocators of the tables this transaction created, where they
+        // still exist: later transactions take row ids after these.
+        for (table, f) in t.freshTables where f.next > 0 {
+            guard try storeID(relfilenode: f.relfilenode) == table else { continue }
+            t.txn.atomic(.max, t.db.rowIdKey(table), StoredInt.encode(f.next))
+        }
         try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
         // Our own committed changes show at once, cache or not.
         for (table, d) in t.statsDelta {
@@ -304,6 +310,15 @@ public final class Session {
     /// the allocator is not a hot key. Ids end at `RowIDs.maximum` (the last
     /// TID Postgres can name): past it, an error, never a wrong TID.
     public func nextRowID(_ table: Int64) throws(PlinthError) -> Int64 {
+        if let t = current, var f = t.freshTables[table] {
+            guard f.next <= RowIDs.maximum else {
+                throw PlinthError(StoreError(.rowIDsExhausted, "store table \(table) has handed out all \(RowIDs.maximum + 1) row ids"))
+            }
+            let id = f.next
+            f.next += 1
+            t.freshTables[table] = f
+            return id
+        }
         if var b = rowIDBlocks[table], b.next < b.end {
             let id = b.next
             b.next += 1
@@ -331,6 +346,7 @@ public final class Session {
 
     /// The row ids handed out for a table so far (all below the allocator).
     public func rowIDLimit(_ table: Int64) throws(PlinthError) -> Int64 {
+        if let f = current?.freshTables[table] { return f.next }
         let key = try db().rowIdKey(table)
         return try storeCall { () throws(StoreError) -> Int64 in
             try transact { tr throws(StoreError) -> Int64 in

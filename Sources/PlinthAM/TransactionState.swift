@@ -17,6 +17,11 @@ public final class TransactionState {
     /// Uniqueness checks and foreign-key read-ahead waiting for the end of
     /// their statement.
     public internal(set) var work = StatementWork()
+    /// Tables whose storage this transaction created: no other transaction
+    /// can write them before it commits, so their row ids are handed out
+    /// here, without the allocator's round trips, and the allocator is
+    /// written with the commit — a transaction that aborts leaves no key.
+    var freshTables: [Int64: (relfilenode: UInt32, next: Int64)] = [:]
 
     /// Statistics keys are sharded by backend so that no single key takes
     /// every backend's increments.
@@ -48,6 +53,7 @@ public final class TransactionState {
     /// statistics changes and its unused row ids with it.
     func forget(table: Int64) {
         statsDelta[table] = nil
+        freshTables[table] = nil
         session.forgetRowIDs(table)
     }
 }

@@ -51,3 +51,24 @@ public func plinthSwiftTestRetryForever(_ limit: Int32) -> PlinthStatus {
         }
     }
 }
+
+/// How many keys the session's database has in the store (committed).
+@_cdecl("plinth_swift_test_database_keys")
+public func plinthSwiftTestDatabaseKeys(_ count: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let (begin, end) = try session.db().range
+        count.pointee = try storeCall { () throws(StoreError) -> Int64 in
+            var n: Int64 = 0
+            var from = begin
+            while true {
+                let batch = try session.transact { tr throws(StoreError) in
+                    try tr.getRange(.firstGreaterOrEqual(from), .firstGreaterOrEqual(end),
+                                    options: RangeOptions(limit: 10_000, snapshot: true))
+                }
+                n += Int64(batch.count)
+                guard batch.more, let last = batch.lastKey else { return n }
+                from = keyAfter(last)
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ private func checkContract() {
     agree(plinth_swift_test_parse_int4, plinthSwiftTestParseInt4)
     agree(plinth_swift_test_unwound, plinthSwiftTestUnwound)
     agree(plinth_swift_test_retry_forever, plinthSwiftTestRetryForever)
+    agree(plinth_swift_test_database_keys, plinthSwiftTestDatabaseKeys)
 
     agree(plinth_swift_configure, plinthSwiftConfigure)
     agree(plinth_swift_set_parallel_worker, plinthSwiftSetParallelWorker)

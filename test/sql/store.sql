@@ -148,6 +148,44 @@ SELECT 1;
 PREPARE TRANSACTION 'p2';
 COMMIT PREPARED 'p2';
 
+-- 5. A relation's store data goes when the relation goes, however it goes.
+CREATE EXTENSION plinth_test;
+SELECT plinth_test_database_keys() AS baseline \gset
+-- Dropped at commit, rows and index entries included.
+BEGIN;
+CREATE TEMP TABLE tdrop (id int PRIMARY KEY, v text) ON COMMIT DROP;
+INSERT INTO tdrop SELECT g, 'x' FROM generate_series(1, 20000) g;
+COMMIT;
+SELECT plinth_test_database_keys() - :baseline AS left_by_on_commit_drop;
+-- Emptied at each commit: the table's keys stay (its row id allocator:
+-- ids are never reused), its rows do not.
+CREATE TEMP TABLE tdel (id int PRIMARY KEY) ON COMMIT DELETE ROWS;
+INSERT INTO tdel VALUES (1);
+SELECT plinth_test_database_keys() AS with_tdel \gset
+BEGIN;
+INSERT INTO tdel SELECT generate_series(1, 5000);
+COMMIT;
+SELECT plinth_test_database_keys() - :with_tdel AS left_by_on_commit_delete_rows;
+DROP TABLE tdel;
+-- Created and filled by a transaction that rolls back (the row id
+-- allocator of a table created in the transaction included).
+BEGIN;
+CREATE TABLE gone (id int PRIMARY KEY, v text);
+INSERT INTO gone SELECT g, 'x' FROM generate_series(1, 1000) g;
+ROLLBACK;
+-- A rewrite that fails half-way (the new rows are written before the
+-- value that does not convert).
+CREATE TABLE conv (id int PRIMARY KEY, v text);
+INSERT INTO conv SELECT g, g::text FROM generate_series(1, 1000) g;
+INSERT INTO conv VALUES (1001, 'not a number');
+SELECT plinth_test_database_keys() AS with_conv \gset
+ALTER TABLE conv ALTER COLUMN v TYPE int USING v::int;
+\echo :LAST_ERROR_SQLSTATE
+SELECT plinth_test_database_keys() - :with_conv AS left_by_failed_rewrite;
+DROP TABLE conv;
+SELECT plinth_test_database_keys() - :baseline AS left_in_all;
+DROP EXTENSION plinth_test;
+
 DROP TABLE docs, accounts;
 DROP FUNCTION noise(int);
 DROP EXTENSION plinth;
