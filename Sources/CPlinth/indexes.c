@@ -156,6 +156,14 @@ plinth_index_describe(Relation index)
 		e->desc.unique = index->rd_index->indisunique;
 		e->desc.nulls_not_distinct = index->rd_index->indnullsnotdistinct;
 		e->desc.index_oid = RelationGetRelid(index);
+		namestrcpy(&e->name, RelationGetRelationName(index));
+		e->desc.name = NameStr(e->name);
+		for (int i = 0; i < e->desc.nkeys; i++)
+		{
+			namestrcpy(&e->column_names[i], NameStr(TupleDescAttr(RelationGetDescr(index), i)->attname));
+			e->column_name_ptrs[i] = NameStr(e->column_names[i]);
+		}
+		e->desc.column_names = e->column_name_ptrs;
 		e->described = true;
 	}
 	return e;

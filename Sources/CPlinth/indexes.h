@@ -28,6 +28,9 @@ typedef struct PlinthIndexEntry
 	PlinthKeyType keytype[INDEX_MAX_KEYS];
 	Oid			coltype[INDEX_MAX_KEYS];
 	Oid			collation[INDEX_MAX_KEYS];
+	NameData	name;
+	NameData	column_names[INDEX_MAX_KEYS];
+	const char *column_name_ptrs[INDEX_MAX_KEYS];
 } PlinthIndexEntry;
 
 extern void plinth_indexes_init(void);

@@ -42,7 +42,10 @@ extension PlinthError {
                       detail: "\(e.message) (\(fdb)).", hint: nil)
         case .storeFull:
             self.init(sqlstate: .diskFull, message: e.message, detail: "(\(fdb))",
-                      hint: "Raise plinth.map_size (and restart), or free disk space.")
+                      hint: "Raise plinth.map_size and restart the server. What the store holds stays readable.")
+        case .diskFull:
+            self.init(sqlstate: .diskFull, message: e.message, detail: "(\(fdb))",
+                      hint: "Free space on that file system: the store takes writes again as soon as there is room, and stays readable meanwhile.")
         case .storeIOError:
             self.init(sqlstate: .ioError, message: e.message, detail: "(\(fdb))", hint: nil)
         case .storeCorrupted:

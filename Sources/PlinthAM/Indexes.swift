@@ -14,16 +14,38 @@ public struct IndexDescriptor: Sendable {
     public let columns: [IndexKey.Column]
     public let unique: Bool
     public let nullsNotDistinct: Bool
-    /// Postgres's OID of the index, for messages.
+    /// Postgres's OID and names of the index and its key columns, for messages.
     public let oid: UInt32
+    public let name: String
+    public let columnNames: [String]
 
-    public init(index: Int64, table: Int64, columns: [IndexKey.Column], unique: Bool, nullsNotDistinct: Bool, oid: UInt32) {
+    public init(index: Int64, table: Int64, columns: [IndexKey.Column], unique: Bool, nullsNotDistinct: Bool, oid: UInt32,
+                name: String = "", columnNames: [String] = []) {
         self.index = index
         self.table = table
         self.columns = columns
         self.unique = unique
         self.nullsNotDistinct = nullsNotDistinct
         self.oid = oid
+        self.name = name
+        self.columnNames = columnNames
+    }
+
+    /// An entry's key is longer than the store allows: which column takes
+    /// how much of it, and what to do.
+    func keyTooLarge(keyLength: Int, columns encoded: Bytes) -> PlinthError {
+        let spans = encoded.withUnsafeBytes { IndexKey.columnSpans($0, from: 0, count: columns.count) } ?? []
+        let widest = spans.enumerated().max { $0.element.count < $1.element.count }
+        var detail = "The key of an index entry is \(keyLength) bytes; the store holds keys of at most \(StoreLimits.keyBytes) bytes."
+        if let (i, span) = widest {
+            let column = i < columnNames.count ? "\"\(columnNames[i])\"" : "\(i + 1)"
+            detail += " Column \(column) takes \(span.count) of them."
+        }
+        return PlinthError(sqlstate: .programLimitExceeded,
+                           message: "index row of \(keyLength) bytes is too large for index \"\(name)\"",
+                           detail: detail,
+                           hint: "Text under a collation other than \"C\" takes 2 to 4 bytes per character (its sort key, then the text); "
+                               + "index a shorter expression (left(col, 1000), md5(col)) or use COLLATE \"C\" for this index.")
     }
 }
 
@@ -70,10 +92,7 @@ extension TransactionState {
         if conflict && check == .yes { return (conflict, violation) }   // the shim raises the violation
         var key = keyPrefix
         TupleEncoder.appendInt(row, to: &key)
-        if key.count > StoreLimits.keyBytes {
-            throw PlinthError(StoreError(.keyTooLarge,
-                                         "index entry key of \(key.count) bytes exceeds the limit of \(StoreLimits.keyBytes)"))
-        }
+        if key.count > StoreLimits.keyBytes { throw d.keyTooLarge(keyLength: key.count, columns: columns) }
         let value = Bytes(tuple)
         try storeCall { () throws(StoreError) in try txn.put(key, value, cid: cid, subid: subid, fresh: true) }
         return (conflict, violation)

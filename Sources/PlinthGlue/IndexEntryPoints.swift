@@ -7,19 +7,24 @@ import PlinthEncoding
 // (keys.c); here they become encoded key columns.
 
 /// Descriptors of the indexes this backend used, by store id: an index's
-/// columns never change under one store id (new storage, new id).
-nonisolated(unsafe) private var descriptors: [Int64: IndexDescriptor] = [:]
+/// columns never change under one store id (new storage, new id). The
+/// shim's description is rebuilt, at a new address, when the index changes
+/// otherwise (renamed): that address tells a description still current.
+nonisolated(unsafe) private var descriptors: [Int64: (descriptor: IndexDescriptor, from: UnsafePointer<CChar>?)] = [:]
 
 func descriptor(_ d: UnsafePointer<PlinthIndexDesc>) -> IndexDescriptor {
     let p = d.pointee
-    if let known = descriptors[p.index_id], known.table == p.table_id, known.oid == p.index_oid { return known }
+    if let known = descriptors[p.index_id], known.from == p.name, known.descriptor.table == p.table_id,
+       known.descriptor.oid == p.index_oid { return known.descriptor }
     let columns = (0..<Int(p.nkeys)).map {
         IndexKey.Column(descending: p.descending[$0] != 0, nullsFirst: p.nulls_first[$0] != 0)
     }
+    let names = (0..<Int(p.nkeys)).map { i in p.column_names.flatMap { $0[i] }.map { String(cString: $0) } ?? "" }
     let made = IndexDescriptor(index: p.index_id, table: p.table_id, columns: columns, unique: p.unique,
-                               nullsNotDistinct: p.nulls_not_distinct, oid: p.index_oid)
+                               nullsNotDistinct: p.nulls_not_distinct, oid: p.index_oid,
+                               name: p.name.map { String(cString: $0) } ?? "", columnNames: names)
     if descriptors.count > 10_000 { descriptors.removeAll() }
-    descriptors[p.index_id] = made
+    descriptors[p.index_id] = (made, p.name)
     return made
 }
 

@@ -217,8 +217,10 @@ struct ConflictIndex {
     static func open(directory: String, lastVersion: Int64, maxReaders: UInt32) throws(StoreError) -> ConflictIndex {
         let boot = currentBootID()
         // Never flushed: the history only serves transactions in flight. (Without
-        // a boot id to tell a reboot, it is kept durable instead.)
-        let flags = boot == nil ? 0 : UInt32(MDB_NOSYNC) | UInt32(MDB_NOMETASYNC) | UInt32(MDB_WRITEMAP)
+        // a boot id to tell a reboot, it is kept durable instead.) Not
+        // MDB_WRITEMAP: pages written through the map of a file on a full
+        // disk are SIGBUS, where LMDB's own writes return an error.
+        let flags = boot == nil ? 0 : UInt32(MDB_NOSYNC) | UInt32(MDB_NOMETASYNC)
         let mapSize = 8 << 30
         if let idx = try? ConflictIndex(env: LMDBEnvironment(path: directory, mapSizeBytes: mapSize, maxReaders: maxReaders,
                                                              flags: flags, databases: databaseNames)) {

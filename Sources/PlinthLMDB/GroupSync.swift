@@ -32,10 +32,13 @@ final class GroupSync {
         guard fd >= 0 else {
             throw StoreError(.storeIOError, "could not open \(path): \(String(cString: strerror(errno)))")
         }
-        if ftruncate(fd, off_t(Self.size)) != 0 {
-            let e = errno
+        // A shared mapping: its block is allocated now (a page the file
+        // system cannot back is SIGBUS when touched).
+        let rc = allocateMappedFile(fd, size: Self.size)
+        if rc != 0 || ftruncate(fd, off_t(Self.size)) != 0 {
+            let e = rc != 0 ? rc : errno
             close(fd)
-            throw StoreError(.storeIOError, "could not size \(path): \(String(cString: strerror(e)))")
+            throw lmdbError(e, "size \(path)", directory: directory)
         }
         guard let p = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
             let e = errno

@@ -25,14 +25,17 @@ public struct LMDBFaults {
     func fault(_ op: Operation) -> Int32 { inject?(op) ?? 0 }
 }
 
-@inline(__always)
-func lmdbError(_ rc: Int32, _ what: String) -> StoreError {
+func lmdbError(_ rc: Int32, _ what: String, directory: String? = nil) -> StoreError {
     let text = String(cString: mdb_strerror(rc))
     switch rc {
     case MDB_MAP_FULL:
         return StoreError(.storeFull, "embedded store is full (\(what)): raise plinth.map_size")
-    case ENOSPC:
-        return StoreError(.storeFull, "embedded store: no space left on device (\(what))")
+    case ENOSPC, EDQUOT:
+        return StoreError(.diskFull, "embedded store: no space left on the file system of \(directory ?? "the store") (\(what))")
+    case EIO where directory.map(fileSystemIsFull) ?? false:
+        // LMDB reports a short write — what a full file system gives — as
+        // EIO ("short write, filesystem full?").
+        return StoreError(.diskFull, "embedded store: no space left on the file system of \(directory!) (\(what))")
     case MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH:
         return StoreError(.storeCorrupted, "embedded store: \(what): \(text)")
     default:
@@ -43,6 +46,36 @@ func lmdbError(_ rc: Int32, _ what: String) -> StoreError {
 @inline(__always)
 func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(StoreError) {
     if rc != MDB_SUCCESS { throw lmdbError(rc, what()) }
+}
+
+/// Whether the file system holding `directory` has (almost) no room left:
+/// less than 1 MB for an unprivileged writer.
+func fileSystemIsFull(_ directory: String) -> Bool {
+    var st = statvfs()
+    guard statvfs(directory, &st) == 0 else { return false }
+    return UInt64(st.f_bavail) * UInt64(st.f_frsize) < 1 << 20
+}
+
+/// Allocates the blocks of LMDB's lock file (at least `bytes`, its reader
+/// table) before LMDB opens it.
+func preallocateLockFile(_ path: String, bytes: Int, directory: String) throws(StoreError) {
+    let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return }   // LMDB's open reports what is wrong
+    var st = stat()
+    let rc = fstat(fd, &st) == 0 ? allocateMappedFile(fd, size: max(bytes, Int(st.st_size))) : 0
+    close(fd)
+    if rc != 0 { throw lmdbError(rc, "allocate \(path)", directory: directory) }
+}
+
+/// Gives a file of `size` bytes that will be used through a shared mapping
+/// its blocks now: a store page of a mapping that the file system cannot
+/// back (a full disk) is SIGBUS for the process that touches it — a
+/// crashed backend and every connection restarted — while an allocation
+/// that fails here is an error.
+func allocateMappedFile(_ fd: Int32, size: Int) -> Int32 {
+    let rc = posix_fallocate(fd, 0, off_t(size))
+    // File systems without fallocate: the pages are then allocated on use.
+    return rc == EOPNOTSUPP || rc == ENOSYS || rc == EINVAL ? 0 : rc
 }
 
 @inline(__always)
@@ -76,6 +109,12 @@ final class LMDBEnvironment {
             if mkdir(path, 0o700) != 0 && errno != EEXIST {
                 throw StoreError(.storeUnavailable, "embedded store: cannot create directory \"\(path)\": \(String(cString: strerror(errno)))")
             }
+            // The lock file (the reader table) is a shared mapping: its
+            // blocks are allocated before LMDB maps it, not when a reader
+            // first touches a page on a full disk. Before mdb_env_open only:
+            // closing a descriptor of the file afterwards would drop the
+            // POSIX locks LMDB holds on it.
+            try preallocateLockFile(path + "/lock.mdb", bytes: Int(maxReaders) * 64 + 65_536, directory: path)
             // NOTLS: a read transaction belongs to its MDB_txn, not the thread,
             // so a backend can hold its snapshot while it commits.
             let rc = mdb_env_open(env, path, flags | UInt32(MDB_NOTLS), 0o600)
@@ -228,9 +267,10 @@ struct LMDBTxn {
         let f = env.faults.fault(.commit)
         if f != 0 {
             mdb_txn_abort(txn)
-            throw lmdbError(f, "commit")
+            throw lmdbError(f, "commit", directory: env.path)
         }
-        try check(mdb_txn_commit(txn), "commit")
+        let rc = mdb_txn_commit(txn)
+        if rc != MDB_SUCCESS { throw lmdbError(rc, "commit", directory: env.path) }
     }
 
     func abort() { mdb_txn_abort(txn) }

@@ -79,6 +79,7 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case storeCorrupted = 9004
         case interrupted = 9005          // query cancel, statement_timeout or termination stopped a wait
         case rowIDsExhausted = 9006      // a table handed out its last row id
+        case diskFull = 9007             // the embedded store's file system has no room
 
         var defaultMessage: String {
             switch self {
@@ -114,6 +115,7 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             case .storeCorrupted: return "The store's files are corrupted"
             case .interrupted: return "The operation was interrupted"
             case .rowIDsExhausted: return "The table has handed out all its row ids"
+            case .diskFull: return "No space left on the store's file system"
             }
         }
     }

@@ -136,6 +136,21 @@ INSERT INTO docs VALUES (100, noise(20000));
 INSERT INTO docs VALUES (101, 'short');
 SELECT id FROM docs WHERE left(body, 100) = 'short';
 
+-- A key longer than the store holds (10,000 bytes; text under a collation
+-- other than C takes 2 to 4 bytes per character): which index, which
+-- column, how long. Searching for such a value finds nothing, as on heap.
+CREATE TABLE longkeys (id int, t text);
+CREATE INDEX longkeys_t ON longkeys (t);
+INSERT INTO longkeys VALUES (1, repeat('x', 2000));
+INSERT INTO longkeys VALUES (2, repeat('x', 12000));
+SET enable_seqscan = off;
+SELECT count(*) FROM longkeys WHERE t = repeat('x', 20000);
+SELECT count(*) FROM longkeys WHERE t > repeat('x', 20000);
+SELECT count(*) FROM longkeys WHERE t < repeat('x', 20000);
+SELECT count(*) FROM longkeys WHERE t IN (repeat('y', 20000), repeat('x', 2000));
+RESET enable_seqscan;
+DROP TABLE longkeys;
+
 -- 4. PREPARE TRANSACTION cannot hold a store transaction.
 BEGIN;
 INSERT INTO docs VALUES (200, 'prepared?');

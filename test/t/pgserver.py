@@ -146,9 +146,11 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- SQL ------------------------------------------------------------------
-    def psql_argv(self, db="postgres"):
-        return [f"{PG_BINDIR}/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                "-h", self.dir, "-p", str(self.port), "-U", self.user, "-d", db]
+    def psql_argv(self, db="postgres", verbose=False):
+        """psql's command line; `verbose`: errors with their SQLSTATE."""
+        return [f"{PG_BINDIR}/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + \
+            (["-v", "VERBOSITY=verbose"] if verbose else []) + \
+            ["-h", self.dir, "-p", str(self.port), "-U", self.user, "-d", db]
 
     def pgbench_argv(self, *options, db="postgres"):
         return [f"{PG_BINDIR}/pgbench", "-h", self.dir, "-p", str(self.port), "-U", self.user, *options, db]
@@ -163,8 +165,8 @@ class Server:
     def query(self, sql, db="postgres"):
         return self.psql(sql, db)[1]
 
-    def session(self, db="postgres"):
-        return Session(self, db)
+    def session(self, db="postgres", verbose=False):
+        return Session(self, db, verbose)
 
 
 class SessionError(Exception):
@@ -177,10 +179,10 @@ class Session:
     every statement sent (psql echoes a marker after them), so a COMMIT that
     returned was acknowledged by the server."""
 
-    def __init__(self, server, db="postgres"):
+    def __init__(self, server, db="postgres", verbose=False):
         self.server = server
         self.errors = tempfile.TemporaryFile(mode="a+")
-        self.proc = subprocess.Popen(server.psql_argv(db), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(server.psql_argv(db, verbose), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.errors, text=True, bufsize=1)
         self.lines = queue.Queue()
         self.serial = 0

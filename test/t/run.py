@@ -29,6 +29,7 @@ class Context:
         self.user = user
         self.servers = []
         self.directories = []
+        self.cleanups = []
 
     def directory(self, name):
         path = os.path.join(self.root, name)
@@ -44,6 +45,10 @@ class Context:
         self.servers.append(s)
         return s
 
+    def at_cleanup(self, fn):
+        """Runs fn when the test ends, after its servers are stopped."""
+        self.cleanups.append(fn)
+
     def skip(self, reason):
         raise Skip(reason)
 
@@ -56,6 +61,9 @@ class Context:
         for s in self.servers:
             s.destroy()
         self.servers = []
+        for fn in reversed(self.cleanups):
+            fn()
+        self.cleanups = []
         for d in self.directories:
             shutil.rmtree(d, ignore_errors=True)
         self.directories = []

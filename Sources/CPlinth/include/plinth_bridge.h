@@ -206,6 +206,8 @@ typedef struct PlinthIndexDesc
 	bool		unique;
 	bool		nulls_not_distinct;
 	uint32_t	index_oid;		/* for messages */
+	const char *name;			/* for messages: the index */
+	const char *const *column_names;	/* for messages: per key column */
 } PlinthIndexDesc;
 
 /* Uniqueness checks, as Postgres's IndexUniqueCheck. */

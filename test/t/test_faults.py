@@ -1,0 +1,278 @@
+"""Faults of the store's file system and of processes: a full disk under the
+store directory, the directory made read-only, the store file at its map
+size, and kill -9 of backends and of the postmaster in a loop during
+commits. Each must end in a clear error with the right SQLSTATE (or a
+restart), lose nothing acknowledged, show nothing unacknowledged, leave the
+server up and readable, and work again once the cause is gone.
+"""
+import os
+import random
+import subprocess
+import threading
+import time
+
+from pgserver import SessionError
+
+CONF = {"default_table_access_method": "plinth"}
+
+
+def _mount_small_filesystem(ctx, name, megabytes):
+    """A tmpfs of `megabytes` owned by the server user, unmounted at cleanup;
+    the test is skipped where it cannot be mounted (not root)."""
+    path = ctx.directory(name)
+    if os.getuid() != 0:
+        ctx.skip("mounting a small filesystem needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0700", "tmpfs", path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        ctx.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    ctx.at_cleanup(lambda: subprocess.run(["umount", "-l", path], capture_output=True))
+    subprocess.run(["chown", ctx.user, path], check=True)
+    return path
+
+
+def _fill(path, name, leave_kb):
+    """Fills the filesystem of `path` with a file until `leave_kb` remain."""
+    st = os.statvfs(path)
+    free_kb = st.f_bavail * st.f_frsize // 1024
+    filler = os.path.join(path, name)
+    with open(filler, "wb") as f:
+        chunk = b"\0" * (1 << 20)
+        left = max(free_kb - leave_kb, 0) * 1024
+        while left > 0:
+            n = min(left, len(chunk))
+            f.write(chunk[:n])
+            left -= n
+    return filler
+
+
+def _no_crash_restart(s):
+    log = s.log_text()
+    assert "terminated by signal" not in log and "was terminated" not in log, \
+        "a backend died (the server restarted every connection):\n" + s.tail_log(30)
+
+
+# 100 rows of 2 kB that do not compress.
+BATCH = ("INSERT INTO {t} SELECT g, (SELECT string_agg(md5(random()::text || g || i), '') FROM generate_series(1, 64) i) "
+         "FROM generate_series({lo}, {lo} + 99) g;")
+
+
+def _write_until_error(sess, table, max_rounds=1000):
+    """Inserts 200 kB batches until one fails; returns the error text."""
+    for i in range(max_rounds):
+        try:
+            sess.run(BATCH.format(t=table, lo=1_000_000 + i * 100))
+        except SessionError as e:
+            return str(e)
+    raise AssertionError(f"{max_rounds} batches written without an error")
+
+
+def test_full_disk_under_the_store(ctx):
+    ctx.embedded_only("the store directory's file system")
+    mount = _mount_small_filesystem(ctx, "full-disk-fs", 48)
+    store = os.path.join(mount, "store")
+    s = ctx.server("full-disk", conf=dict(CONF, **{"plinth.data_directory": f"'{store}'"})).start()
+    s.psql("CREATE EXTENSION plinth; CREATE TABLE t (id int PRIMARY KEY, v text);"
+           "INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g;")
+    filler = _fill(mount, "filler", leave_kb=2048)
+    sess = s.session()
+    pid = sess.backend_pid()
+    err = _write_until_error(sess, "t")
+    assert "53100" in err or "No space left" in err or "disk" in err, f"a full disk gave: {err}"
+    sess.close()
+    _no_crash_restart(s)
+    # The same backend answers: reads work, and the error names the cause.
+    sess = s.session(verbose=True)
+    try:
+        sess.run(BATCH.format(t="t", lo=-1000))
+        raise AssertionError("a write succeeded on a full disk")
+    except SessionError as e:
+        assert "53100" in str(e), f"a write on a full disk: {e}"
+        assert "HINT" in str(e), f"no hint: {e}"
+    sess.close()
+    for sql in ("INSERT INTO t VALUES (-1, 'one row')", "DELETE FROM t WHERE id = 1"):
+        rc, _, err = s.psql(sql, check=False)
+        assert rc != 0 and "53100" in s.psql("\\set VERBOSITY verbose\n" + sql, check=False)[2] or rc == 0, err
+        _no_crash_restart(s)
+    before = int(s.query("SELECT count(*) FROM t"))
+    assert before >= 100
+    assert s.query("SELECT v FROM t WHERE id = 50") == "before"
+    # Space freed: writes work again.
+    os.unlink(filler)
+    s.psql("INSERT INTO t VALUES (-2, 'after'); DELETE FROM t WHERE id = 2;")
+    assert s.query("SELECT v FROM t WHERE id = -2") == "after"
+    _no_crash_restart(s)
+    s.stop()
+    s.start()
+    assert s.query("SELECT v FROM t WHERE id = -2") == "after"
+    assert int(s.query("SELECT count(*) FROM t")) == before
+
+
+def test_store_directory_made_read_only(ctx):
+    ctx.embedded_only("the store directory's file system")
+    mount = _mount_small_filesystem(ctx, "read-only-fs", 64)
+    store = os.path.join(mount, "store")
+    s = ctx.server("read-only", conf=dict(CONF, **{"plinth.data_directory": f"'{store}'"})).start()
+    s.psql("CREATE EXTENSION plinth; CREATE TABLE t (id int PRIMARY KEY, v text);"
+           "INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g;")
+    # 1. Its files made read-only (chmod): a backend that opens the store
+    # now is told why it cannot; the server stays up.
+    subprocess.run(["chmod", "-R", "a-w", store], check=True)
+    try:
+        rc, _, err = s.psql("\\set VERBOSITY verbose\nSELECT count(*) FROM t", check=False)
+        assert rc != 0 and "58000" in err and "Permission denied" in err, f"opening a read-only store: {err}"
+        _no_crash_restart(s)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", store], check=True)
+    assert s.query("SELECT count(*) FROM t") == "100"
+    # 2. Its file system mounted read-only (as ext4 does after an I/O error):
+    # the same, and once writable again, everything works.
+    s.stop()
+    subprocess.run(["mount", "-o", "remount,ro", mount], check=True)
+    try:
+        s.start()
+        rc, _, err = s.psql("\\set VERBOSITY verbose\nSELECT count(*) FROM t", check=False)
+        assert rc != 0 and "58000" in err and "Read-only file system" in err, f"opening a read-only store: {err}"
+        _no_crash_restart(s)
+        s.stop()
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", mount], check=True)
+    s.start()
+    s.psql("INSERT INTO t VALUES (101, 'after')")
+    assert s.query("SELECT count(*) FROM t") == "101"
+    _no_crash_restart(s)
+
+
+def test_store_at_its_map_size(ctx):
+    ctx.embedded_only("the embedded store's map size")
+    s = ctx.server("map-full", conf=dict(CONF, **{"plinth.map_size": "'64MB'"})).start()
+    s.psql("CREATE EXTENSION plinth; CREATE TABLE t (id int PRIMARY KEY, v text);")
+    sess = s.session()
+    err = _write_until_error(sess, "t", max_rounds=1000)
+    sess.close()
+    assert "53100" in err or "full" in err, f"a full map gave: {err}"
+    _no_crash_restart(s)
+    rc, _, err = s.psql("\\set VERBOSITY verbose\n" + BATCH.format(t="t", lo=-1000), check=False)
+    assert rc != 0 and "53100" in err and "plinth.map_size" in err, err
+    n = int(s.query("SELECT count(*) FROM t"))
+    assert n > 0 and s.query("SELECT count(*) FROM t WHERE id = 1000001") == "1"
+    # As the hint says: a larger map, a restart, and writes work again.
+    s.stop()
+    s.configure({"plinth.map_size": "'128MB'"})
+    s.start()
+    s.psql(BATCH.format(t="t", lo=-1000))
+    assert int(s.query("SELECT count(*) FROM t")) == n + 100
+    _no_crash_restart(s)
+
+
+class Transfers(threading.Thread):
+    """Moves money between rows of `acct` and logs each transfer in
+    `ledger`, one transaction each, until stopped or its server dies;
+    records the transfers whose COMMIT returned."""
+
+    def __init__(self, server, client, first, seed):
+        super().__init__(daemon=True)
+        self.server, self.client, self.n = server, client, first
+        self.rng = random.Random(seed)
+        self.acked = set()
+        self.stop = False
+
+    def run(self):
+        sess = None
+        while not self.stop:
+            try:
+                if sess is None:
+                    sess = self.server.session()
+                self.n += 1
+                a, b = self.rng.sample(range(1, 21), 2)
+                sess.run(f"BEGIN; UPDATE acct SET balance = balance - 1 WHERE id = {a};"
+                         f"UPDATE acct SET balance = balance + 1 WHERE id = {b};"
+                         f"INSERT INTO ledger VALUES ({self.n}, {self.client}, 1); COMMIT;", timeout=30)
+                self.acked.add(self.n)
+            except (SessionError, TimeoutError, OSError):
+                # A conflict (40001) or the server went away: a new session.
+                if sess is not None:
+                    sess.close()
+                sess = None
+                time.sleep(0.05)
+        if sess is not None:
+            sess.close()
+
+
+def test_kill9_loop_during_commits(ctx):
+    """Backends and the postmaster killed again and again while clients
+    commit: every acknowledged commit is there, no unacknowledged one is
+    half there, and the store never hangs afterwards (a writer killed
+    between the conflict history and the data must not leave a conflict
+    that no retry can pass)."""
+    s = ctx.server("kill-loop", conf=CONF).start()
+    s.psql("CREATE EXTENSION plinth;"
+           "CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL);"
+           "INSERT INTO acct SELECT g, 1000 FROM generate_series(1, 20) g;"
+           "CREATE TABLE ledger (id bigint PRIMARY KEY, client int, n int);")
+    rng = random.Random(13)
+    acked = set()
+    kills = []
+    for round_no in range(8):
+        clients = [Transfers(s, c, round_no * 1_000_000 + c * 100_000, rng.random()) for c in range(4)]
+        for c in clients:
+            c.start()
+        time.sleep(0.5 + rng.random())
+        victim = "postmaster" if round_no % 2 else "backend"
+        if victim == "postmaster":
+            s.kill9()
+        else:
+            pids = s.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                           "AND pid <> pg_backend_pid()").split()
+            ready = s.log_text().count(s.READY)
+            os.kill(int(rng.choice(pids)), 9)
+            s.wait_crash_restart(ready)
+        for c in clients:
+            c.stop = True
+        for c in clients:
+            c.join(timeout=60)
+            assert not c.is_alive(), "a client still runs 60 s after the crash (hang?)"
+            acked |= c.acked
+        if victim == "postmaster":
+            s.start()
+        kills.append(victim)
+        # No hang: a write to every row commits within seconds.
+        t0 = time.time()
+        s.psql("UPDATE acct SET balance = balance + 0")
+        assert time.time() - t0 < 20, "the first write after the crash took too long (hang?)"
+        present = {int(x) for x in s.query("SELECT id FROM ledger").split()}
+        missing = acked - present
+        assert not missing, f"round {round_no}: acknowledged transfers lost: {sorted(missing)[:10]}"
+        moved = int(s.query("SELECT count(*) FROM ledger"))
+        assert s.query("SELECT sum(balance) FROM acct") == "20000", "money appeared or vanished (a partial commit)"
+    print(f"    kills: {', '.join(kills)}; {len(acked)} acknowledged transfers, all present "
+          f"({moved} in the ledger); balances sum to 20000", flush=True)
+
+
+def test_cancel_and_terminate_a_store_retry_loop(ctx):
+    """A backend in one of Plinth's retry loops (a store that refuses its
+    transaction at every attempt) answers query cancel and termination, as
+    any other backend."""
+    s = ctx.server("retry-cancel", conf=CONF).start()
+    s.psql("CREATE EXTENSION plinth; CREATE EXTENSION plinth_test;")
+    for how, expect in (("pg_cancel_backend", "canceling statement due to user request"),
+                        ("pg_terminate_backend", "terminating connection due to administrator command")):
+        sess = s.session(verbose=True)
+        pid = sess.backend_pid()
+        sess.send("SELECT plinth_test_retry_forever(600000);")
+        deadline = time.time() + 10
+        while s.query(f"SELECT wait_event IS NULL OR state = 'active' FROM pg_stat_activity WHERE pid = {pid}") != "t":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)
+        t0 = time.time()
+        assert s.query(f"SELECT {how}({pid})") == "t"
+        try:
+            sess.wait(timeout=10)
+            raise AssertionError(f"{how}: the retry loop did not stop")
+        except SessionError as e:
+            assert expect in str(e), f"{how}: {e}"
+        assert time.time() - t0 < 5, f"{how} took {time.time() - t0:.1f} s"
+        sess.close()
+        _no_crash_restart(s)
+    assert s.query("SELECT 1") == "1"
