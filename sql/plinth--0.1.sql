@@ -36,3 +36,7 @@ CREATE FUNCTION plinth_claim_server_identity() RETURNS void
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
 REVOKE EXECUTE ON FUNCTION plinth_claim_server_identity() FROM PUBLIC;
 COMMENT ON FUNCTION plinth_claim_server_identity() IS 'Make this server the owner of its store identity (after moving its data directory)';
+CREATE FUNCTION plinth_sweep_orphans() RETURNS int
+    AS 'MODULE_PATHNAME', 'plinth_sweep_orphans_sql' LANGUAGE C STRICT VOLATILE;
+REVOKE EXECUTE ON FUNCTION plinth_sweep_orphans() FROM PUBLIC;
+COMMENT ON FUNCTION plinth_sweep_orphans() IS 'Remove store data of relations that no longer exist (a crash between the store''s commit and Postgres''s); also run by a database-wide VACUUM';

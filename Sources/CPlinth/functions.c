@@ -122,3 +122,11 @@ plinth_claim_server_identity(PG_FUNCTION_ARGS)
 	PLINTH_CHECK(plinth_swift_claim_server_identity());
 	PG_RETURN_VOID();
 }
+
+/* Store data of relations that no longer exist goes (relation.c). */
+PG_FUNCTION_INFO_V1(plinth_sweep_orphans_sql);
+Datum
+plinth_sweep_orphans_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(plinth_sweep_orphans());
+}

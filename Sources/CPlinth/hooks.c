@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "access/genam.h"
@@ -25,6 +26,7 @@
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
+#include "commands/vacuum.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "optimizer/paths.h"
@@ -182,6 +184,8 @@ plinth_xact_callback(XactEvent event, void *arg)
 			plinth_statement_event(PLINTH_STATEMENT_PRE_COMMIT, 0);
 			/* The store commit: a conflict aborts the Postgres transaction. */
 			PLINTH_CHECK(plinth_swift_xact_event(PLINTH_XACT_PRE_COMMIT));
+			if (plinth_fault_crash_after_store_commit)
+				(void) kill(getpid(), SIGKILL);
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (plinth_in_use)
@@ -513,6 +517,17 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	}
 	PG_END_TRY();
 	plinth_statement_event(PLINTH_STATEMENT_UTILITY_FINISHED, depth);
+
+	/*
+	 * A database-wide VACUUM also sweeps the store: storage of relations a
+	 * crash rolled back (relation.c). VACUUM leaves a transaction open for
+	 * its caller to commit; the sweep's removals go with it.
+	 */
+	if (plinth_preloaded && IsA(pstmt->utilityStmt, VacuumStmt) &&
+		((VacuumStmt *) pstmt->utilityStmt)->is_vacuumcmd &&
+		((VacuumStmt *) pstmt->utilityStmt)->rels == NIL &&
+		OidIsValid(plinth_am_oid()))
+		(void) plinth_sweep_orphans();
 	if (depth == 0 && plinth_preloaded)
 		plinth_swift_statement_end();
 }

@@ -129,7 +129,8 @@ plinth_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	(void) GetTopTransactionId();
 	plinth_prepare();
 	PLINTH_CHECK(plinth_swift_relation_create(index->rd_node.relNode, InvalidOid, GetCurrentCommandId(true),
-											  (uint32) GetCurrentSubTransactionId(), &index_id));
+											  (uint32) GetCurrentSubTransactionId(),
+											  U64FromFullTransactionId(GetTopFullTransactionId()), &index_id));
 	plinth_index_entry(index)->described = false;
 
 	state.heap = heap;

@@ -7,13 +7,19 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/table.h"
+#include "access/transam.h"
 #include "access/visibilitymap.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/hsearch.h"
+#include "utils/snapmgr.h"
 #include "storage/smgr.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -247,3 +253,97 @@ plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
 	slot->tts_tableOid = RelationGetRelid(rel);
 }
 
+
+/*
+ * The orphan sweep. A transaction commits in the store at pre-commit, before
+ * Postgres writes its commit record: a backend or server that dies between
+ * the two leaves the store with what Postgres then rolls back — storage
+ * created for relations that do not exist. This finds the storage the store
+ * maps for this server's database that no relation has, created by a
+ * transaction that is over (one still running may be between its two
+ * commits), and lets it go with the current transaction. Run by
+ * plinth_sweep_orphans() and by a database-wide VACUUM. Returns how many
+ * went.
+ */
+int
+plinth_sweep_orphans(void)
+{
+	size_t		capacity = 256;
+	size_t		n;
+	PlinthMapping *mappings;
+	HTAB	   *in_use;
+	HASHCTL		ctl;
+	Relation	pg_class;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	FullTransactionId next;
+	int			swept = 0;
+
+	plinth_prepare();
+	for (;;)
+	{
+		mappings = palloc(sizeof(PlinthMapping) * capacity);
+		PLINTH_CHECK(plinth_swift_relation_mappings(mappings, capacity, &n));
+		if (n <= capacity)
+			break;
+		pfree(mappings);
+		capacity = n + 64;
+	}
+	if (n == 0)
+		return 0;
+
+	/*
+	 * Which creators are over, before the catalog is read: a transaction
+	 * that ends after this check may have been between its store commit and
+	 * Postgres's when the catalog is read, and is left alone. A creator at
+	 * or past the next transaction id is over too: a crash lost it before
+	 * its id reached the WAL (the id will be given again, to a transaction
+	 * whose storage the mappings read above cannot hold).
+	 */
+	next = ReadNextFullTransactionId();
+	for (size_t i = 0; i < n; i++)
+	{
+		PlinthMapping *m = &mappings[i];
+		FullTransactionId creator = FullTransactionIdFromU64(m->creator);
+
+		if (m->creator != 0 && FullTransactionIdPrecedes(creator, next) &&
+			TransactionIdIsInProgress(XidFromFullTransactionId(creator)))
+			m->store_id = -1;	/* still running: not a candidate */
+	}
+
+	/* Every relfilenode of this database, seen after those checks. */
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid);
+	ctl.hcxt = CurrentMemoryContext;
+	in_use = hash_create("plinth relfilenodes", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	InvalidateCatalogSnapshot();
+	pg_class = table_open(RelationRelationId, AccessShareLock);
+	scan = systable_beginscan(pg_class, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Oid			node = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+
+		if (OidIsValid(node))
+			(void) hash_search(in_use, &node, HASH_ENTER, NULL);
+	}
+	systable_endscan(scan);
+	table_close(pg_class, AccessShareLock);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		PlinthMapping *m = &mappings[i];
+		bool		found;
+
+		if (m->store_id < 0)
+			continue;
+		(void) hash_search(in_use, &m->relfilenode, HASH_FIND, &found);
+		if (found)
+			continue;
+		PLINTH_CHECK(plinth_swift_relation_forget(m->relfilenode, GetCurrentCommandId(true),
+												  (uint32) GetCurrentSubTransactionId()));
+		swept++;
+	}
+	hash_destroy(in_use);
+	pfree(mappings);
+	return swept;
+}

@@ -56,5 +56,6 @@ extern int64 plinth_store_id(Relation rel);
 extern void plinth_visibility_map_cover(Relation rel);
 extern PlinthVisibility plinth_visibility(Snapshot snapshot);
 extern void plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot);
+extern int	plinth_sweep_orphans(void);
 
 #endif							/* PLINTH_RELATION_H */

@@ -29,6 +29,7 @@ bool		plinth_durable = true;
 int			plinth_transaction_lifetime_ms = 5000;
 int			plinth_map_size_mb = 262144;
 bool		plinth_bulk_load = false;
+bool		plinth_fault_crash_after_store_commit = false;
 
 bool		plinth_preloaded = false;
 bool		plinth_in_use = false;
@@ -93,6 +94,16 @@ plinth_define_settings(void)
 							 "stays if it fails) nor serializable.",
 							 &plinth_bulk_load, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	/*
+	 * A fault for the end-to-end tests: the backend kills itself between
+	 * the store's commit and Postgres's (the window the orphan sweep is
+	 * for). Hidden, superuser only.
+	 */
+	DefineCustomBoolVariable("plinth.fault_crash_after_store_commit",
+							 "Testing only: kill the backend between the store's commit and Postgres's.",
+							 NULL,
+							 &plinth_fault_crash_after_store_commit, false,
+							 PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("plinth");
 }
 

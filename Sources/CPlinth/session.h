@@ -21,6 +21,7 @@ extern bool plinth_durable;
 extern int	plinth_transaction_lifetime_ms;
 extern int	plinth_map_size_mb;
 extern bool plinth_bulk_load;
+extern bool plinth_fault_crash_after_store_commit;
 
 /* True when loaded through shared_preload_libraries (required). */
 extern bool plinth_preloaded;

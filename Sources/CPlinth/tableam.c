@@ -988,7 +988,8 @@ plinth_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char
 	plinth_writing();
 	PLINTH_CHECK(plinth_swift_relation_create(newrnode->relNode,
 											  old != newrnode->relNode ? old : InvalidOid,
-											  GetCurrentCommandId(true), plinth_subid(), &store_id));
+											  GetCurrentCommandId(true), plinth_subid(),
+											  U64FromFullTransactionId(GetTopFullTransactionId()), &store_id));
 }
 
 static void

@@ -6,7 +6,37 @@ import PlinthTxn
 /// storage by relfilenode, which changes with TRUNCATE, REINDEX and table
 /// rewrites and belongs to one server; the store maps (server, relfilenode)
 /// to an id of its own. A mapping is written in the transaction that creates
-/// the storage and removed, with the data, in the one that drops it.
+/// the storage and removed, with the data, in the one that drops it. Its
+/// value is the store id and the Postgres transaction that created it
+/// (`StorageMapping`), by which an orphan is told from live storage.
+public struct StorageMapping: Equatable, Sendable {
+    public var relfilenode: UInt32
+    public var storeID: Int64
+    /// The FullTransactionId that created the storage (0: not recorded,
+    /// a mapping of an earlier version).
+    public var creator: UInt64
+
+    public init(relfilenode: UInt32, storeID: Int64, creator: UInt64) {
+        self.relfilenode = relfilenode
+        self.storeID = storeID
+        self.creator = creator
+    }
+
+    /// [store id: i64][creator: u64], little-endian.
+    var value: Bytes { StoredInt.encode(storeID) + StoredInt.encode(Int64(bitPattern: creator)) }
+
+    /// The store id and creator of a mapping value; nil when malformed.
+    static func decode(_ v: Bytes) -> (storeID: Int64, creator: UInt64)? {
+        switch v.count {
+        case 8: return StoredInt.decode(v).map { ($0, 0) }
+        case 16:
+            guard let id = StoredInt.decode(Bytes(v[0..<8])), let c = StoredInt.decode(Bytes(v[8..<16])) else { return nil }
+            return (id, UInt64(bitPattern: c))
+        default: return nil
+        }
+    }
+}
+
 extension Session {
     func mappingKey(_ relfilenode: UInt32) throws(PlinthError) -> Bytes {
         try db().relationKey(server: server(), relfilenode: relfilenode)
@@ -22,8 +52,8 @@ extension Session {
         if let t = current {
             switch t.txn.buffer.state(key, .all) {
             case .value(let v, _):
-                guard let id = StoredInt.decode(v) else { throw PlinthError(corruptValue(key, "a relation's store id")) }
-                return id
+                guard let m = StorageMapping.decode(v) else { throw PlinthError(corruptValue(key, "a relation's store id")) }
+                return m.storeID
             case .deleted: return nil
             case .unwritten: break
             }
@@ -31,8 +61,8 @@ extension Session {
         return try storeCall { () throws(StoreError) -> Int64? in
             try transact { tr throws(StoreError) -> Int64? in
                 guard let v = try tr.get(key, snapshot: true) else { return nil }
-                guard let id = StoredInt.decode(v) else { throw corruptValue(key, "a relation's store id") }
-                return id
+                guard let m = StorageMapping.decode(v) else { throw corruptValue(key, "a relation's store id") }
+                return m.storeID
             }
         }
     }
@@ -45,13 +75,15 @@ extension Session {
     /// ON COMMIT DELETE ROWS), or a relfilenode still mapped after a crash
     /// (a CREATE whose store commit landed and whose Postgres commit did
     /// not): what it held goes first.
-    public func createStorage(relfilenode: UInt32, replacing old: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) -> Int64 {
+    public func createStorage(relfilenode: UInt32, replacing old: UInt32, cid: UInt32, subid: UInt32,
+                              creator: UInt64 = 0) throws(PlinthError) -> Int64 {
         if old != 0 && old != relfilenode { try dropStorage(relfilenode: old, cid: cid, subid: subid) }
         try dropStorage(relfilenode: relfilenode, cid: cid, subid: subid)
         let key = try mappingKey(relfilenode)
         let t = try transaction()
         let id = try storeCall { () throws(StoreError) in try allocateID() }
-        try storeCall { () throws(StoreError) in try t.txn.put(key, StoredInt.encode(id), cid: cid, subid: subid) }
+        let mapping = StorageMapping(relfilenode: relfilenode, storeID: id, creator: creator)
+        try storeCall { () throws(StoreError) in try t.txn.put(key, mapping.value, cid: cid, subid: subid) }
         // A bulk load sends rows before its commit: they take ids from the
         // allocator like any other table's.
         if !t.txn.bulkLoad { t.freshTables[id] = (relfilenode, 0) }
@@ -80,8 +112,9 @@ extension Session {
         let t = try transaction()
         let oldKey = try mappingKey(old), newKey = try mappingKey(new)
         try storeCall { () throws(StoreError) in
+            let creator = try t.txn.get(oldKey, .all).flatMap(StorageMapping.decode)?.creator ?? 0
             try t.txn.delete(oldKey, prior: nil, cid: cid, subid: subid)
-            try t.txn.put(newKey, StoredInt.encode(id), cid: cid, subid: subid)
+            try t.txn.put(newKey, StorageMapping(relfilenode: new, storeID: id, creator: creator).value, cid: cid, subid: subid)
         }
     }
 
@@ -92,5 +125,35 @@ extension Session {
         try storeCall { () throws(StoreError) in try t.txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid) }
         let (rows, bytes) = try statistics(table)
         t.noteRows(table, rows: -rows, bytes: -bytes)
+    }
+}
+
+extension Session {
+    /// Every committed mapping of this server in its database, for the
+    /// orphan sweep.
+    public func storageMappings() throws(PlinthError) -> [StorageMapping] {
+        let prefix = try db().relationPrefix(server: server())
+        let (begin, end) = Keyspace.prefixRange(prefix)
+        return try storeCall { () throws(StoreError) -> [StorageMapping] in
+            var out: [StorageMapping] = []
+            var from = begin
+            while true {
+                let batch = try transact { tr throws(StoreError) in
+                    try tr.getRange(.firstGreaterOrEqual(from), .firstGreaterOrEqual(end),
+                                    options: RangeOptions(limit: 10_000, snapshot: true))
+                }
+                for i in 0..<batch.count {
+                    let key = batch.keyBytes(i)
+                    guard let relfilenode = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: prefix.count) }),
+                          let node = UInt32(exactly: relfilenode),
+                          let m = StorageMapping.decode(batch.valueBytes(i)) else {
+                        throw corruptValue(key, "a relation's store id")
+                    }
+                    out.append(StorageMapping(relfilenode: node, storeID: m.storeID, creator: m.creator))
+                }
+                guard batch.more, let last = batch.lastKey else { return out }
+                from = keyAfter(last)
+            }
+        }
     }
 }

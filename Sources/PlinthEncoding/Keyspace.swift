@@ -6,7 +6,7 @@
 ///     ("pl", "server", <uuid bytes>)        -> server id
 ///     ("pl", "server", <uuid bytes>, "home") -> "host:data directory" of the server using that id
 ///     ("pl", "db", <server>, <database oid>) -> database id
-///     ("pl", <db>, 0, <server>, <relfilenode>) -> store id of a relation
+///     ("pl", <db>, 0, <server>, <relfilenode>) -> store id of a relation (and its creator)
 ///     ("pl", <db>, 1, <table>, <row>)       -> row (RowFormat)
 ///     ("pl", <db>, 1, <table>, <row>, <n>)  -> chunk n of a row too large for one value
 ///     ("pl", <db>, 2, <index>, <key columns...>, <row>) -> index entry
@@ -82,6 +82,11 @@ public enum Keyspace {
             TupleEncoder.appendInt(tag.rawValue, to: &out)
             body(&out)
             return out
+        }
+
+        /// The mappings of one server: relationKey(server, *).
+        public func relationPrefix(server: Int64) -> Bytes {
+            key(.relations) { TupleEncoder.appendInt(server, to: &$0) }
         }
 
         public func relationKey(server: Int64, relfilenode: UInt32) -> Bytes {

@@ -116,9 +116,24 @@ public func plinthSwiftRelationLookup(_ relfilenode: UInt32, _ id: UnsafeMutable
 
 @_cdecl("plinth_swift_relation_create")
 public func plinthSwiftRelationCreate(_ relfilenode: UInt32, _ old: UInt32, _ cid: UInt32, _ subid: UInt32,
-                                      _ id: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+                                      _ creator: UInt64, _ id: UnsafeMutablePointer<Int64>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        id.pointee = try session.createStorage(relfilenode: relfilenode, replacing: old, cid: cid, subid: subid)
+        id.pointee = try session.createStorage(relfilenode: relfilenode, replacing: old, cid: cid, subid: subid,
+                                               creator: creator)
+    }
+}
+
+/// Every relfilenode this server's database maps to a store id (committed),
+/// `capacity` at most; *count says how many there are.
+@_cdecl("plinth_swift_relation_mappings")
+public func plinthSwiftRelationMappings(_ out: UnsafeMutablePointer<PlinthMapping>?, _ capacity: Int,
+                                        _ count: UnsafeMutablePointer<Int>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let all = try session.storageMappings()
+        count.pointee = all.count
+        for (i, m) in all.prefix(capacity).enumerated() {
+            out?[i] = PlinthMapping(relfilenode: m.relfilenode, store_id: m.storeID, creator: m.creator)
+        }
     }
 }
 

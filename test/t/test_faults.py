@@ -276,3 +276,33 @@ def test_cancel_and_terminate_a_store_retry_loop(ctx):
         sess.close()
         _no_crash_restart(s)
     assert s.query("SELECT 1") == "1"
+
+
+def test_orphans_of_a_crash_between_the_two_commits_are_swept(ctx):
+    """A backend killed after the store committed its transaction and before
+    Postgres did: Postgres rolls the transaction back, and what the store
+    holds for the relations it created is an orphan that the sweep (and a
+    database-wide VACUUM) removes — and nothing else."""
+    s = ctx.server("orphans", conf=CONF).start()
+    s.psql("CREATE EXTENSION plinth; CREATE EXTENSION plinth_test;"
+           "CREATE TABLE kept (id int PRIMARY KEY, v text);"
+           "INSERT INTO kept SELECT g, 'kept' FROM generate_series(1, 500) g;")
+    baseline = int(s.query("SELECT plinth_test_database_keys()"))
+    for round_no in range(2):
+        sess = s.session()
+        sess.run("SET plinth.fault_crash_after_store_commit = on;")
+        ready = s.log_text().count(s.READY)
+        sess.send("BEGIN; CREATE TABLE lost (id int PRIMARY KEY, v text);"
+                  "INSERT INTO lost SELECT g, 'lost' FROM generate_series(1, 1000) g; COMMIT;")
+        s.wait_crash_restart(ready)
+        sess.close()
+        assert s.query("SELECT count(*) FROM pg_class WHERE relname = 'lost'") == "0", "the rolled-back table exists"
+        left = int(s.query("SELECT plinth_test_database_keys()")) - baseline
+        assert left > 2000, f"the store kept only {left} keys of the crashed transaction (the fault missed?)"
+        if round_no == 0:
+            assert s.query("SELECT plinth_sweep_orphans()") == "2", "the table's and its index's storage"
+        else:
+            s.psql("VACUUM")
+        assert int(s.query("SELECT plinth_test_database_keys()")) == baseline, "orphans left after the sweep"
+    assert s.query("SELECT count(*), min(v), max(v) FROM kept") == "500|kept|kept"
+    assert s.query("SELECT plinth_sweep_orphans()") == "0"

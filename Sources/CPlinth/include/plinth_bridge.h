@@ -167,6 +167,14 @@ typedef struct PlinthCounters
 	int64_t		conflicts;
 } PlinthCounters;
 
+/* A relation's storage as the store maps it (plinth_sweep_orphans). */
+typedef struct PlinthMapping
+{
+	uint32_t	relfilenode;
+	int64_t		store_id;
+	uint64_t	creator;		/* FullTransactionId that created it; 0: unknown */
+} PlinthMapping;
+
 /* ---- index keys ---------------------------------------------------- */
 
 /*
@@ -321,7 +329,8 @@ void		plinth_swift_counters(PlinthCounters *session, PlinthCounters *statement);
 /* SessionEntryPoints.swift: relations (store ids of relfilenodes), databases */
 PlinthStatus plinth_swift_relation_lookup(uint32_t relfilenode, int64_t *store_id);
 PlinthStatus plinth_swift_relation_create(uint32_t relfilenode, uint32_t old_relfilenode,
-										  uint32_t cid, uint32_t subid, int64_t *store_id);
+										  uint32_t cid, uint32_t subid, uint64_t creator, int64_t *store_id);
+PlinthStatus plinth_swift_relation_mappings(PlinthMapping *mappings, size_t capacity, size_t *count);
 PlinthStatus plinth_swift_relation_forget(uint32_t relfilenode, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_relation_move(uint32_t old_relfilenode, uint32_t new_relfilenode,
 										uint32_t cid, uint32_t subid);
