@@ -33,17 +33,22 @@ public struct FDBOption: Equatable, Sendable {
     }
 }
 
-/// What every transaction of an `FDBStore` is given: its timeout (so an
-/// unreachable cluster ends in transaction_timed_out, 1031, never a hang)
-/// and, optionally, FoundationDB's own retry limit and backoff cap that
-/// `fdb_transaction_on_error` applies. The retry loop itself is the
+/// What every transaction of an `FDBStore` is given: how long one wait on
+/// the cluster may last (so an unreachable cluster ends in an error, never a
+/// hang) and, optionally, FoundationDB's own retry limit and backoff cap
+/// that `fdb_transaction_on_error` applies. The retry loop itself is the
 /// documented one: on any error call `onError`; it backs off, resets and
 /// returns for a retryable error, and rethrows anything else (`FDBErrors`
 /// says which is which).
+///
+/// The timeout bounds each wait (`FDBWaits`), not the transaction:
+/// FoundationDB's own TIMEOUT option counts from the transaction's creation
+/// and would end healthy long work (a large insert, a slow statement) that
+/// FoundationDB itself allows — its only age rule is the read version's 5
+/// seconds (transaction_too_old), which both engines apply.
 public struct FDBTransactionSettings: Equatable, Sendable {
-    /// Milliseconds from the transaction's creation (or reset) after which
-    /// FoundationDB cancels it, retries included: with API 610 and later the
-    /// timeout survives `onError`, so it bounds the whole retry loop.
+    /// Milliseconds one wait on the cluster (a read, a commit, a backoff)
+    /// may last before the cluster is taken for unreachable.
     public var timeoutMilliseconds: Int
     /// Retries after which `onError` rethrows (nil: FoundationDB's default,
     /// no limit; the timeout still bounds the loop).
@@ -75,7 +80,7 @@ public struct FDBTransactionSettings: Equatable, Sendable {
 
     /// Set on the database: the defaults of every transaction it creates.
     public var databaseOptions: [FDBOption] {
-        var options = [FDBOption.int(CFDB_DB_OPTION_TRANSACTION_TIMEOUT, Int64(timeoutMilliseconds))]
+        var options: [FDBOption] = []
         if let retryLimit { options.append(.int(CFDB_DB_OPTION_TRANSACTION_RETRY_LIMIT, Int64(retryLimit))) }
         if let maxRetryDelayMilliseconds {
             options.append(.int(CFDB_DB_OPTION_TRANSACTION_MAX_RETRY_DELAY, Int64(maxRetryDelayMilliseconds)))
@@ -87,7 +92,7 @@ public struct FDBTransactionSettings: Equatable, Sendable {
     /// drops per-transaction options), so it never depends on the database
     /// defaults alone.
     public var transactionOptions: [FDBOption] {
-        var options = [FDBOption.int(CFDB_TR_OPTION_TIMEOUT, Int64(timeoutMilliseconds))]
+        var options: [FDBOption] = []
         if let retryLimit { options.append(.int(CFDB_TR_OPTION_RETRY_LIMIT, Int64(retryLimit))) }
         if let maxRetryDelayMilliseconds {
             options.append(.int(CFDB_TR_OPTION_MAX_RETRY_DELAY, Int64(maxRetryDelayMilliseconds)))

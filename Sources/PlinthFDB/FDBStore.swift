@@ -7,8 +7,8 @@ import PlinthStore
 /// Open it in the process that uses it, after fork (a Postgres backend, not
 /// the postmaster): the client's network thread is started by the first open
 /// in a process and belongs to that process. Everything is synchronous: each
-/// call blocks on its future, and every transaction carries a timeout, so an
-/// unreachable cluster ends in an error rather than a hang.
+/// call waits on its future, answering interrupts, for at most the timeout,
+/// so an unreachable cluster ends in an error rather than a hang.
 public final class FDBStore: Store {
     public var engineName: String { "foundationdb" }
 
@@ -80,7 +80,7 @@ public final class FDBStore: Store {
             let probe = try store.makeTransaction()
             _ = try probe.getReadVersion()
         } catch {
-            let why = error.knownCode == .transactionTimedOut
+            let why = error.knownCode == .transactionTimedOut || error.knownCode == .timedOut
                 ? "no answer within \(settings.timeoutMilliseconds) ms"
                 : error.message
             throw StoreError(.storeUnavailable, "Cannot reach the FoundationDB cluster (\(cluster)): \(why) (error \(error.code))")

@@ -17,8 +17,13 @@ final class FDBStoreTransaction: StoreTransaction {
     /// reported by the next operation.
     private var deferredError: StoreError?
     /// Bytes of keys and values written since the last reset: the counters'
-    /// bytesWritten, and the size estimate when FoundationDB cannot give one.
+    /// bytesWritten.
     private var mutationBytes = 0
+    /// What the commit would cost against FoundationDB's limit, counted as
+    /// the operations come (`CommitSize`, unmerged): asking FoundationDB
+    /// (fdb_transaction_get_approximate_size) is a trip to its network
+    /// thread, and its figure is not the one it checks either.
+    private var size = 0
     private(set) var counters = StoreCounters()
 
     init(store: FDBStore, handle: OpaquePointer, settings: FDBTransactionSettings) throws(StoreError) {
@@ -48,13 +53,7 @@ final class FDBStoreTransaction: StoreTransaction {
         }
     }
 
-    var approximateSize: Int {
-        guard state == .active, deferredError == nil,
-              let future = try? Future(cfdb_transaction_get_approximate_size(handle)),
-              let size = try? future.int64()
-        else { return mutationBytes }
-        return Int(size)
-    }
+    var approximateSize: Int { size }
 
     // MARK: reads
 
@@ -65,7 +64,9 @@ final class FDBStoreTransaction: StoreTransaction {
 
     func get(_ key: Bytes, snapshot: Bool) throws(StoreError) -> Bytes? {
         try checkUsable()
-        try ClientChecks.key(key)
+        // FoundationDB answers "absent" for a key longer than any can be.
+        if key.count > ClientChecks.readableKeyBytes { return nil }
+        if !snapshot { size += CommitSize.singleKeyRange(key.count) }
         let future = try Future(withCBytes(key) { k, kn in cfdb_transaction_get(handle, k, kn, snapshot ? 1 : 0) })
         let value = try future.value()
         counters.reads += 1
@@ -76,7 +77,10 @@ final class FDBStoreTransaction: StoreTransaction {
 
     func getMany(_ keys: [Bytes], snapshot: Bool) throws(StoreError) -> [Bytes?] {
         try checkUsable()
-        for key in keys { try ClientChecks.key(key) }
+        if keys.contains(where: { $0.count > ClientChecks.readableKeyBytes }) {
+            return try keys.map { (k) throws(StoreError) in try get(k, snapshot: snapshot) }
+        }
+        if !snapshot { for key in keys { size += CommitSize.singleKeyRange(key.count) } }
         let plan = GetManyPlan(keys: keys)
         var values = [Bytes?](repeating: nil, count: plan.distinct.count)
         for chunk in plan.chunks {
@@ -103,20 +107,18 @@ final class FDBStoreTransaction: StoreTransaction {
 
     func getKey(_ selector: KeySelector, snapshot: Bool) throws(StoreError) -> Bytes {
         try checkUsable()
-        try ClientChecks.key(selector.key)
         let s = try SelectorArguments(selector)
         let future = try Future(withCBytes(s.key) { k, kn in
             cfdb_transaction_get_key(handle, k, kn, s.orEqual, s.offset, snapshot ? 1 : 0)
         })
         let key = try future.key()
         counters.roundTrips += 1
+        if !snapshot { size += CommitSize.range(selector.key.count + 1, key.count + 1) }
         return key
     }
 
     func getRange(_ begin: KeySelector, _ end: KeySelector, options: RangeOptions) throws(StoreError) -> KVBatch {
         try checkUsable()
-        try ClientChecks.key(begin.key)
-        try ClientChecks.key(end.key)
         let b = try SelectorArguments(begin)
         let e = try SelectorArguments(end)
         let r = try RangeArguments(options)
@@ -130,7 +132,15 @@ final class FDBStoreTransaction: StoreTransaction {
         counters.rangeReads += 1
         counters.roundTrips += 1
         counters.bytesRead += Int64(batch.byteCount)
+        if !options.snapshot { size += Self.readRangeCost(begin.key, end.key, batch) }
         return batch
+    }
+
+    /// The read conflict range a range read adds, as FoundationDB sizes it:
+    /// what was read when the limit stopped it, else the whole range.
+    static func readRangeCost(_ begin: Bytes, _ end: Bytes, _ batch: KVBatch) -> Int {
+        if batch.more, let last = batch.lastKey { return CommitSize.range(begin.count, last.count + 1) }
+        return CommitSize.range(begin.count, end.count)
     }
 
     func getRanges(_ ranges: [KeyRange], options: RangeOptions) throws(StoreError) -> [KVBatch] {
@@ -144,8 +154,6 @@ final class FDBStoreTransaction: StoreTransaction {
             var futures = FutureList(capacity: chunk.count)
             for i in chunk {
                 let range = ranges[i]
-                try ClientChecks.key(range.begin)
-                try ClientChecks.key(range.end)
                 try futures.append(withCBytes(range.begin) { bk, bn in
                     withCBytes(range.end) { ek, en in
                         // firstGreaterOrEqual on both ends: orEqual 0, offset 1.
@@ -154,9 +162,10 @@ final class FDBStoreTransaction: StoreTransaction {
                     }
                 })
             }
-            for n in 0..<chunk.count {
+            for (n, i) in chunk.enumerated() {
                 let batch = try Future.keyValues(futures.handles[n])
                 counters.bytesRead += Int64(batch.byteCount)
+                if !options.snapshot { size += Self.readRangeCost(ranges[i].begin, ranges[i].end, batch) }
                 out.append(batch)
             }
             counters.rangeReads += Int64(chunk.count)
@@ -175,13 +184,17 @@ final class FDBStoreTransaction: StoreTransaction {
         try ClientChecks.value(value)
         withCBytes(key) { k, kn in withCBytes(value) { v, vn in cfdb_transaction_set(handle, k, kn, v, vn) } }
         mutationBytes += key.count + value.count
+        size += CommitSize.set(key: key.count, value: value.count)
     }
 
     func clear(_ key: Bytes) throws(StoreError) {
         try checkUsable()
+        // FoundationDB ignores a clear of a key longer than any can be.
+        if key.count > StoreLimits.keyBytes { return }
         try ClientChecks.writableKey(key)
         withCBytes(key) { k, kn in cfdb_transaction_clear(handle, k, kn) }
         mutationBytes += key.count
+        size += CommitSize.clear(key: key.count)
     }
 
     func clearRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
@@ -189,6 +202,7 @@ final class FDBStoreTransaction: StoreTransaction {
         guard try ClientChecks.writableRange(begin, end) else { return }
         withCBytes(begin) { b, bn in withCBytes(end) { e, en in cfdb_transaction_clear_range(handle, b, bn, e, en) } }
         mutationBytes += begin.count + end.count
+        size += CommitSize.clear(begin: begin.count, end: end.count)
     }
 
     func atomicOp(_ op: MutationType, _ key: Bytes, _ param: Bytes) throws(StoreError) {
@@ -200,6 +214,7 @@ final class FDBStoreTransaction: StoreTransaction {
             withCBytes(param) { p, pn in cfdb_transaction_atomic_op(handle, k, kn, p, pn, op.rawValue) }
         }
         mutationBytes += key.count + param.count
+        size += CommitSize.set(key: key.count, value: param.count)
     }
 
     func addReadConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
@@ -212,12 +227,11 @@ final class FDBStoreTransaction: StoreTransaction {
 
     private func addConflictRange(_ begin: Bytes, _ end: Bytes, type: Int32) throws(StoreError) {
         try checkUsable()
-        try ClientChecks.key(begin)
-        try ClientChecks.key(end)
         if compareBytes(begin, end) > 0 { throw StoreError(.invertedRange) }
         try check(withCBytes(begin) { b, bn in
             withCBytes(end) { e, en in cfdb_transaction_add_conflict_range(handle, b, bn, e, en, type) }
         })
+        size += CommitSize.range(begin.count, end.count)
     }
 
     // MARK: commit and the retry loop
@@ -263,12 +277,14 @@ final class FDBStoreTransaction: StoreTransaction {
         state = .active
         deferredError = nil
         mutationBytes = 0
+        size = 0
     }
 
     func reset() {
         cfdb_transaction_reset(handle)
         state = .active
         mutationBytes = 0
+        size = 0
         // reset drops options set on the transaction; the database defaults
         // return, and these are set again so the transaction never runs
         // without its timeout.
@@ -302,6 +318,9 @@ func withCBytes<R>(_ bytes: Bytes, _ body: (UnsafePointer<UInt8>, Int32) -> R) -
 /// calls return nothing), made at the call with the embedded engine's
 /// errors and messages.
 enum ClientChecks {
+    /// Longest key a read may name (getMaxKeySize): longer ones are absent.
+    static let readableKeyBytes = StoreLimits.keyBytes + 8
+
     static func key(_ key: Bytes) throws(StoreError) {
         if key.count > StoreLimits.keyBytes {
             throw StoreError(.keyTooLarge, "Key length \(key.count) exceeds limit of \(StoreLimits.keyBytes) bytes")

@@ -48,6 +48,10 @@ final class LMDBTransaction: StoreTransaction {
     private var readPoints: [Bytes] = []
     private var writeRanges: [KeyRange] = []
     private var writePoints: [Bytes] = []
+    /// Write conflict ranges asked for explicitly (addWriteConflictRange).
+    private var explicitWrites: [KeyRange] = []
+    /// What the commit would cost against FoundationDB's limit, counted as
+    /// the operations come, without merging (`commitSize()` merges).
     private var size = 0
     private var backoffMilliseconds = 10
     private(set) var counters = StoreCounters()
@@ -71,6 +75,13 @@ final class LMDBTransaction: StoreTransaction {
         case .committed: throw StoreError(.usedDuringCommit, "Operation issued on a committed transaction")
         case .cancelled: throw StoreError(.transactionCancelled)
         }
+    }
+
+    /// FoundationDB's 5-second rule: a read at a read version older than
+    /// the lifetime fails, and so does the commit of a transaction that read
+    /// at one. Writes are not checked (FoundationDB buffers them), and a
+    /// transaction that never read takes its read version at commit.
+    private func checkAge() throws(StoreError) {
         if reader != nil && monotonicNanoseconds() - startNanoseconds > lifetimeNanoseconds {
             throw StoreError(.transactionTooOld)
         }
@@ -97,6 +108,10 @@ final class LMDBTransaction: StoreTransaction {
         }
     }
 
+    /// Longest key a read may name and find (FoundationDB's getMaxKeySize):
+    /// a longer one is simply absent — reads never fail for a key's length.
+    private static let readableKeyBytes = StoreLimits.keyBytes + 8
+
     private static func checkWritableKey(_ key: Bytes) throws(StoreError) {
         try checkKey(key)
         if key.first == 0xFF {
@@ -114,7 +129,7 @@ final class LMDBTransaction: StoreTransaction {
         counters.roundTrips += 1
         if !snapshot {
             readPoints.append(key)
-            size += 2 * key.count + 1
+            size += CommitSize.singleKeyRange(key.count)
         }
         let v = try key.withBytes { (k) throws(StoreError) in
             try LogicalSpace(txn: r, dbi: store.data).get(k).map { Bytes($0) }
@@ -123,9 +138,40 @@ final class LMDBTransaction: StoreTransaction {
         return v
     }
 
+    /// A read conflict over `r`, except where this transaction's own writes
+    /// decided what the read saw (FoundationDB's read-your-writes layer adds
+    /// none for keys it set or cleared itself).
     private func addReadConflict(_ r: KeyRange) {
-        readConflicts.append(r)
-        size += r.begin.count + r.end.count
+        syncOverlay()
+        guard !r.isEmpty else { return }
+        if overlay.isEmpty && cleared.isEmpty {
+            readConflicts.append(r)
+            size += CommitSize.range(r.begin.count, r.end.count)
+            return
+        }
+        var written: [KeyRange] = []
+        overlay.forEach(from: r.begin, to: r.end) { k, p in
+            if case .atomic = p { return }   // dependent on what was there: read
+            written.append(.single(k))
+        }
+        cleared.forEach { b, e in
+            let c = KeyRange(b, e)
+            if c.intersects(r) { written.append(c) }
+        }
+        var begin = r.begin
+        for w in coalesce(written) where compareBytes(w.end, begin) > 0 {
+            if compareBytes(begin, w.begin) < 0 {
+                let end = compareBytes(w.begin, r.end) < 0 ? w.begin : r.end
+                readConflicts.append(KeyRange(begin, end))
+                size += CommitSize.range(begin.count, end.count)
+            }
+            begin = w.end
+            if compareBytes(begin, r.end) >= 0 { return }
+        }
+        if compareBytes(begin, r.end) < 0 {
+            readConflicts.append(KeyRange(begin, r.end))
+            size += CommitSize.range(begin.count, r.end.count)
+        }
     }
 
     /// The cleared range holding `key`, if any.
@@ -184,7 +230,9 @@ final class LMDBTransaction: StoreTransaction {
 
     func get(_ key: Bytes, snapshot: Bool) throws(StoreError) -> Bytes? {
         try checkUsable()
-        try Self.checkKey(key)
+        try checkAge()
+        // No key that long exists: absent, with no read conflict.
+        if key.count > Self.readableKeyBytes { return nil }
         syncOverlay()
         if let p = overlay[key] {
             switch p {
@@ -221,7 +269,7 @@ final class LMDBTransaction: StoreTransaction {
 
     func getKey(_ selector: KeySelector, snapshot: Bool) throws(StoreError) -> Bytes {
         try checkUsable()
-        try Self.checkKey(selector.key)
+        try checkAge()
         let k = selector.key
         let result: Bytes
         if selector.offset >= 1 {
@@ -245,10 +293,9 @@ final class LMDBTransaction: StoreTransaction {
 
     func getRange(_ beginSel: KeySelector, _ endSel: KeySelector, options: RangeOptions) throws(StoreError) -> KVBatch {
         try checkUsable()
+        try checkAge()
         let begin = beginSel.isFirstGreaterOrEqual ? beginSel.key : try getKey(beginSel, snapshot: options.snapshot)
         let end = endSel.isFirstGreaterOrEqual ? endSel.key : try getKey(endSel, snapshot: options.snapshot)
-        try Self.checkKey(begin)
-        try Self.checkKey(end)
         counters.rangeReads += 1
         counters.roundTrips += 1
         guard compareBytes(begin, end) < 0 else { return KVBatch() }
@@ -281,15 +328,17 @@ final class LMDBTransaction: StoreTransaction {
                 try begin.withBytes { (b) throws(StoreError) in
                     if !reverse {
                         try cur.seek(atOrAfter: b)
-                        while cur.isValid && compareBytes(cur.key, e) < 0 {
+                        while true {
                             if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
+                            guard cur.isValid && compareBytes(cur.key, e) < 0 else { break }
                             out.append(key: cur.key, value: cur.value)
                             try cur.next()
                         }
                     } else {
                         try cur.seek(before: e)
-                        while cur.isValid && compareBytes(cur.key, b) >= 0 {
+                        while true {
                             if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
+                            guard cur.isValid && compareBytes(cur.key, b) >= 0 else { break }
                             out.append(key: cur.key, value: cur.value)
                             try cur.prev()
                         }
@@ -300,10 +349,11 @@ final class LMDBTransaction: StoreTransaction {
             try begin.withBytes { (b) throws(StoreError) in try cur.seek(atOrAfter: b) }
             var oi = overlay.index(atOrAfter: begin)
             while true {
+                // As FoundationDB: a read that reaches its limit says there is more.
+                if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
                 let sValid = cur.isValid && end.withUnsafeBytes({ compareBytes(cur.key, $0) }) < 0
                 let oValid = overlay.isValid(oi) && compareBytes(overlay.key(at: oi), end) < 0
                 if !sValid && !oValid { break }
-                if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
                 let c: Int = !sValid ? 1 : !oValid ? -1 : overlay.key(at: oi).withUnsafeBytes { compareBytes(cur.key, $0) }
                 if c >= 0 {
                     // Own write at or before the snapshot's next key.
@@ -323,10 +373,10 @@ final class LMDBTransaction: StoreTransaction {
             try end.withBytes { (e) throws(StoreError) in try cur.seek(before: e) }
             var oi = overlay.index(before: end)
             while true {
+                if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
                 let sValid = cur.isValid && begin.withUnsafeBytes({ compareBytes(cur.key, $0) }) >= 0
                 let oValid = overlay.isValid(oi) && compareBytes(overlay.key(at: oi), begin) >= 0
                 if !sValid && !oValid { break }
-                if out.count >= maxCount || out.byteCount >= maxBytes { out.more = true; break }
                 let c: Int = !sValid ? -1 : !oValid ? 1 : overlay.key(at: oi).withUnsafeBytes { compareBytes(cur.key, $0) }
                 if c <= 0 {
                     let key = overlay.key(at: oi)
@@ -363,15 +413,17 @@ final class LMDBTransaction: StoreTransaction {
         }
         mutations.append(.set(key, value))
         writePoints.append(key)
-        addSize(key.count * 2 + value.count)
+        addSize(CommitSize.set(key: key.count, value: value.count))
     }
 
     func clear(_ key: Bytes) throws(StoreError) {
         try checkUsable()
+        // A key longer than any key can be is not there to clear (FoundationDB).
+        if key.count > StoreLimits.keyBytes { return }
         try Self.checkWritableKey(key)
         mutations.append(.clear(key))
         writePoints.append(key)
-        addSize(key.count * 3)
+        addSize(CommitSize.clear(key: key.count))
     }
 
     func clearRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
@@ -383,7 +435,7 @@ final class LMDBTransaction: StoreTransaction {
         if c == 0 { return }
         mutations.append(.clearRange(begin, end))
         writeRanges.append(KeyRange(begin, end))
-        addSize((begin.count + end.count) * 2)
+        addSize(CommitSize.clear(begin: begin.count, end: end.count))
     }
 
     private func addCleared(_ r: KeyRange) {
@@ -413,7 +465,7 @@ final class LMDBTransaction: StoreTransaction {
         }
         mutations.append(.atomic(op, key, param))
         writePoints.append(key)
-        addSize(key.count * 2 + param.count)
+        addSize(CommitSize.set(key: key.count, value: param.count))
     }
 
     func addReadConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
@@ -426,12 +478,61 @@ final class LMDBTransaction: StoreTransaction {
     func addWriteConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
         try checkUsable()
         if compareBytes(begin, end) > 0 { throw StoreError(.invertedRange) }
+        if begin == end { return }
         if end == keyAfter(begin) {
             writePoints.append(begin)
         } else {
             writeRanges.append(KeyRange(begin, end))
         }
-        addSize(begin.count + end.count)
+        explicitWrites.append(KeyRange(begin, end))
+        addSize(CommitSize.range(begin.count, end.count))
+    }
+
+    /// What FoundationDB would count against its limit if this transaction
+    /// committed now (`CommitSize`): the merged mutations, write conflict
+    /// ranges and read conflict ranges of its request.
+    func commitSize() -> Int {
+        syncOverlay()
+        var total = 0
+        // Clears: cleared ranges and single cleared keys, merged, split
+        // around the keys set after them.
+        var clears: [KeyRange] = []
+        cleared.forEach { b, e in clears.append(KeyRange(b, e)) }
+        overlay.forEach { k, p in if case .cleared = p { clears.append(.single(k)) } }
+        let mergedClears = coalesce(clears)
+        for r in mergedClears {
+            var begin = r.begin
+            overlay.forEach(from: r.begin, to: r.end) { k, p in
+                if case .cleared = p { return }
+                if compareBytes(begin, k) < 0 { total += CommitSize.mutation(begin.count, k.count) }
+                begin = keyAfter(k)
+            }
+            if compareBytes(begin, r.end) < 0 { total += CommitSize.mutation(begin.count, r.end.count) }
+        }
+        // Sets, and atomic operations (one mutation per run of the same
+        // operation with operands of one length, as FoundationDB coalesces).
+        var writes = mergedClears + explicitWrites
+        overlay.forEach { k, p in
+            switch p {
+            case .value(let v):
+                total += CommitSize.mutation(k.count, v.count)
+                writes.append(.single(k))
+            case .cleared:
+                break
+            case .atomic(let ops):
+                var last: (MutationType, Int)?
+                for (op, param) in ops where last.map({ $0.0 != op || $0.1 != param.count }) ?? true {
+                    total += CommitSize.mutation(k.count, param.count)
+                    last = (op, param.count)
+                }
+                writes.append(.single(k))
+            }
+        }
+        for r in coalesce(writes) { total += CommitSize.range(r.begin.count, r.end.count) }
+        for r in coalesce(readConflicts + readPoints.map { KeyRange.single($0) }) {
+            total += CommitSize.range(r.begin.count, r.end.count)
+        }
+        return total
     }
 
     // MARK: commit
@@ -443,9 +544,17 @@ final class LMDBTransaction: StoreTransaction {
             finish(.committed)
             return -1
         }
-        if size > StoreLimits.transactionBytes {
-            throw StoreError(.transactionTooLarge,
-                             "Transaction exceeds byte limit: \(size) bytes of \(StoreLimits.transactionBytes)")
+        try checkAge()
+        // Only the merged request counts. The running count is close: a set
+        // that splits a cleared range costs 24 bytes more than counted, and
+        // every mutation at least 56, so the merged size is under 1.5 times
+        // the running count — below 2/3 of the limit, nothing to merge.
+        if size > StoreLimits.transactionBytes * 2 / 3 {
+            let exact = commitSize()
+            if exact > StoreLimits.transactionBytes {
+                throw StoreError(.transactionTooLarge,
+                                 "Transaction exceeds byte limit: \(exact) bytes of \(StoreLimits.transactionBytes)")
+            }
         }
         _ = try ensureReader()
         let reads = coalesce(readConflicts + readPoints.map { KeyRange.single($0) })
@@ -561,6 +670,7 @@ final class LMDBTransaction: StoreTransaction {
         readPoints = []
         writeRanges = []
         writePoints = []
+        explicitWrites = []
         size = 0
         backoffMilliseconds = 10
         lifetimeNanoseconds = UInt64(store.options.lifetimeMilliseconds) * 1_000_000

@@ -31,6 +31,9 @@ public final class Transaction {
     private var conflictPoints: [Bytes] = []
     private var conflictParents: Set<Bytes> = []
     public static let pointConflictLimit = 20_000
+    /// What the point reads' conflict ranges will cost against the store's
+    /// limit when they are handed over at commit (`CommitSize`).
+    private var conflictBytes = 0
     private var atomics: [(MutationType, Bytes, Bytes)] = []
     private var atomicBytes = 0
     /// Counters of store transactions already finished (this transaction
@@ -81,6 +84,7 @@ public final class Transaction {
         rangeCache.removeAll()
         conflictPoints.removeAll()
         conflictParents.removeAll()
+        conflictBytes = 0
     }
 
     /// Bulk mode: sends the buffered writes in a store transaction of their
@@ -150,14 +154,21 @@ public final class Transaction {
 
     private func noteRead(_ key: Bytes) {
         if !conflictParents.isEmpty {
-            conflictParents.insert(Self.parent(key))
+            let p = Self.parent(key)
+            if conflictParents.insert(p).inserted { conflictBytes += Self.parentRangeCost(p) }
             return
         }
         conflictPoints.append(key)
+        conflictBytes += CommitSize.singleKeyRange(key.count)
         if conflictPoints.count > Self.pointConflictLimit {
             for k in conflictPoints { conflictParents.insert(Self.parent(k)) }
             conflictPoints = []
+            conflictBytes = conflictParents.reduce(0) { $0 + Self.parentRangeCost($1) }
         }
+    }
+
+    private static func parentRangeCost(_ parent: Bytes) -> Int {
+        CommitSize.range(parent.count + 1, parent.count + 1)
     }
 
     /// A key's tuple without its last element (the key itself when it is
@@ -176,6 +187,7 @@ public final class Transaction {
         }
         conflictPoints = []
         conflictParents = []
+        conflictBytes = 0
     }
 
     private func remember(_ key: Bytes, _ value: Bytes?) {
@@ -315,7 +327,7 @@ public final class Transaction {
     /// no read conflict, so concurrent transactions never collide on it.
     public func atomic(_ op: MutationType, _ key: Bytes, _ param: Bytes) {
         atomics.append((op, key, param))
-        atomicBytes += key.count + param.count
+        atomicBytes += CommitSize.set(key: key.count, value: param.count)
     }
 
     /// Makes concurrent writers of `key` fail: a write conflict on it
@@ -328,6 +340,14 @@ public final class Transaction {
         try storeTransaction().addReadConflictRange(range.begin, range.end)
     }
 
+    /// What the commit would cost against the store's limit, as
+    /// FoundationDB counts it (unmerged: at most a little more): the
+    /// buffered writes, the atomic operations, the point reads' conflicts,
+    /// and what the store transaction holds (its range reads' conflicts).
+    public var estimatedCommitSize: Int {
+        buffer.mutationBytes + atomicBytes + conflictBytes + (tr?.approximateSize ?? 0)
+    }
+
     /// FoundationDB's 10 MB limit, checked as the writes come rather than at
     /// commit, so that the statement that crosses it fails.
     private func checkSize() throws(StoreError) {
@@ -335,7 +355,7 @@ public final class Transaction {
             if buffer.mutationBytes + atomicBytes >= Self.bulkBatchBytes { try flush() }
             return
         }
-        let total = buffer.mutationBytes + atomicBytes + (tr?.approximateSize ?? 0)
+        let total = estimatedCommitSize
         if total > StoreLimits.transactionBytes {
             throw StoreError(.transactionTooLarge,
                              "transaction exceeds the store's limit of \(StoreLimits.transactionBytes) bytes (\(total) bytes of writes and reads)")

@@ -75,7 +75,8 @@ public final class WriteBuffer {
     private var nextSeq: UInt64 = 1
     /// Bumped by every change: scans re-find their place when it moved.
     public private(set) var generation: UInt64 = 0
-    /// Bytes the commit will send (keys and final values, cleared ranges).
+    /// What the commit's mutations and their write conflict ranges cost
+    /// against the store's limit (`CommitSize`), unmerged.
     public private(set) var mutationBytes = 0
 
     public init() {}
@@ -91,9 +92,13 @@ public final class WriteBuffer {
     }
     public var keyCount: Int { entries.count }
 
+    /// What a key's final write costs against the store's limit, as
+    /// FoundationDB counts it (`CommitSize`): a set, a clear of a key that
+    /// existed before, nothing for a key created and deleted again.
     private func contribution(_ key: Bytes, _ chain: [Version]?) -> Int {
         guard let last = chain?.last else { return 0 }
-        return key.count + (last.value?.count ?? 0)
+        if let v = last.value { return CommitSize.set(key: key.count, value: v.count) }
+        return last.fresh ? 0 : CommitSize.clear(key: key.count)
     }
 
     private func append(_ key: Bytes, _ v: Version) {
@@ -133,7 +138,7 @@ public final class WriteBuffer {
         clears.append(RangeClear(range: range, seq: nextSeq, cid: cid, subid: subid))
         nextSeq += 1
         generation += 1
-        mutationBytes += range.begin.count + range.end.count
+        mutationBytes += CommitSize.clear(begin: range.begin.count, end: range.end.count)
     }
 
     /// Latest visible range clear covering key, if any.
@@ -204,7 +209,7 @@ public final class WriteBuffer {
         }
         for k in emptied { entries.remove(k) }
         let dropped = clears.filter { $0.subid >= subid }
-        for c in dropped { mutationBytes -= c.range.begin.count + c.range.end.count }
+        for c in dropped { mutationBytes -= CommitSize.clear(begin: c.range.begin.count, end: c.range.end.count) }
         clears.removeAll { $0.subid >= subid }
     }
 

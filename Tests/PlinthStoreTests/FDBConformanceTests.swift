@@ -43,20 +43,18 @@ struct FDBConformanceTests {
         try conformance.run(on: store)
     }
 
-    /// transaction_timed_out is not retryable: onError rethrows it, and only
-    /// reset makes the transaction usable (with a new timeout) again.
-    @Test func timeoutEndsTheRetryLoop() throws {
+    /// The timeout bounds each wait on the cluster, not the transaction: a
+    /// healthy transaction that lives longer than it (a large insert, a slow
+    /// statement) goes on — FoundationDB's own rule is the read version's
+    /// age, which the conformance suite checks on both engines.
+    @Test func healthyTransactionOutlivesTheWaitBound() throws {
         let store = try FDBTestCluster.open(timeoutMilliseconds: 500)
         let tr = try store.beginTransaction()
         _ = try tr.getReadVersion()
-        usleepMilliseconds(800)
-        var failure: StoreError?
-        do { _ = try tr.get(Array("plinth-test/timeout".utf8), snapshot: false) } catch { failure = error }
-        #expect(failure?.knownCode == .transactionTimedOut)
-        expectStoreError(.transactionTimedOut) { () throws(StoreError) in try tr.onError(failure ?? StoreError(.transactionTimedOut)) }
-        tr.reset()
+        usleepMilliseconds(900)
         _ = try tr.get(Array("plinth-test/timeout".utf8), snapshot: false)
-        #expect(try tr.commit() == -1)
+        try tr.set(Array("plinth-test/timeout".utf8), Array("x".utf8))
+        #expect(try tr.commit() > 0)
     }
 
     /// A cluster that does not answer is an error within the timeout, never a hang.

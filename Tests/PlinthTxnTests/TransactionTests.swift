@@ -223,7 +223,9 @@ func scanAll(_ t: Transaction, _ vis: Visibility, _ begin: String = "", _ end: S
         #expect(try scanAll(t, .command(1), "q/", "q0") == ["q/1=c"])
         #expect(t.counters.roundTrips == before)
         #expect(try scanAll(t, .command(1), "p/1", "p0") == ["p/1=a", "p/2=b", "p/3=own"])   // not the same range
-        #expect(t.counters.roundTrips == before + 1)
+        // Its first batch (2 entries) reaches its limit: as on FoundationDB,
+        // that says there may be more, and a second read finds none.
+        #expect(t.counters.roundTrips == before + 2)
         t.abort()
     }
 

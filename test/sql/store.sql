@@ -63,9 +63,9 @@ DELETE FROM accounts WHERE id > 2000;
 -- against the 10 MB a transaction may send: past 20,000, each batch of
 -- checks holds one range per index, so large inserts still fit.
 CREATE TABLE wide_load (id int PRIMARY KEY, v text);
-INSERT INTO wide_load SELECT g, 'x' FROM generate_series(1, 90000) g;
+INSERT INTO wide_load SELECT g, 'x' FROM generate_series(1, 25000) g;
 SELECT count(*) FROM wide_load;
-INSERT INTO wide_load VALUES (90000, 'dup');
+INSERT INTO wide_load VALUES (25000, 'dup');
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE wide_load;
 -- A statement's count includes the statements it runs inside: foreign key

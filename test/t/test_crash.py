@@ -178,7 +178,7 @@ def test_kill9_server_during_concurrent_load(ctx):
 
 # -- one backend killed in a large transaction ----------------------------------
 
-BATCH = 40_000   # rows per large transaction: under the 10 MB limit with bulk_load off
+BATCH = 15_000   # rows per large transaction: under the 10 MB limit (as FoundationDB counts) with bulk_load off
 
 
 def _kill_backend(s, pid):
@@ -212,7 +212,7 @@ def test_kill9_backend_in_large_transaction(ctx):
     insert = "INSERT INTO big SELECT {b} * 1000000 + g, {b}, repeat('x', 20) FROM generate_series(1, {n}) g"
     outcomes = []
 
-    # 1. Killed while idle in a transaction holding 40,000 buffered rows.
+    # 1. Killed while idle in a transaction holding BATCH buffered rows.
     sess = s.session()
     sess.run("SET plinth.bulk_load = off;")
     pid = sess.backend_pid()
@@ -234,7 +234,7 @@ def test_kill9_backend_in_large_transaction(ctx):
     assert _batch_count(s, 2) == 0, "rows of a killed 200,000-row INSERT are visible"
     outcomes.append("in INSERT: none")
 
-    # 3. Killed during COMMIT of 40,000 rows, at several points of the
+    # 3. Killed during COMMIT of BATCH rows, at several points of the
     # store commit (a few hundred ms, timed first): all or nothing.
     sess = s.session()
     sess.run("SET plinth.bulk_load = off; BEGIN; " + insert.format(b=9, n=BATCH) + ";", timeout=120)
