@@ -22,6 +22,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/pg_locale.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -113,6 +114,7 @@ plinth_index_describe_columns(Relation index, PlinthIndexEntry *e)
 		if (IsPolymorphicType(e->coltype[i]) || e->coltype[i] == RECORDOID)
 			e->coltype[i] = TupleDescAttr(desc, i)->atttypid;
 		e->collation[i] = index->rd_indcollation[i];
+		e->collated[i] = OidIsValid(e->collation[i]) && !lc_collate_is_c(e->collation[i]);
 		e->descending[i] = (opt & INDOPTION_DESC) != 0;
 		e->nulls_first[i] = (opt & INDOPTION_NULLS_FIRST) != 0;
 		if (e->keytype[i] == PLINTH_KT_NONE)
@@ -164,6 +166,7 @@ plinth_index_describe(Relation index)
 			e->column_name_ptrs[i] = NameStr(e->column_names[i]);
 		}
 		e->desc.column_names = e->column_name_ptrs;
+		e->desc.collated = e->collated;
 		e->described = true;
 	}
 	return e;

@@ -25,6 +25,7 @@ typedef struct PlinthIndexEntry
 	PlinthIndexDesc desc;
 	uint8		descending[INDEX_MAX_KEYS];
 	uint8		nulls_first[INDEX_MAX_KEYS];
+	uint8		collated[INDEX_MAX_KEYS];
 	PlinthKeyType keytype[INDEX_MAX_KEYS];
 	Oid			coltype[INDEX_MAX_KEYS];
 	Oid			collation[INDEX_MAX_KEYS];

@@ -18,9 +18,12 @@ public struct IndexDescriptor: Sendable {
     public let oid: UInt32
     public let name: String
     public let columnNames: [String]
+    /// Per key column: its strings are keyed by a collation's sort key (a
+    /// collation other than "C"), which makes their keys longer.
+    public let collatedColumns: [Bool]
 
     public init(index: Int64, table: Int64, columns: [IndexKey.Column], unique: Bool, nullsNotDistinct: Bool, oid: UInt32,
-                name: String = "", columnNames: [String] = []) {
+                name: String = "", columnNames: [String] = [], collatedColumns: [Bool] = []) {
         self.index = index
         self.table = table
         self.columns = columns
@@ -29,6 +32,7 @@ public struct IndexDescriptor: Sendable {
         self.oid = oid
         self.name = name
         self.columnNames = columnNames
+        self.collatedColumns = collatedColumns
     }
 
     /// An entry's key is longer than the store allows: which column takes
@@ -37,15 +41,19 @@ public struct IndexDescriptor: Sendable {
         let spans = encoded.withUnsafeBytes { IndexKey.columnSpans($0, from: 0, count: columns.count) } ?? []
         let widest = spans.enumerated().max { $0.element.count < $1.element.count }
         var detail = "The key of an index entry is \(keyLength) bytes; the store holds keys of at most \(StoreLimits.keyBytes) bytes."
+        var collated = false
         if let (i, span) = widest {
             let column = i < columnNames.count ? "\"\(columnNames[i])\"" : "\(i + 1)"
             detail += " Column \(column) takes \(span.count) of them."
+            collated = i < collatedColumns.count && collatedColumns[i]
         }
+        let hint = collated
+            ? "Text under a collation other than \"C\" takes 2 to 4 bytes per character (its sort key, then the text); "
+                + "index a shorter expression (left(col, 1000), md5(col)) or use COLLATE \"C\" for this index."
+            : "Index a shorter expression of the column (left(col, 1000), md5(col))."
         return PlinthError(sqlstate: .programLimitExceeded,
                            message: "index row of \(keyLength) bytes is too large for index \"\(name)\"",
-                           detail: detail,
-                           hint: "Text under a collation other than \"C\" takes 2 to 4 bytes per character (its sort key, then the text); "
-                               + "index a shorter expression (left(col, 1000), md5(col)) or use COLLATE \"C\" for this index.")
+                           detail: detail, hint: hint)
     }
 }
 

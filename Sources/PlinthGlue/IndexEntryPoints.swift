@@ -20,9 +20,11 @@ func descriptor(_ d: UnsafePointer<PlinthIndexDesc>) -> IndexDescriptor {
         IndexKey.Column(descending: p.descending[$0] != 0, nullsFirst: p.nulls_first[$0] != 0)
     }
     let names = (0..<Int(p.nkeys)).map { i in p.column_names.flatMap { $0[i] }.map { String(cString: $0) } ?? "" }
+    let collated = (0..<Int(p.nkeys)).map { i in (p.collated?[i] ?? 0) != 0 }
     let made = IndexDescriptor(index: p.index_id, table: p.table_id, columns: columns, unique: p.unique,
                                nullsNotDistinct: p.nulls_not_distinct, oid: p.index_oid,
-                               name: p.name.map { String(cString: $0) } ?? "", columnNames: names)
+                               name: p.name.map { String(cString: $0) } ?? "", columnNames: names,
+                               collatedColumns: collated)
     if descriptors.count > 10_000 { descriptors.removeAll() }
     descriptors[p.index_id] = (made, p.name)
     return made

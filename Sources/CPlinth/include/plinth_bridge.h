@@ -216,6 +216,8 @@ typedef struct PlinthIndexDesc
 	uint32_t	index_oid;		/* for messages */
 	const char *name;			/* for messages: the index */
 	const char *const *column_names;	/* for messages: per key column */
+	const uint8_t *collated;	/* for messages: per key column, 1 when its
+								 * strings are keyed by a collation's sort key */
 } PlinthIndexDesc;
 
 /* Uniqueness checks, as Postgres's IndexUniqueCheck. */
