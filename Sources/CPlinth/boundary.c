@@ -13,6 +13,7 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -159,6 +160,30 @@ bool
 plinth_interrupt_raised(void)
 {
 	return !plinth_pg_try(process_interrupts_body, NULL);
+}
+
+typedef struct InProgressArgs
+{
+	TransactionId xid;
+	bool		running;
+} InProgressArgs;
+
+static void
+in_progress_body(void *arg)
+{
+	InProgressArgs *a = arg;
+
+	a->running = TransactionIdIsInProgress(a->xid);
+}
+
+bool
+plinth_transaction_in_progress(uint32_t xid, bool *running)
+{
+	InProgressArgs a = {xid, true};
+	bool		ok = plinth_pg_try(in_progress_body, &a);
+
+	*running = a.running;
+	return ok;
 }
 
 /* Forget anything pending: called at transaction end. */

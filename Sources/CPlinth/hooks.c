@@ -418,6 +418,9 @@ plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (executor_depth == 0 && plinth_statement_depth == 0 && plinth_preloaded)
 		plinth_swift_statement_start();
+	/* READ COMMITTED: the statement's snapshot is a newer one from the store. */
+	if (plinth_in_use)
+		plinth_swift_statement_snapshot(XactIsoLevel, executor_depth == 0 && plinth_statement_depth == 0);
 	executor_depth++;
 	PG_TRY();
 	{
@@ -503,6 +506,8 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 
 	if (depth == 0 && plinth_preloaded)
 		plinth_swift_statement_start();
+	if (plinth_in_use)
+		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0);
 	plinth_statement_depth++;
 	PG_TRY();
 	{

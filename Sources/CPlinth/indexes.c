@@ -240,10 +240,18 @@ void
 plinth_statement_event(PlinthStatementEvent event, int depth)
 {
 	PlinthUniqueViolation v;
+	PlinthLockIds ids;
 
 	if (!plinth_in_use)
 		return;
-	PLINTH_CHECK(plinth_swift_statement_event(event, depth, &v));
+	plinth_lock_ids_if_any(&ids);
+	PLINTH_CHECK(plinth_swift_statement_event(event, depth, &ids, &v));
+	/* A key another transaction is inserting: wait for it, check again. */
+	while (v.wait.blocked)
+	{
+		plinth_wait_for_holder(&v.wait, NULL, NULL, XLTW_InsertIndexUnique);
+		PLINTH_CHECK(plinth_swift_statement_event(event, depth, &ids, &v));
+	}
 	plinth_report_violation(&v);
 }
 
@@ -266,14 +274,28 @@ plinth_insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *v
 	PlinthKeyBuf b;
 	bool		conflict = false;
 	PlinthUniqueViolation v;
+	PlinthLockWait retry;
+	PlinthLockIds ids;
 
 	itup->t_tid = *tid;
 	plinth_keybuf_init(&b);
 	plinth_index_key_elements(e, values, isnull, &b);
-	PLINTH_CHECK(plinth_swift_index_insert(&e->desc, b.elems, b.n, plinth_tid_to_row(tid), itup,
-										   IndexTupleSize(itup), check, plinth_statement_depth, building,
-										   GetCurrentCommandId(true), (uint32) GetCurrentSubTransactionId(),
-										   &conflict, &v));
+	plinth_lock_ids(&ids);
+	for (;;)
+	{
+		PLINTH_CHECK(plinth_swift_index_insert(&e->desc, b.elems, b.n, plinth_tid_to_row(tid), itup,
+											   IndexTupleSize(itup), check, plinth_statement_depth, building,
+											   GetCurrentCommandId(true), &ids, &conflict, &v, &retry));
+		if (!retry.blocked)
+			break;
+		/* Another transaction is inserting the key, or deleting its row. */
+		plinth_wait_for_holder(&retry, heap, tid, XLTW_InsertIndexUnique);
+	}
+	while (v.wait.blocked)
+	{
+		plinth_wait_for_holder(&v.wait, heap, NULL, XLTW_InsertIndexUnique);
+		PLINTH_CHECK(plinth_swift_statement_event(PLINTH_STATEMENT_UNIQUE_CHECKS, plinth_statement_depth, &ids, &v));
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	if (conflict && check != PLINTH_UNIQUE_PARTIAL)

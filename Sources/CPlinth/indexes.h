@@ -14,6 +14,7 @@
 
 #include "keys.h"
 #include "relation.h"
+#include "locks.h"
 
 /* What Plinth knows of an index: whether it is Plinth's, and its description. */
 typedef struct PlinthIndexEntry

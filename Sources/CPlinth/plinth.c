@@ -10,7 +10,8 @@
  *         tableam.c  indexam.c         the access methods' callbacks
  *            indexes.c                 index maintenance
  *               relation.c  keys.c     relations, TIDs, slots; key elements
- *                  session.c           settings, per-transaction hand-over
+ *               locks.c                waiting for a row or key lock's holder
+ *                  session.c           settings, shared memory, per-transaction hand-over
  *                     boundary.c       the error boundary
  */
 #include "postgres.h"
@@ -42,6 +43,7 @@ _PG_init(void)
 	}
 	plinth_preloaded = true;
 	plinth_define_settings();
+	plinth_request_shared_memory();
 	plinth_register_hooks();
 	plinth_indexes_init();
 	plinth_install_btree_dispatch();

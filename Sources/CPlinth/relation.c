@@ -169,7 +169,7 @@ plinth_visibility_map_cover(Relation rel)
 PlinthVisibility
 plinth_visibility(Snapshot snapshot)
 {
-	PlinthVisibility v = {false, false, 0};
+	PlinthVisibility v = {false, false, 0, false};
 
 	if (snapshot == NULL)
 	{
@@ -188,11 +188,17 @@ plinth_visibility(Snapshot snapshot)
 			v.curcid = GetCurrentCommandId(false);
 			break;
 		case SNAPSHOT_DIRTY:
-			/* Nothing is ever "in progress" for us: never wait on anyone. */
+			/*
+			 * The newest committed rows (ON CONFLICT's and exclusion
+			 * constraints' checks). Nothing is ever "in progress" for the
+			 * caller to wait on: an inserter of the same key is waited for
+			 * through its key lock (RowLocks.swift), when the entry goes in.
+			 */
 			snapshot->xmin = InvalidTransactionId;
 			snapshot->xmax = InvalidTransactionId;
 			snapshot->speculativeToken = 0;
 			v.all = true;
+			v.current = true;
 			break;
 		case SNAPSHOT_SELF:
 		case SNAPSHOT_TOAST:

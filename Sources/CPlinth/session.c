@@ -8,14 +8,19 @@
 #include <unistd.h>
 
 #include "access/parallel.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/defrem.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "session.h"
 
@@ -169,9 +174,63 @@ plinth_prepare(void)
 	config.server_id_path = server_id_path;
 	config.backend_id = MyBackendId;
 	config.bulk_load = plinth_bulk_load;
+	config.isolation = XactIsoLevel;
+	config.incarnation = plinth_incarnation();
 	plinth_swift_configure(&config);
 	plinth_swift_set_parallel_worker(IsParallelWorker());
 	plinth_in_use = true;
+}
+
+/*
+ * This run of the server, for row locks (RowLocks.swift): the time its
+ * shared memory was set up, again after a crash restart — transaction ids
+ * may be reused then, so a lock holder is told apart by its run.
+ */
+typedef struct PlinthShared
+{
+	int64		incarnation;
+} PlinthShared;
+
+static PlinthShared *plinth_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+plinth_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(PlinthShared)));
+}
+
+static void
+plinth_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	plinth_shared = ShmemInitStruct("plinth", sizeof(PlinthShared), &found);
+	if (!found)
+		plinth_shared->incarnation = (int64) GetCurrentTimestamp();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* From _PG_init, in the postmaster. */
+void
+plinth_request_shared_memory(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = plinth_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = plinth_shmem_startup;
+}
+
+int64
+plinth_incarnation(void)
+{
+	return plinth_shared != NULL ? plinth_shared->incarnation : (int64) PgStartTime;
 }
 
 void

@@ -40,6 +40,8 @@ extern void plinth_define_settings(void);
 extern void plinth_require_preload(void);
 extern void plinth_prepare(void);
 extern void plinth_session_at_transaction_end(void);
+extern void plinth_request_shared_memory(void);
+extern int64 plinth_incarnation(void);
 extern Oid	plinth_am_oid(void);
 
 #endif							/* PLINTH_SESSION_H */

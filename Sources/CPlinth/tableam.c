@@ -683,10 +683,88 @@ plinth_modify_failure(const PlinthModify *result, ItemPointer tid, TM_FailureDat
 	}
 }
 
+/*
+ * Heap's tupleLockExtraInfo: the heavyweight lock a waiter for a row lock of
+ * each mode queues on (LockTuple), so that waiters on one server take turns.
+ */
+static const LOCKMODE plinth_tuple_hwlock[] = {
+	[LockTupleKeyShare] = AccessShareLock,
+	[LockTupleShare] = RowShareLock,
+	[LockTupleNoKeyExclusive] = ExclusiveLock,
+	[LockTupleExclusive] = AccessExclusiveLock,
+};
+
+/*
+ * Takes the row's lock in `mode` (RowLocks.swift), waiting for a running
+ * holder of a conflicting one as `policy` says, then reports what heap's
+ * HeapTupleSatisfiesUpdate would once the lock is held: TM_Ok, TM_Updated
+ * (tmfd->ctid: where the newest version is — the same TID for a row updated
+ * in place; its newest version is what this transaction reads from now on),
+ * TM_Deleted, or TM_WouldBlock (SKIP LOCKED, or no wait allowed).
+ * `*newer`: the version this transaction now sees is newer than its
+ * snapshot's (EvalPlanQual must re-check it). `deferrable`: the lock may be
+ * taken in a batch with others (RowLocks.swift; only for a row the
+ * statement's snapshot has, never a newer version EvalPlanQual follows).
+ */
+static TM_Result
+plinth_lock_row(Relation rel, ItemPointer tid, LockTupleMode mode, LockWaitPolicy policy, bool deferrable,
+				XLTW_Oper oper, TM_FailureData *tmfd, bool *newer)
+{
+	PlinthRowLock lock;
+	PlinthLockIds ids;
+	bool		queued = false;
+
+	plinth_lock_ids(&ids);
+	for (;;)
+	{
+		PLINTH_CHECK(plinth_swift_lock_row(plinth_store_id(rel), plinth_tid_to_row(tid), (int32) mode,
+										   deferrable && policy == LockWaitBlock, &ids, &lock));
+		if (lock.outcome != PLINTH_ROW_BLOCKED)
+			break;
+		if (!queued)
+		{
+			switch (policy)
+			{
+				case LockWaitBlock:
+					LockTuple(rel, tid, plinth_tuple_hwlock[mode]);
+					break;
+				case LockWaitSkip:
+					return TM_WouldBlock;
+				case LockWaitError:
+					ereport(ERROR,
+							(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+							 errmsg("could not obtain lock on row in relation \"%s\"",
+									RelationGetRelationName(rel))));
+			}
+			queued = true;
+		}
+		plinth_wait_for_holder(&lock.wait, rel, tid, oper);
+	}
+	if (queued)
+		UnlockTuple(rel, tid, plinth_tuple_hwlock[mode]);
+	*newer = lock.newer;
+	tmfd->xmax = InvalidTransactionId;
+	tmfd->cmax = InvalidCommandId;
+	switch (lock.outcome)
+	{
+		case PLINTH_ROW_UPDATED:
+			tmfd->ctid = *tid;
+			return TM_Updated;
+		case PLINTH_ROW_MOVED:
+			plinth_row_to_tid(lock.moved_to, &tmfd->ctid);
+			return TM_Updated;
+		case PLINTH_ROW_DELETED:
+			tmfd->ctid = *tid;
+			return TM_Deleted;
+		default:
+			return TM_Ok;
+	}
+}
+
 /* Deletes a row with its index entries; reports what Postgres expects. */
 static TM_Result
 plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *tmfd,
-				  HeapTuple *old_row)
+				  HeapTuple *old_row, bool taking_back)
 {
 	PlinthModify result;
 	PlinthFetcherHandle fetcher;
@@ -701,7 +779,7 @@ plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *
 	PG_TRY();
 	{
 		PLINTH_CHECK(plinth_swift_delete(plinth_store_id(rel), plinth_tid_to_row(tid), cid,
-										 plinth_subid(), fetcher, &result));
+										 plinth_subid(), taking_back, fetcher, &result));
 		switch (result.result)
 		{
 			case PLINTH_MODIFY_OK:
@@ -741,7 +819,7 @@ plinth_tuple_complete_speculative(Relation rel, TupleTableSlot *slot, uint32 spe
 	if (succeeded)
 		return;
 	/* The insertion lost to a conflicting row: take it back. */
-	(void) plinth_delete_row(rel, &slot->tts_tid, GetCurrentCommandId(true), &tmfd, NULL);
+	(void) plinth_delete_row(rel, &slot->tts_tid, GetCurrentCommandId(true), &tmfd, NULL, true);
 }
 
 static void
@@ -762,7 +840,19 @@ static TM_Result
 plinth_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot,
 					Snapshot crosscheck, bool wait, TM_FailureData *tmfd, bool changingPart)
 {
-	TM_Result	r = plinth_delete_row(rel, tid, cid, tmfd, NULL);
+	TM_Result	r;
+	bool		newer;
+
+	plinth_writing();
+	tmfd->traversed = false;
+	if (plinth_tid_is_valid(tid))
+	{
+		r = plinth_lock_row(rel, tid, LockTupleExclusive, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Delete,
+							tmfd, &newer);
+		if (r != TM_Ok)
+			return r;
+	}
+	r = plinth_delete_row(rel, tid, cid, tmfd, NULL, false);
 
 	if (r == TM_Ok)
 		pgstat_count_heap_delete(rel);
@@ -775,38 +865,27 @@ plinth_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snaps
  * inserted, and Postgres inserts the new index entries (update_indexes).
  */
 /*
- * Whether an UPDATE may write the new row under the old row's id, as heap's
- * HOT does within a page: when no index would see a difference (every
- * column an index key, expression or predicate uses is unchanged, compared
- * as heap_attr_equals does) and no AFTER ROW UPDATE trigger will fetch the
- * old row by its TID (it would find the new one there). The old row is in
- * the scan's batch or the read cache: comparing costs no round trip.
+ * Whether the columns in `attrs` (attribute numbers offset by
+ * FirstLowInvalidHeapAttributeNumber) hold the same values in the row at
+ * `otid` and in `newslot`, compared as heap_attr_equals does. False when the
+ * row is not found (the regular path reports what happened) or the set holds
+ * a system or whole-row column. The old row is in the scan's batch or the
+ * read cache: comparing costs no round trip.
  */
 static bool
-plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newslot)
+plinth_columns_unchanged(Relation rel, ItemPointer otid, TupleTableSlot *newslot, Bitmapset *attrs)
 {
-	TriggerDesc *trig = rel->trigdesc;
-	Bitmapset  *attrs;
 	TupleTableSlot *old;
 	PlinthFetcherHandle fetcher;
 	bool		same = true;
 	int			x = -1;
 
-	if (trig && (trig->trig_update_after_row || trig->trig_update_old_table || trig->trig_update_new_table))
-		return false;
-	/*
-	 * Without indexes there is nothing to save: a new row id costs no more,
-	 * and like heap's it puts the updated row after the others in a scan.
-	 */
-	attrs = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_ALL);
-	if (attrs == NULL)
-		return false;
 	old = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 	fetcher = plinth_swift_fetcher_new();
 	PG_TRY();
 	{
 		if (!plinth_fetch(rel, plinth_store_id(rel), fetcher, otid, NULL, old))
-			same = false;		/* the regular path reports what happened */
+			same = false;
 		else
 		{
 			slot_getallattrs(old);
@@ -834,10 +913,55 @@ plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newsl
 	{
 		plinth_swift_fetcher_release(fetcher);
 		ExecDropSingleTupleTableSlot(old);
-		bms_free(attrs);
 	}
 	PG_END_TRY();
 	return same;
+}
+
+/*
+ * Whether an UPDATE may write the new row under the old row's id, as heap's
+ * HOT does within a page: when no index would see a difference (every
+ * column an index key, expression or predicate uses is unchanged) and no
+ * AFTER ROW UPDATE trigger will fetch the old row by its TID (it would find
+ * the new one there).
+ */
+static bool
+plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newslot)
+{
+	TriggerDesc *trig = rel->trigdesc;
+	Bitmapset  *attrs;
+	bool		same;
+
+	if (trig && (trig->trig_update_after_row || trig->trig_update_old_table || trig->trig_update_new_table))
+		return false;
+	/*
+	 * Without indexes there is nothing to save: a new row id costs no more,
+	 * and like heap's it puts the updated row after the others in a scan.
+	 */
+	attrs = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_ALL);
+	if (attrs == NULL)
+		return false;
+	same = plinth_columns_unchanged(rel, otid, newslot, attrs);
+	bms_free(attrs);
+	return same;
+}
+
+/*
+ * The lock an UPDATE takes on its row, as heap's: FOR UPDATE when it
+ * changes a column of a unique index a foreign key may reference
+ * (INDEX_ATTR_BITMAP_KEY), else FOR NO KEY UPDATE, which foreign key checks
+ * (FOR KEY SHARE) do not wait for.
+ */
+static LockTupleMode
+plinth_update_lock_mode(Relation rel, ItemPointer otid, TupleTableSlot *newslot)
+{
+	Bitmapset  *keys = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_KEY);
+	LockTupleMode mode = LockTupleNoKeyExclusive;
+
+	if (keys != NULL && plinth_tid_is_valid(otid) && !plinth_columns_unchanged(rel, otid, newslot, keys))
+		mode = LockTupleExclusive;
+	bms_free(keys);
+	return mode;
 }
 
 /* The UPDATE that keeps the row id: one write, no index entries. */
@@ -869,10 +993,20 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 					LockTupleMode *lockmode, bool *update_indexes)
 {
 	TM_Result	r;
+	bool		newer;
+	int64		moved_to;
 
-	*lockmode = LockTupleExclusive;
+	plinth_writing();
 	*update_indexes = false;
 	tmfd->traversed = false;
+	*lockmode = plinth_update_lock_mode(rel, otid, slot);
+	if (plinth_tid_is_valid(otid))
+	{
+		r = plinth_lock_row(rel, otid, *lockmode, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Update, tmfd,
+							&newer);
+		if (r != TM_Ok)
+			return r;
+	}
 	if (plinth_tid_is_valid(otid) && plinth_update_keeps_row_id(rel, otid, slot))
 	{
 		r = plinth_update_in_place(rel, otid, slot, cid, tmfd);
@@ -880,20 +1014,24 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 			pgstat_count_heap_update(rel, true);
 		return r;
 	}
-	r = plinth_delete_row(rel, otid, cid, tmfd, NULL);
+	r = plinth_delete_row(rel, otid, cid, tmfd, NULL, false);
 	if (r != TM_Ok)
 		return r;
 	plinth_insert_row(rel, slot, cid, true);
+	/* Where the row went, for a transaction waiting to change it. */
+	moved_to = plinth_tid_to_row(&slot->tts_tid);
+	PLINTH_CHECK(plinth_swift_row_moved(plinth_store_id(rel), plinth_tid_to_row(otid), moved_to, cid, plinth_subid(),
+										U64FromFullTransactionId(GetTopFullTransactionId())));
 	*update_indexes = true;
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;
 }
 
 /*
- * SELECT ... FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE. There
- * are no row locks to wait on: the row is read (a read conflict) and, for
- * the update modes, marked written (a write conflict), so a concurrent
- * transaction that also writes it cannot commit too.
+ * SELECT ... FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE, and
+ * the re-checks of EvalPlanQual: the row's lock is taken (waiting as
+ * `wait_policy` says), then the row is read — under SERIALIZABLE also a read
+ * conflict and, for the update modes, a write conflict.
  */
 static TM_Result
 plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
@@ -904,11 +1042,33 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 	PlinthFetcherHandle fetcher;
 	TM_Result	r;
 	bool		exclusive = mode == LockTupleNoKeyExclusive || mode == LockTupleExclusive;
+	bool		newer;
 
 	plinth_prepare();
+	plinth_writing();
 	tmfd->traversed = false;
 	if (!plinth_tid_is_valid(tid))
 		return TM_Invisible;
+	for (;;)
+	{
+		r = plinth_lock_row(rel, tid, mode, wait_policy, true, XLTW_Lock, tmfd, &newer);
+		if (r == TM_Updated && (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
+		{
+			/* Follow it to its newest version, locking that, as heap does. */
+			tmfd->traversed = true;
+			if (!ItemPointerEquals(&tmfd->ctid, tid))
+			{
+				*tid = tmfd->ctid;
+				continue;
+			}
+			r = TM_Ok;
+		}
+		else if (r == TM_Ok && newer && (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
+			tmfd->traversed = true;
+		break;
+	}
+	if (r != TM_Ok)
+		return r;
 	fetcher = plinth_swift_fetcher_new();
 	PG_TRY();
 	{

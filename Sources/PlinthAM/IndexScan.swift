@@ -110,6 +110,10 @@ public final class IndexScan {
     let t: TransactionState
     public let descriptor: IndexDescriptor
     let vis: Visibility
+    /// SnapshotDirty in a snapshot transaction: the newest committed
+    /// entries, through a store transaction of the scan's own.
+    private let current: Bool
+    private var reader: (any StoreTransaction)?
     let prefixLength: Int
     /// The ranges the scan keys select, in order, and what is read of each
     /// (the same unless the range was clamped to the store's key limit).
@@ -141,7 +145,8 @@ public final class IndexScan {
         t = try session.transaction()
         descriptor = d
         self.vis = vis.visibility
-        self.prefetchRows = prefetchRows
+        current = vis.readsCurrent(t.txn)
+        self.prefetchRows = prefetchRows && !current
         let prefix = t.db.indexPrefix(d.index)
         prefixLength = prefix.count
         rowBound = try session.scanRowIDBound(d.table)
@@ -241,13 +246,14 @@ public final class IndexScan {
         return row
     }
 
-    private func openIterator() {
+    private func openIterator() throws(StoreError) {
         guard rangeIndex >= 0 && rangeIndex < readRanges.count else { it = nil; return }
         var r = readRanges[rangeIndex]
         if let last = lastKey, lastRange == rangeIndex {
             if forward { r.begin = keyAfter(last) } else { r.end = last }
         }
-        it = r.isEmpty ? nil : t.txn.scan(r, vis, reverse: !forward, firstBatch: min(lookahead * 2, 64))
+        if current && reader == nil { reader = try t.txn.currentReader() }
+        it = r.isEmpty ? nil : t.txn.scan(r, vis, reverse: !forward, firstBatch: min(lookahead * 2, 64), reader: reader)
     }
 
     /// Reads up to `lookahead` entries ahead, and their rows in one go.
@@ -257,7 +263,7 @@ public final class IndexScan {
         var rows: [Bytes] = []
         while queue.count < lookahead && rangeIndex >= 0 && rangeIndex < readRanges.count {
             if it == nil {
-                openIterator()
+                try openIterator()
                 if it == nil {
                     rangeIndex += forward ? 1 : -1
                     continue

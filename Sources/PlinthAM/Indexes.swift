@@ -72,38 +72,74 @@ public struct UniqueViolation {
     public var tuple: UnsafeRawBufferPointer
 }
 
+/// What a uniqueness check came to, when it cannot say yet: a running
+/// transaction holds the key (it is inserting it), or is deleting the row
+/// that has it — wait for it, as heap waits, then ask again.
+public enum UniqueOutcome {
+    case clear
+    case violation(UniqueViolation)
+    case wait(LockAttempt)
+
+    public var violation: UniqueViolation? {
+        if case .violation(let v) = self { return v }
+        return nil
+    }
+}
+
+/// The ids a lock is taken under: the subtransaction (savepoints give back
+/// its locks), the (sub)transaction id Postgres's lock manager knows it by,
+/// and the top-level FullTransactionId.
+public struct LockContext: Sendable {
+    public var subid: UInt32
+    public var waitXid: UInt32
+    public var topXid: Int64
+
+    public init(subid: UInt32, waitXid: UInt32, topXid: Int64) {
+        self.subid = subid
+        self.waitXid = waitXid
+        self.topXid = topXid
+    }
+}
+
 extension TransactionState {
     /// aminsert: stores an entry for row `row` with encoded key columns
     /// `columns`. Returns whether the key is taken by another row (reported
-    /// by the shim, unless `check` is partial: deferrable constraints), or
-    /// a violation found by the uniqueness checks that ran because enough
-    /// were waiting.
+    /// by the shim, unless `check` is partial: deferrable constraints, ON
+    /// CONFLICT), what the uniqueness checks that ran because enough were
+    /// waiting came to, and — when the entry could not be checked yet —
+    /// whom to wait for before calling again (`retry`: nothing was stored).
     public func insertEntry(_ d: IndexDescriptor, columns: Bytes, hasNull: Bool, row: Int64,
                             tuple: UnsafeRawBufferPointer, check: UniqueCheckKind, depth: Int32, building: Bool,
-                            cid: UInt32, subid: UInt32) throws(PlinthError) -> (conflict: Bool, violation: UniqueViolation?) {
+                            cid: UInt32, lockContext: LockContext) throws(PlinthError)
+        -> (conflict: Bool, checks: UniqueOutcome, retry: LockAttempt?) {
         let keyPrefix = db.indexPrefix(d.index) + columns
         let checked = d.unique && check != .no && (!hasNull || d.nullsNotDistinct)
         var conflict = false
-        var violation: UniqueViolation?
+        var checks = UniqueOutcome.clear
         switch work.timing(checked: checked, check: check, building: building, table: d.table, row: row,
                            bulkLoad: txn.bulkLoad) {
         case .atStatementEnd:
-            if work.uniqueChecks.append(.init(indexOID: d.oid, prefix: keyPrefix, row: row, depth: depth, building: building)) {
-                violation = try runUniqueChecks(fromDepth: depth)
+            if work.uniqueChecks.append(.init(indexOID: d.oid, table: d.table, prefix: keyPrefix, row: row, depth: depth,
+                                              building: building)) {
+                checks = try runUniqueChecks(fromDepth: depth, lockContext)
             }
         case .now:
-            conflict = try storeCall { () throws(StoreError) in try otherRowHasKey(keyPrefix, row) }
+            switch try checkKeyNow(keyPrefix, table: d.table, row: row, lockContext) {
+            case .wait(let w): return (false, .clear, w)
+            case .violation: conflict = true
+            case .clear: break
+            }
         case .none:
             break
         }
-        if check == .existing { return (conflict, violation) }   // a deferred recheck inserts nothing
-        if conflict && check == .yes { return (conflict, violation) }   // the shim raises the violation
+        if check == .existing { return (conflict, checks, nil) }   // a deferred recheck inserts nothing
+        if conflict && check == .yes { return (conflict, checks, nil) }   // the shim raises the violation
         var key = keyPrefix
         TupleEncoder.appendInt(row, to: &key)
         if key.count > StoreLimits.keyBytes { throw d.keyTooLarge(keyLength: key.count, columns: columns) }
         let value = Bytes(tuple)
-        try storeCall { () throws(StoreError) in try txn.put(key, value, cid: cid, subid: subid, fresh: true) }
-        return (conflict, violation)
+        try storeCall { () throws(StoreError) in try txn.put(key, value, cid: cid, subid: lockContext.subid, fresh: true) }
+        return (conflict, checks, nil)
     }
 
     /// Deletes the entry of row `row` with encoded key columns `columns`.
@@ -113,25 +149,20 @@ extension TransactionState {
         try storeCall { () throws(StoreError) in try txn.delete(key, prior: nil, cid: cid, subid: subid) }
     }
 
-    /// Whether another row than `row` holds this key: the uniqueness check.
-    /// Reads the key's range (a read conflict: a concurrent insert of the
-    /// same key cannot also commit) with every own write visible.
-    func otherRowHasKey(_ prefix: Bytes, _ row: Int64) throws(StoreError) -> Bool {
-        let (lo, hi) = Keyspace.prefixRange(prefix)
-        let it = txn.scan(KeyRange(lo, hi), .all, firstBatch: 2)
-        let plen = prefix.count
-        while let other = try it.next({ k, _ in Keyspace.rowID(fromKey: k, prefixLength: plen) }) {
-            if other != row { return true }
-        }
-        return false
+    /// The uniqueness check of one entry, now (an UPDATE that moved a row,
+    /// ON CONFLICT, deferrable constraints). `.violation`'s tuple is unset:
+    /// the shim reports this entry itself.
+    func checkKeyNow(_ prefix: Bytes, table: Int64, row: Int64, _ ctx: LockContext) throws(PlinthError) -> UniqueOutcome {
+        var checks = PendingUniqueChecks()
+        _ = checks.append(.init(indexOID: 0, table: table, prefix: prefix, row: row, depth: 0, building: false))
+        return try checks.run(self, minDepth: 0, ctx, wantTuple: false)
     }
 
     /// Runs the waiting uniqueness checks of statements at `fromDepth` or
-    /// deeper; returns the first violation.
-    func runUniqueChecks(fromDepth depth: Int32) throws(PlinthError) -> UniqueViolation? {
-        guard let (check, tuple) = try storeCall({ () throws(StoreError) in try work.uniqueChecks.run(txn, minDepth: depth) })
-        else { return nil }
-        return UniqueViolation(indexOID: check.indexOID, building: check.building, tuple: tuple)
+    /// deeper: the first violation, or whom to wait for before running the
+    /// rest (`resumeUniqueChecks`).
+    public func runUniqueChecks(fromDepth depth: Int32, _ ctx: LockContext) throws(PlinthError) -> UniqueOutcome {
+        try work.uniqueChecks.run(self, minDepth: depth, ctx, wantTuple: true)
     }
 
     /// Notes a parent key a foreign key check of a row just written will
@@ -144,108 +175,19 @@ extension TransactionState {
     }
 
     /// Something a statement left for a point of its life (its end, the end
-    /// of a batch, the commit) is due: runs it. Returns the first uniqueness
-    /// violation found, for the shim to report.
-    public func statementEvent(_ event: StatementWork.Event) throws(PlinthError) -> UniqueViolation? {
+    /// of a batch, the commit) is due: runs it. Returns what the uniqueness
+    /// checks came to, for the shim to report (or wait on and resume).
+    public func statementEvent(_ event: StatementWork.Event, _ ctx: LockContext) throws(PlinthError) -> UniqueOutcome {
         let due = work.due(at: event)
+        // Batched row locks are taken when the outermost statement ends (a
+        // foreign key check is a statement of its own: taking them at its
+        // end would take them one by one).
+        if event.endsOutermostStatement, let w = try takeDeferredLocks() { return .wait(w) }
         if due.parentKeys {
             try storeCall { () throws(StoreError) in try work.parentKeys.read(txn, db) }
         }
-        if let depth = due.uniqueChecksFrom { return try runUniqueChecks(fromDepth: depth) }
-        return nil
-    }
-}
-
-/// Uniqueness checks of rows a statement inserted, run together when the
-/// statement ends: one store round trip for all of them, where checking
-/// each row as it is inserted costs one per row (on FoundationDB, one
-/// network latency per row of a COPY). Each check remembers the executor
-/// depth of its statement, so a statement nested in another (a function, a
-/// trigger) runs its own checks and leaves its caller's to the caller.
-struct PendingUniqueChecks {
-    struct Check {
-        let indexOID: UInt32
-        let prefix: Bytes      // index prefix and key columns
-        let row: Int64
-        let depth: Int32
-        let building: Bool     // CREATE UNIQUE INDEX: its own message
-    }
-
-    /// Checks run when this many wait, whether or not the statement ended:
-    /// memory stays bounded, the batch large.
-    static let batchLimit = 10_000
-
-    /// Read-conflict ranges the checks of this transaction added. Each is
-    /// a key prefix, and FoundationDB counts every range against its 10 MB;
-    /// past `conflictLimit`, a batch's ranges widen to one per index, from
-    /// its lowest key to its highest (as point reads widen past 20,000):
-    /// a wider range can add a conflict, never hide one.
-    private var conflictRanges = 0
-    static let conflictLimit = 20_000
-
-    private(set) var checks: [Check] = []
-    /// The own entry of the first violation found (an index tuple), for
-    /// the shim's error message; valid until the next violation.
-    private var violationTuple = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-
-    var count: Int { checks.count }
-
-    /// Adds a check; true when enough wait to run them now.
-    mutating func append(_ c: Check) -> Bool {
-        checks.append(c)
-        return checks.count >= Self.batchLimit
-    }
-
-    /// Runs the checks of statements at `minDepth` or deeper and forgets
-    /// them. Returns the first violation: an index and the tuple of the
-    /// entry that is not alone with its key.
-    mutating func run(_ txn: Transaction, minDepth: Int32) throws(StoreError) -> (Check, UnsafeRawBufferPointer)? {
-        var due: [Check] = []
-        checks.removeAll { c in
-            if c.depth >= minDepth { due.append(c); return true }
-            return false
-        }
-        guard !due.isEmpty else { return nil }
-        let ranges = due.map { let (lo, hi) = Keyspace.prefixRange($0.prefix); return KeyRange(lo, hi) }
-        let exact = conflictRanges + ranges.count <= Self.conflictLimit
-        let scans = try txn.scanMany(ranges, .all, firstBatch: 4, snapshot: !exact)
-        if exact {
-            conflictRanges += ranges.count
-        } else {
-            var spans: [UInt32: KeyRange] = [:]
-            for (c, r) in zip(due, ranges) {
-                if let s = spans[c.indexOID] {
-                    spans[c.indexOID] = KeyRange(compareBytes(r.begin, s.begin) < 0 ? r.begin : s.begin,
-                                                 compareBytes(r.end, s.end) > 0 ? r.end : s.end)
-                } else {
-                    spans[c.indexOID] = r
-                }
-            }
-            for r in spans.values { try txn.addReadConflict(r) }
-            conflictRanges += spans.count
-        }
-        for (c, it) in zip(due, scans) {
-            let plen = c.prefix.count
-            var ownSeen = false
-            var others = false
-            while let row = try it.next({ k, _ in Keyspace.rowID(fromKey: k, prefixLength: plen) }) {
-                if row == c.row { ownSeen = true } else { others = true }
-                if ownSeen && others { break }
-            }
-            // No own entry: the row is gone again (deleted, rolled back).
-            // Only a violation needs the entry's value (the tuple to report).
-            guard ownSeen && others else { continue }
-            var ownKey = c.prefix
-            TupleEncoder.appendInt(c.row, to: &ownKey)
-            if let own = try txn.get(ownKey, .all) {
-                guard IndexTupleFormat.check(own) else { throw corruptValue(ownKey, "an index entry") }
-                violationTuple.deallocate()
-                violationTuple = .allocate(byteCount: own.count, alignment: 8)
-                violationTuple.copyBytes(from: own)
-                return (c, UnsafeRawBufferPointer(violationTuple))
-            }
-        }
-        return nil
+        if let depth = due.uniqueChecksFrom { return try runUniqueChecks(fromDepth: depth, ctx) }
+        return .clear
     }
 }
 

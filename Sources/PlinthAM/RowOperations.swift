@@ -2,6 +2,22 @@ import PlinthEncoding
 import PlinthStore
 import PlinthTxn
 
+/// What taking a row's lock found (`lockRow`), as heap's
+/// HeapTupleSatisfiesUpdate would say it once the lock is held.
+public enum RowLockOutcome: Equatable {
+    /// Locked, and the version this transaction sees is the newest.
+    case current
+    /// Locked; a transaction that committed after this one's snapshot
+    /// changed the row, whose newest version now stands for it.
+    case updated
+    /// Locked, but the row was deleted after this transaction's snapshot.
+    case deleted
+    /// Locked, but an UPDATE gave the row a new row id: `to`.
+    case moved(to: Int64)
+    /// A running transaction holds a conflicting lock: wait for it, retry.
+    case blocked(LockAttempt)
+}
+
 /// Why a row could not be modified, as heap's HeapTupleSatisfiesUpdate says
 /// it for the current transaction's own versions — or the row itself.
 public enum ModifyOutcome {
@@ -50,13 +66,19 @@ extension TransactionState {
                 loadVisibility = .command(vis.curcid)
                 (value, own) = try txn.getWithSource(key, loadVisibility)
             } else if vis.anyVersion {
-                value = try txn.getAnyVersion(key)
+                value = try txn.getAnyVersion(key, skipping: RowFormat.isMoved)
                 own = txn.buffer.latestVersion(key).map { OwnWrite(cid: $0.cid, xid: $0.xid) }
+            } else if vis.readsCurrent(txn) {
+                switch txn.buffer.state(key, .all) {
+                case .value(let v, let o): (value, own) = (v, o)
+                case .deleted: (value, own) = (nil, nil)
+                case .unwritten: (value, own) = (try txn.readCurrent([key])[0], nil)
+                }
             } else {
                 (value, own) = try txn.getWithSource(key, vis.visibility)
             }
             guard let value, let length = try value.withBytes({ (v) throws(StoreError) in
-                try Rows.load(v, txn, db, table, row, loadVisibility, into: buffer)
+                try Rows.load(v, txn, db, table, row, loadVisibility, current: vis.readsCurrent(txn), into: buffer)
             }) else { return nil }
             return buffer.row(length: length, rowID: row, own: own)
         }
@@ -66,7 +88,7 @@ extension TransactionState {
     /// the row may be modified, else the outcome to report.
     private func ownConflict(_ key: Bytes, _ cid: UInt32) -> ModifyOutcome? {
         guard let v = txn.buffer.latestVersion(key) else { return nil }
-        if v.value == nil {
+        if v.value.map(RowFormat.isMoved) ?? true {
             // Deleted (or updated away) by this transaction.
             return v.cid >= cid ? .selfModified(cmax: v.cid) : .invisible(nil)
         }
@@ -79,11 +101,14 @@ extension TransactionState {
 
     /// tuple_delete (and the old version of an UPDATE that moves the row):
     /// on success the old row is in `buffer`, for its index entries.
-    public func delete(table: Int64, row: Int64, cid: UInt32, subid: UInt32, into buffer: RowBuffer) throws(PlinthError) -> ModifyOutcome {
+    /// `takingBack`: a speculative insertion that lost to a conflicting row
+    /// is removed again, though this very command wrote it.
+    public func delete(table: Int64, row: Int64, cid: UInt32, subid: UInt32, takingBack: Bool = false,
+                       into buffer: RowBuffer) throws(PlinthError) -> ModifyOutcome {
         let key = db.rowKey(table, row)
-        if let c = ownConflict(key, cid) { return c }
+        if !takingBack, let c = ownConflict(key, cid) { return c }
         return try storeCall { () throws(StoreError) -> ModifyOutcome in
-            guard let old = try txn.get(key, .all) else { return .notFound }
+            guard let old = try txn.get(key, .all), !RowFormat.isMoved(old) else { return .notFound }
             guard let length = try old.withBytes({ (v) throws(StoreError) in
                 try Rows.load(v, txn, db, table, row, .all, into: buffer)
             }) else { throw Rows.corrupt(db, table, row) }
@@ -101,11 +126,94 @@ extension TransactionState {
         let key = db.rowKey(table, row)
         if let c = ownConflict(key, cid) { return c }
         return try storeCall { () throws(StoreError) -> ModifyOutcome in
-            guard let old = try txn.get(key, .all) else { return .notFound }
+            guard let old = try txn.get(key, .all), !RowFormat.isMoved(old) else { return .notFound }
             try Rows.write(txn, db, table, row, tuple, cid: cid, subid: subid, xid: xid, replacing: old)
             noteRows(table, rows: 0, bytes: Int64(tuple.count) - Int64(Rows.tupleLength(old)))
             return .ok(.none)
         }
+    }
+
+    /// An UPDATE gave row `row` the new row id `to`: its old key keeps a
+    /// mark saying where the row went (RowFormat.moved), which a transaction
+    /// waiting to change the row follows — unless the row was inserted by
+    /// this transaction, which no other can have seen.
+    public func markMoved(table: Int64, row: Int64, to newRow: Int64, cid: UInt32, subid: UInt32,
+                          writer: UInt64) throws(PlinthError) {
+        let key = db.rowKey(table, row)
+        guard let first = txn.buffer.firstVersion(key), !first.fresh else { return }
+        try storeCall { () throws(StoreError) in
+            try txn.put(key, RowFormat.movedValue(to: newRow, writer: writer), cid: cid, subid: subid)
+        }
+    }
+
+    /// Takes the lock of row `row` in `mode` (UPDATE, DELETE, SELECT FOR
+    /// ...; RowLocks.swift) and says how the version this transaction sees
+    /// stands against the newest committed one — which, once the lock is
+    /// taken, no other transaction can change. A version newer than this
+    /// transaction's snapshot is adopted (read from then on), so that
+    /// Postgres's EvalPlanQual re-checks it and the update applies to it.
+    ///
+    /// `deferrable`: the caller would wait for a holder (no NOWAIT, no SKIP
+    /// LOCKED), so past a statement's first `DeferredRowLocks.immediate`
+    /// locks this one may join a batch (RowLocks.swift).
+    public func lockRow(table: Int64, row: Int64, mode: RowLockMode, deferrable: Bool,
+                        _ ctx: LockContext) throws(PlinthError) -> RowLockOutcome {
+        let key = db.rowKey(table, row)
+        let prefix = Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: row)
+        let heldBefore = locks.mode(prefix)
+        if deferrable, deferred.statementLocks >= DeferredRowLocks.immediate,
+           heldBefore == nil, movedRows[HashedKey(key)] == nil {
+            var join = deferred.isPending(key) || txn.buffer.latestVersion(key) != nil
+            if !join, let seen = try storeCall({ () throws(StoreError) in try txn.snapshotValue(key) }) {
+                deferred.append(.init(prefix: prefix, key: key, table: table, row: row, mode: mode, seen: seen, ctx: ctx))
+                join = true
+            }
+            if join {
+                if deferred.count >= DeferredRowLocks.batch, let w = try takeDeferredLocks() { return .blocked(w) }
+                return .current
+            }
+        }
+        deferred.statementLocks += 1
+        let (subid, waitXid, topXid) = (ctx.subid, ctx.waitXid, ctx.topXid)
+        let attempt = try lock(prefix: prefix, mode: mode, subid: subid, waitXid: waitXid, topXid: topXid)
+        if case .blocked = attempt { return .blocked(attempt) }
+        if let to = movedRows[HashedKey(key)] { return .moved(to: to) }
+        // Held since before: the row has not changed since that lock was
+        // taken (and checked). Written by this transaction: the same.
+        if let h = heldBefore, h >= .share { return .current }
+        if txn.buffer.latestVersion(key) != nil { return .current }
+        return try storeCall { () throws(StoreError) -> RowLockOutcome in
+            let seen = try txn.snapshotValue(key)
+            let newest = try txn.readCurrent([key])[0]
+            if newest == seen { return .current }
+            guard let newest else {
+                txn.adoptCurrent(key, nil)
+                return .deleted
+            }
+            switch newest.withUnsafeBytes({ RowFormat.parse($0) }) {
+            case .moved(let to, _)?:
+                txn.adoptCurrent(key, nil)
+                movedRows[HashedKey(key)] = to
+                return .moved(to: to)
+            case .split(let h)?:
+                let chunkKeys = (0..<h.chunks).map { db.chunkKey(table, row, $0) }
+                for (k, v) in zip(chunkKeys, try txn.readCurrent(chunkKeys)) { txn.adoptCurrent(k, v) }
+            case .inline?:
+                break
+            case .chunk?, nil:
+                throw Rows.corrupt(db, table, row)
+            }
+            txn.adoptCurrent(key, newest)
+            // Not in the snapshot at all: found by a read of the newest
+            // state (ON CONFLICT's), which is what the caller acts on.
+            return seen == nil ? .current : .updated
+        }
+    }
+
+    /// Whether this transaction reads row `row` at a version newer than
+    /// its snapshot's (adopted by `lockRow`).
+    public func sees(table: Int64, row: Int64) -> Bool {
+        txn.isAdopted(db.rowKey(table, row))
     }
 
     /// SELECT ... FOR UPDATE/SHARE: the row is read (a read conflict), and
@@ -126,7 +234,7 @@ extension TransactionState {
         }
         return try storeCall { () throws(StoreError) -> ModifyOutcome in
             let (value, own) = try txn.getWithSource(key, .all)
-            guard let value else { return .notFound }
+            guard let value, !RowFormat.isMoved(value) else { return .notFound }
             guard let length = try value.withBytes({ (v) throws(StoreError) in
                 try Rows.load(v, txn, db, table, row, .all, into: buffer)
             }) else { throw Rows.corrupt(db, table, row) }

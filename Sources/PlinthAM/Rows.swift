@@ -96,9 +96,11 @@ enum Rows {
 
     /// Puts the tuple held by `value` (the stored value of row `row`) into
     /// `buffer`, reading its chunks when it was split. Returns the full
-    /// length, or nil for a value that is not a row (a chunk).
+    /// length, or nil for a value that is not a row (a chunk, a moved row's
+    /// mark).
+    /// `current`: the chunks are read from the newest committed state.
     static func load(_ value: UnsafeRawBufferPointer, _ txn: Transaction, _ db: Keyspace.Database, _ table: Int64,
-                     _ row: Int64, _ vis: Visibility, into buffer: RowBuffer) throws(StoreError) -> Int? {
+                     _ row: Int64, _ vis: Visibility, current: Bool = false, into buffer: RowBuffer) throws(StoreError) -> Int? {
         guard let stored = RowFormat.parse(value) else { throw corrupt(db, table, row) }
         switch stored {
         case .inline(let xmin):
@@ -106,7 +108,7 @@ enum Rows {
         case .split(let header):
             buffer.storedXmin = header.xmin
             let keys = (0..<header.chunks).map { db.chunkKey(table, row, $0) }
-            let chunks = try txn.getMany(keys, vis)
+            let chunks = current ? try txn.getManyCurrent(keys, vis) : try txn.getMany(keys, vis)
             buffer.reserve(RowFormat.omittedHeaderBytes + header.total)
             let tuple = buffer.base + RowFormat.omittedHeaderBytes
             for (i, c) in chunks.enumerated() {
@@ -119,7 +121,7 @@ enum Rows {
                 throw corrupt(db, table, row)
             }
             return RowFormat.omittedHeaderBytes + header.total
-        case .chunk:
+        case .chunk, .moved:
             return nil
         }
     }
@@ -152,14 +154,22 @@ public struct ReadVisibility: Sendable {
     public var anyVersion: Bool
     /// MVCC: own writes of commands below it; SnapshotAny: the current command.
     public var curcid: UInt32
+    /// SnapshotDirty: the newest committed rows, not the snapshot's (in a
+    /// transaction that reads snapshots: READ COMMITTED, REPEATABLE READ).
+    public var current: Bool
 
-    public init(all: Bool, anyVersion: Bool, curcid: UInt32) {
+    public init(all: Bool, anyVersion: Bool, curcid: UInt32, current: Bool = false) {
         self.all = all
         self.anyVersion = anyVersion
         self.curcid = curcid
+        self.current = current
     }
 
     public static let everyOwnWrite = ReadVisibility(all: true, anyVersion: false, curcid: 0)
 
     var visibility: Visibility { all ? .all : .command(curcid) }
+
+    /// Reads the newest committed state in `txn` (SnapshotDirty in a
+    /// transaction that reads snapshots).
+    func readsCurrent(_ txn: Transaction) -> Bool { current && txn.mode == .snapshot }
 }

@@ -30,6 +30,11 @@ public final class Session {
         public var serverIDPath = ""
         public var backendID: Int32 = 0
         public var bulkLoad = false
+        /// The postmaster's start time: tells this run of the server from
+        /// earlier ones (whose transaction ids may be reused).
+        public var incarnation: Int64 = 0
+        /// Postgres's XactIsoLevel (0 read uncommitted ... 3 serializable).
+        public var isolation: Int32 = 1
         public init() {}
     }
 
@@ -53,6 +58,12 @@ public final class Session {
     /// Parallel workers do not see the leader's buffered writes: they must
     /// not read Plinth tables.
     public var isParallelWorker = false
+    /// Whether a transaction of this server (a top-level xid) is running:
+    /// Postgres's answer, set by the glue.
+    public var transactionRunning: (UInt32) throws(StoreError) -> Bool = { _ in true }
+    /// Whether this backend recorded its server's incarnation in the
+    /// volatile space (`Keyspace.Live.serverKey`).
+    var incarnationRecorded = false
 
     public init() {}
 
@@ -113,6 +124,13 @@ public final class Session {
     /// The embedded store, when that is the engine in use (tests, faults).
     public var embeddedStore: LMDBStore? { embedded }
 
+    /// Uses the store another session opened (tests: two backends of one
+    /// server in one process, which may open an embedded store only once).
+    public func useStore(of other: Session) throws(PlinthError) {
+        store = try other.openStore()
+        embedded = other.embeddedStore
+    }
+
     /// Refuses a store written in a format this build does not know.
     private func checkFormat(_ s: any Store) throws(PlinthError) {
         let found = try storeCall { () throws(StoreError) -> Int64? in
@@ -135,13 +153,18 @@ public final class Session {
     /// A short transaction of Plinth's own (ids, allocators), with
     /// FoundationDB's retry loop (bounded, and answering interrupts). Never
     /// used for the user's data.
-    public func transact<R>(on s: (any Store)? = nil,
+    public func transact<R>(on s: (any Store)? = nil, volatile: Bool = false,
                             _ body: (any StoreTransaction) throws(StoreError) -> R) throws(StoreError) -> R {
         let st: any Store
         if let s { st = s } else {
             do { st = try openStore() } catch { throw StoreError(.storeUnavailable, error.message) }
         }
-        return try st.transact(counters: { self.sessionCounters += $0 }, body)
+        // Volatile transactions are round trips, not commits of data.
+        return try st.transact(volatile: volatile, counters: { c in
+            var c = c
+            if volatile { c.commits = 0 }
+            self.sessionCounters += c
+        }, body)
     }
 
     /// An integer value read in one of Plinth's own transactions.
@@ -249,11 +272,38 @@ public final class Session {
         if let current { return current }
         let t = TransactionState(session: self, txn: Transaction(store: try openStore()), db: try db())
         t.txn.bulkLoad = config.bulkLoad
+        t.txn.mode = Self.readMode(isolation: config.isolation)
         current = t
         return t
     }
 
     public var hasTransaction: Bool { current != nil }
+
+    /// SERIALIZABLE keeps FoundationDB's optimistic model; the other levels
+    /// read snapshots without conflicts and order writers with row locks.
+    static func readMode(isolation: Int32) -> Transaction.ReadMode {
+        isolation >= 3 ? .serializable : .snapshot
+    }
+
+    /// A statement took its snapshot (ExecutorStart). Under READ COMMITTED
+    /// it reads a newer one from the store (`Transaction.renewSnapshot`),
+    /// statements run inside others included (a foreign key check must see
+    /// the rows committed since its statement began).
+    public func statementSnapshot(isolation: Int32, topLevel: Bool) {
+        guard let t = current else { return }
+        t.txn.mode = Self.readMode(isolation: isolation)
+        if topLevel { t.deferred.statementLocks = 0 }
+        if isolation <= 1 { t.txn.renewSnapshot() }
+    }
+
+    /// Whether the holder of a lock (on another server) still runs.
+    public func holderRunning(_ holder: LockHolder) throws(PlinthError) -> Bool {
+        try storeCall { () throws(StoreError) -> Bool in
+            try transact(volatile: true) { tr throws(StoreError) -> Bool in
+                try isRunning(holder, local: false, waitXid: 0, tr)
+            }
+        }
+    }
 
     /// Commits the store transaction (XACT_EVENT_PRE_COMMIT): the last moment
     /// a failure can still abort the Postgres transaction cleanly.
@@ -283,6 +333,10 @@ public final class Session {
     }
 
     private func end(_ t: TransactionState) {
+        // The locks go once the writes are in the store, or were dropped.
+        // Best effort: a lock left behind is free to anyone who finds its
+        // holder ended (RowLocks.swift).
+        try? storeCall { () throws(StoreError) in try t.releaseAllLocks() }
         sessionCounters += t.txn.counters
         current = nil
         // An implicit transaction commits after its statement's ExecutorEnd:

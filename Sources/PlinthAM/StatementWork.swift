@@ -36,6 +36,18 @@ public struct StatementWork {
         /// Pre-commit: whatever no statement's end ran (logical
         /// replication's inserts).
         case preCommit
+        /// The checks of statements at `depth` or deeper, again: they
+        /// waited for another transaction (`UniqueOutcome.wait`).
+        case uniqueChecks(depth: Int32)
+
+        /// The end of a statement run by no other, or the commit.
+        var endsOutermostStatement: Bool {
+            switch self {
+            case .executorFinished(let d), .utilityFinished(let d): return d == 0
+            case .preCommit: return true
+            default: return false
+            }
+        }
     }
 
     public struct Due: Equatable, Sendable {
@@ -64,6 +76,8 @@ public struct StatementWork {
             return Due(parentKeys: keys)
         case .preCommit:
             return Due(uniqueChecksFrom: checks ? 0 : nil)
+        case .uniqueChecks(let depth):
+            return Due(uniqueChecksFrom: checks ? depth : nil)
         }
     }
 

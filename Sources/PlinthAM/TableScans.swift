@@ -60,7 +60,7 @@ public final class TableScan: RowSource {
                         return .row(row, buffer.fill(UnsafeRawBufferPointer(rebasing: value[RowFormat.inlineHeaderBytes...]),
                                                      xmin: xmin), own)
                     case .split?: return .split(row, Bytes(value), own)
-                    case .chunk?: return .skip
+                    case .chunk?, .moved?: return .skip
                     case nil: return .corrupt(Bytes(key))
                     }
                 }

@@ -22,6 +22,13 @@ public final class TransactionState {
     /// here, without the allocator's round trips, and the allocator is
     /// written with the commit — a transaction that aborts leaves no key.
     var freshTables: [Int64: (relfilenode: UInt32, next: Int64)] = [:]
+    /// Row and key locks this transaction holds (RowLocks.swift).
+    var locks = HeldLocks()
+    /// Rows found moved to a new row id once their lock was taken
+    /// (`lockRow`), by row key: the lock says so again when asked again.
+    var movedRows: [HashedKey: Int64] = [:]
+    /// Row locks of the running statement waiting to be taken in a batch.
+    var deferred = DeferredRowLocks()
 
     /// Statistics keys are sharded by backend so that no single key takes
     /// every backend's increments.

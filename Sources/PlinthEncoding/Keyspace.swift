@@ -13,9 +13,55 @@
 ///     ("pl", <db>, 3, <table>)              -> row id allocator: next row id
 ///     ("pl", <db>, 4, <table>, <shard>, <field>) -> statistics counter (atomic add)
 ///
+/// and, in the volatile space (`Store.beginVolatileTransaction`: kept only
+/// while the processes using them run):
+///
+///     ("pl", "live", "server", <server>)     -> the server's incarnation now running
+///     ("pl", "live", "txn", <holder>)        -> record of a transaction holding locks
+///     ("pl", "live", <db>, 1, <table>, <row>, <holder>) -> row lock (`Live.lockValue`)
+///     ("pl", "live", <db>, 2, <entry prefix>, <holder>) -> lock of a unique index key
+///
+/// where <holder> is (server, incarnation, transaction id): the server, its
+/// postmaster's start, and the top-level FullTransactionId.
+///
 /// Table and index ids are assigned by the store ("ids") and found through
 /// ("pl", <db>, 0, ...): never raw OIDs or relfilenodes, which belong to one
 /// Postgres server while the store may be shared by several.
+/// Who holds a lock: a transaction of one run of one server (its postmaster's
+/// start time tells runs apart: after a crash, transaction ids are reused).
+public struct LockHolder: Hashable, Sendable {
+    public var server: Int64
+    public var incarnation: Int64
+    public var xid: Int64
+
+    public init(server: Int64, incarnation: Int64, xid: Int64) {
+        self.server = server
+        self.incarnation = incarnation
+        self.xid = xid
+    }
+
+    func append(to out: inout Bytes) {
+        TupleEncoder.appendInt(server, to: &out)
+        TupleEncoder.appendInt(incarnation, to: &out)
+        TupleEncoder.appendInt(xid, to: &out)
+    }
+
+    public var bytes: Bytes {
+        var b = Bytes()
+        append(to: &b)
+        return b
+    }
+
+    /// The holder a lock key names after its `prefixLength`-byte prefix;
+    /// nil when malformed.
+    public static func parse(_ key: UnsafeRawBufferPointer, at start: Int) -> LockHolder? {
+        guard let (s, e1) = try? TupleDecoder.decodeInt(key, at: start),
+              let (i, e2) = try? TupleDecoder.decodeInt(key, at: e1),
+              let (x, e3) = try? TupleDecoder.decodeInt(key, at: e2), e3 == key.count else { return nil }
+        return LockHolder(server: s, incarnation: i, xid: x)
+    }
+}
+
 public enum Keyspace {
     /// The format these keys follow; stored at ("pl", "format").
     public static let formatVersion: Int64 = 3
@@ -173,6 +219,80 @@ public enum Keyspace {
               let (field, end) = try? TupleDecoder.decodeInt(key, at: shardEnd),
               end == key.count else { return nil }
         return field
+    }
+
+    /// The volatile space: row locks and the transactions holding them.
+    public enum Live {
+        public static let root: Bytes = pack(Keyspace.root) { TupleEncoder.appendString("live", to: &$0) }
+
+        /// The run of a server now using the store: its incarnation.
+        public static func serverKey(_ server: Int64) -> Bytes {
+            pack(root) {
+                TupleEncoder.appendString("server", to: &$0)
+                TupleEncoder.appendInt(server, to: &$0)
+            }
+        }
+
+        public static func transactionKey(_ h: LockHolder) -> Bytes {
+            pack(root) {
+                TupleEncoder.appendString("txn", to: &$0)
+                h.append(to: &$0)
+            }
+        }
+
+        /// The prefix of every lock on one row: rowLockPrefix + holder.
+        public static func rowLockPrefix(db: Int64, table: Int64, row: Int64) -> Bytes {
+            pack(root) {
+                TupleEncoder.appendInt(db, to: &$0)
+                TupleEncoder.appendInt(1, to: &$0)
+                TupleEncoder.appendInt(table, to: &$0)
+                TupleEncoder.appendInt(row, to: &$0)
+            }
+        }
+
+        /// The prefix of every lock on one key of a unique index, named by
+        /// the key's entry prefix (`indexPrefix` + key columns). Keys of
+        /// more than `keyLockBytes` are named by a hash of themselves: two
+        /// keys that share one only make one inserter wait for the other.
+        public static func keyLockPrefix(db: Int64, key: Bytes) -> Bytes {
+            pack(root) {
+                TupleEncoder.appendInt(db, to: &$0)
+                TupleEncoder.appendInt(2, to: &$0)
+                if key.count <= keyLockBytes {
+                    TupleEncoder.appendBytes(key, to: &$0)
+                } else {
+                    TupleEncoder.appendBytes(Array(key[0..<64]) + fingerprint(key), to: &$0)
+                }
+            }
+        }
+
+        public static let keyLockBytes = 256
+
+        /// 16 bytes from two FNV-1a passes: no hash of Swift's, whose seed
+        /// changes with every process.
+        static func fingerprint(_ bytes: Bytes) -> Bytes {
+            var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
+            for x in bytes {
+                a = (a ^ UInt64(x)) &* 0x0000_0100_0000_01B3
+                b = (b &+ UInt64(x)) &* 0x9E37_79B9_7F4A_7C15
+                b ^= b >> 29
+            }
+            return withUnsafeBytes(of: a.bigEndian) { Bytes($0) } + withUnsafeBytes(of: b.bigEndian) { Bytes($0) }
+        }
+
+        /// A lock's value: its mode, and the (sub)transaction id a waiter on
+        /// the holder's server waits for (Postgres's lock on that id ends
+        /// with the subtransaction that took the lock).
+        public static func lockValue(mode: UInt8, waitXid: UInt32) -> Bytes {
+            [mode] + withUnsafeBytes(of: waitXid.littleEndian) { Bytes($0) }
+        }
+
+        public static func parseLockValue(_ v: ArraySlice<UInt8>) -> (mode: UInt8, waitXid: UInt32)? {
+            guard v.count == 5, let mode = v.first, mode <= 3 else { return nil }
+            var x: UInt32 = 0
+            for (i, b) in v.dropFirst().enumerated() { x |= UInt32(b) << (8 * UInt32(i)) }
+            return (mode, x)
+        }
     }
 
     /// Every key that extends `prefix` by at least one tuple element.

@@ -4,11 +4,16 @@
 ///    up again on read);
 ///  - split (1): u32 total length and u32 chunk count of a tuple stored in
 ///    chunks at (..., row, n), each a value under the store's limit;
-///  - chunk (2): one piece of a split tuple.
+///  - chunk (2): one piece of a split tuple;
+///  - moved (3): where a row an UPDATE gave a new row id was. No row to
+///    readers; a transaction that locks the old row id (it was waiting to
+///    update the row) follows it to the new version, as heap follows a
+///    tuple's ctid. VACUUM removes it once no transaction can need it.
 ///
 ///     inline  [0][xmin: u32][tuple]
 ///     split   [1][tuple length: u32][chunks: u32][xmin: u32]
 ///     chunk   [2][up to maxChunk bytes of the tuple]
+///     moved   [3][new row id: i64][writer: u64 FullTransactionId]
 ///
 /// integers little-endian. The tuple is Postgres's heap tuple without its
 /// first 18 header bytes; xmin is the id of the (sub)transaction that wrote
@@ -24,6 +29,7 @@ public enum RowFormat {
     public static let inline: UInt8 = 0
     public static let split: UInt8 = 1
     public static let chunk: UInt8 = 2
+    public static let moved: UInt8 = 3
     /// Bytes before the tuple in an inline value.
     public static let inlineHeaderBytes = 5
     /// Bytes of a tuple header not stored (HeapTupleHeader up to t_infomask2).
@@ -41,6 +47,8 @@ public enum RowFormat {
         case split(SplitHeader)
         /// A piece of a split tuple (met by scans that read chunk keys).
         case chunk
+        /// The row moved to row id `to` (written by transaction `writer`).
+        case moved(to: Int64, writer: UInt64)
     }
 
     public struct SplitHeader: Equatable, Sendable {
@@ -75,6 +83,11 @@ public enum RowFormat {
                                       xmin: UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 9, as: UInt32.self))))
         case chunk:
             return v.count > 1 ? .chunk : nil
+        case moved:
+            guard v.count == 17 else { return nil }
+            let to = Int64(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: Int64.self))
+            guard to >= 0 else { return nil }
+            return .moved(to: to, writer: UInt64(littleEndian: v.loadUnaligned(fromByteOffset: 9, as: UInt64.self)))
         default:
             return nil
         }
@@ -93,6 +106,16 @@ public enum RowFormat {
     public static func inlineXmin(_ v: UnsafeRawBufferPointer) -> UInt32 {
         UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: UInt32.self))
     }
+
+    public static func movedValue(to row: Int64, writer: UInt64) -> Bytes {
+        var out: Bytes = [moved]
+        withUnsafeBytes(of: row.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: writer.littleEndian) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Whether a stored value is a moved row's mark (cheap: the tag only).
+    public static func isMoved(_ v: Bytes) -> Bool { v.first == moved }
 
     public static func splitHeader(total: Int, chunks: Int, xmin: UInt32) -> Bytes {
         var out: Bytes = [split]

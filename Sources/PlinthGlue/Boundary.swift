@@ -40,5 +40,12 @@ func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) 
 /// statement_timeout, termination), processed through the boundary.
 nonisolated(unsafe) let session: Session = {
     StoreInterrupts.poll = { plinth_interrupt_pending() && plinth_interrupt_raised() }
-    return Session()
+    let s = Session()
+    s.transactionRunning = { (xid) throws(StoreError) -> Bool in
+        var running = true
+        // An error raised by Postgres waits to be re-raised, as an interrupt's does.
+        guard plinth_transaction_in_progress(xid, &running) else { throw StoreError(.interrupted) }
+        return running
+    }
+    return s
 }()

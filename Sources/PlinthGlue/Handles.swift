@@ -1,5 +1,6 @@
 import CPlinth
 import PlinthAM
+import PlinthEncoding
 
 // Swift objects handed to the shim, each kind in its own handle type
 // (plinth_bridge.h): retained when handed out, released by the shim.
@@ -29,7 +30,7 @@ extension PlinthRow {
 }
 
 extension ReadVisibility {
-    init(_ v: PlinthVisibility) { self.init(all: v.all, anyVersion: v.any_version, curcid: v.curcid) }
+    init(_ v: PlinthVisibility) { self.init(all: v.all, anyVersion: v.any_version, curcid: v.curcid, current: v.current) }
 }
 
 extension PlinthModify {
@@ -44,12 +45,41 @@ extension PlinthModify {
 }
 
 extension PlinthUniqueViolation {
-    mutating func set(_ v: UniqueViolation?) {
-        guard let v else { found = false; return }
-        found = true
-        building = v.building
-        index_oid = v.indexOID
-        tuple = v.tuple.baseAddress
-        tuple_len = v.tuple.count
+    mutating func set(_ outcome: UniqueOutcome) {
+        found = false
+        wait = PlinthLockWait(nil)
+        switch outcome {
+        case .clear:
+            break
+        case .violation(let v):
+            found = true
+            building = v.building
+            index_oid = v.indexOID
+            tuple = v.tuple.baseAddress
+            tuple_len = v.tuple.count
+        case .wait(let w):
+            wait = PlinthLockWait(w)
+        }
+    }
+}
+
+extension PlinthLockWait {
+    init(_ attempt: LockAttempt?) {
+        self.init()
+        guard case .blocked(let h, let w, let local)? = attempt else { return }
+        blocked = true
+        self.local = local
+        wait_xid = w
+        holder_server = h.server
+        holder_incarnation = h.incarnation
+        holder_xid = h.xid
+    }
+
+    var holder: LockHolder { LockHolder(server: holder_server, incarnation: holder_incarnation, xid: holder_xid) }
+}
+
+extension LockContext {
+    init(_ ids: UnsafePointer<PlinthLockIds>) {
+        self.init(subid: ids.pointee.subid, waitXid: ids.pointee.wait_xid, topXid: ids.pointee.top_xid)
     }
 }

@@ -100,18 +100,22 @@ extension UniqueCheckKind {
 @_cdecl("plinth_swift_index_insert")
 public func plinthSwiftIndexInsert(_ d: UnsafePointer<PlinthIndexDesc>, _ elems: UnsafePointer<PlinthKeyElement>?, _ n: Int,
                                    _ row: Int64, _ tuple: UnsafeRawPointer, _ tupleLen: Int, _ check: PlinthUniqueCheck,
-                                   _ depth: Int32, _ building: Bool, _ cid: UInt32, _ subid: UInt32,
+                                   _ depth: Int32, _ building: Bool, _ cid: UInt32, _ ids: UnsafePointer<PlinthLockIds>,
                                    _ conflict: UnsafeMutablePointer<Bool>,
-                                   _ violation: UnsafeMutablePointer<PlinthUniqueViolation>) -> PlinthStatus {
+                                   _ violation: UnsafeMutablePointer<PlinthUniqueViolation>,
+                                   _ retry: UnsafeMutablePointer<PlinthLockWait>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
+        violation.pointee.set(.clear)
+        retry.pointee = PlinthLockWait(nil)
         let desc = descriptor(d)
         let (columns, hasNull) = try encodeColumns(desc, elems, n)
         let r = try session.transaction().insertEntry(desc, columns: columns, hasNull: hasNull, row: row,
                                                       tuple: UnsafeRawBufferPointer(start: tuple, count: tupleLen),
                                                       check: UniqueCheckKind(check), depth: depth, building: building,
-                                                      cid: cid, subid: subid)
+                                                      cid: cid, lockContext: LockContext(ids))
         conflict.pointee = r.conflict
-        violation.pointee.set(r.violation)
+        violation.pointee.set(r.checks)
+        retry.pointee = PlinthLockWait(r.retry)
     }
 }
 

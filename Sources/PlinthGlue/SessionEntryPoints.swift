@@ -25,6 +25,8 @@ public func plinthSwiftConfigure(_ c: UnsafePointer<PlinthConfig>) {
     n.serverIDPath = String(cString: p.server_id_path)
     n.backendID = p.backend_id
     n.bulkLoad = p.bulk_load
+    n.isolation = p.isolation
+    n.incarnation = p.incarnation
     session.configure(n)
 }
 
@@ -60,17 +62,20 @@ public func plinthSwiftXactEvent(_ event: PlinthXactEvent) -> PlinthStatus {
 public func plinthSwiftSubxactEvent(_ event: PlinthSubXactEvent, _ subid: UInt32, _ parent: UInt32) {
     guard let t = session.current else { return }
     switch event {
-    case PLINTH_SUBXACT_ABORT: t.txn.rollback(subid: subid)
+    case PLINTH_SUBXACT_ABORT:
+        t.txn.rollback(subid: subid)
+        // Best effort: a lock left behind is freed when the transaction ends.
+        try? t.releaseLocks(subid: subid)
     case PLINTH_SUBXACT_COMMIT: t.txn.release(subid: subid, to: parent)
     default: break
     }
 }
 
 @_cdecl("plinth_swift_statement_event")
-public func plinthSwiftStatementEvent(_ event: PlinthStatementEvent, _ depth: Int32,
+public func plinthSwiftStatementEvent(_ event: PlinthStatementEvent, _ depth: Int32, _ ids: UnsafePointer<PlinthLockIds>,
                                       _ violation: UnsafeMutablePointer<PlinthUniqueViolation>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        violation.pointee.found = false
+        violation.pointee.set(.clear)
         guard let t = session.current else { return }
         let e: StatementWork.Event
         switch event {
@@ -79,9 +84,27 @@ public func plinthSwiftStatementEvent(_ event: PlinthStatementEvent, _ depth: In
         case PLINTH_STATEMENT_UTILITY_FINISHED: e = .utilityFinished(depth: depth)
         case PLINTH_STATEMENT_INDEX_BUILT: e = .indexBuilt(depth: depth)
         case PLINTH_STATEMENT_COPY_BATCH: e = .copyBatch
+        case PLINTH_STATEMENT_UNIQUE_CHECKS: e = .uniqueChecks(depth: depth)
         default: e = .preCommit
         }
-        violation.pointee.set(try t.statementEvent(e))
+        violation.pointee.set(try t.statementEvent(e, LockContext(ids)))
+    }
+}
+
+/// A statement took its snapshot (ExecutorStart): READ COMMITTED reads a
+/// newer one from the store.
+@_cdecl("plinth_swift_statement_snapshot")
+public func plinthSwiftStatementSnapshot(_ isolation: Int32, _ topLevel: Bool) {
+    session.statementSnapshot(isolation: isolation, topLevel: topLevel)
+}
+
+/// Whether the holder of a lock on another server still runs (a remote
+/// waiter polls this).
+@_cdecl("plinth_swift_holder_running")
+public func plinthSwiftHolderRunning(_ wait: UnsafePointer<PlinthLockWait>,
+                                     _ running: UnsafeMutablePointer<Bool>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        running.pointee = try session.holderRunning(wait.pointee.holder)
     }
 }
 

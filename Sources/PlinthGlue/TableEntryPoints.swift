@@ -35,11 +35,11 @@ public func plinthSwiftFetch(_ table: Int64, _ row: Int64, _ vis: PlinthVisibili
 /// Deletes a row (DELETE, and the old version of an UPDATE). On success the
 /// old row is in the fetcher, for the shim to remove its index entries.
 @_cdecl("plinth_swift_delete")
-public func plinthSwiftDelete(_ table: Int64, _ row: Int64, _ cid: UInt32, _ subid: UInt32,
+public func plinthSwiftDelete(_ table: Int64, _ row: Int64, _ cid: UInt32, _ subid: UInt32, _ takingBack: Bool,
                               _ fetcher: PlinthFetcherHandle, _ out: UnsafeMutablePointer<PlinthModify>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         out.pointee = PlinthModify(try session.transaction().delete(table: table, row: row, cid: cid, subid: subid,
-                                                                    into: fetcher.buffer))
+                                                                    takingBack: takingBack, into: fetcher.buffer))
     }
 }
 
@@ -59,6 +59,39 @@ public func plinthSwiftLock(_ table: Int64, _ row: Int64, _ cid: UInt32, _ exclu
     entryPoint { () throws(PlinthError) in
         out.pointee = PlinthModify(try session.transaction().lock(table: table, row: row, cid: cid, exclusive: exclusive,
                                                                   into: fetcher.buffer))
+    }
+}
+
+@_cdecl("plinth_swift_lock_row")
+public func plinthSwiftLockRow(_ table: Int64, _ row: Int64, _ mode: Int32, _ deferrable: Bool,
+                               _ ids: UnsafePointer<PlinthLockIds>,
+                               _ out: UnsafeMutablePointer<PlinthRowLock>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let outcome = try session.transaction().lockRow(table: table, row: row,
+                                                        mode: RowLockMode(rawValue: UInt8(clamping: mode)) ?? .update,
+                                                        deferrable: deferrable, LockContext(ids))
+        var r = PlinthRowLock()
+        r.newer = session.current?.sees(table: table, row: row) ?? false
+        switch outcome {
+        case .current: r.outcome = PLINTH_ROW_CURRENT
+        case .updated: r.outcome = PLINTH_ROW_UPDATED
+        case .deleted: r.outcome = PLINTH_ROW_DELETED
+        case .moved(let to):
+            r.outcome = PLINTH_ROW_MOVED
+            r.moved_to = to
+        case .blocked(let w):
+            r.outcome = PLINTH_ROW_BLOCKED
+            r.wait = PlinthLockWait(w)
+        }
+        out.pointee = r
+    }
+}
+
+@_cdecl("plinth_swift_row_moved")
+public func plinthSwiftRowMoved(_ table: Int64, _ row: Int64, _ to: Int64, _ cid: UInt32, _ subid: UInt32,
+                                _ writer: UInt64) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        try session.transaction().markMoved(table: table, row: row, to: to, cid: cid, subid: subid, writer: writer)
     }
 }
 

@@ -37,7 +37,6 @@ struct ConflictIndex {
     var meta: MDB_dbi { env.databases[2] }
 
     static let keyPrefix = 480
-    static let bootIDKey: Bytes = Array("boot_id".utf8)
     static let prunedThroughKey: Bytes = Array("pruned_through".utf8)
     /// Log entries pruned per commit at most: keeps each commit short.
     static let pruneBatch = 64
@@ -215,30 +214,52 @@ struct ConflictIndex {
     /// store's last committed version; the caller holds the data
     /// environment's writer lock, so no other process opens it meanwhile.
     static func open(directory: String, lastVersion: Int64, maxReaders: UInt32) throws(StoreError) -> ConflictIndex {
+        let env = try NeverFlushed.open(directory: directory, mapSizeBytes: 8 << 30, maxReaders: maxReaders,
+                                        databases: databaseNames) { env, txn throws(StoreError) in
+            try ConflictIndex(env: env).setPrunedThrough(txn, lastVersion)
+        }
+        return ConflictIndex(env: env)
+    }
+}
+
+/// LMDB environments that only serve processes now running (the conflict
+/// history, the volatile space): never flushed to disk, and recreated empty
+/// after a reboot, which ended every such process. The kernel's boot id,
+/// kept in the last database (which must be "meta"), tells a reboot.
+/// (Without a boot id to tell one, the environment is kept durable instead.)
+/// Not MDB_WRITEMAP: pages written through the map of a file on a full disk
+/// are SIGBUS, where LMDB's own writes return an error.
+enum NeverFlushed {
+    static let bootIDKey: Bytes = Array("boot_id".utf8)
+
+    /// Opens (or recreates) the environment; `initialize` writes what a new
+    /// one starts with. The caller makes sure no other process opens the
+    /// same directory meanwhile, or that a race only recreates it twice
+    /// before any process used it.
+    static func open(directory: String, mapSizeBytes: Int, maxReaders: UInt32, databases: [String],
+                     initialize: (LMDBEnvironment, LMDBTxn) throws(StoreError) -> Void) throws(StoreError) -> LMDBEnvironment {
+        precondition(databases.last == "meta")
         let boot = currentBootID()
-        // Never flushed: the history only serves transactions in flight. (Without
-        // a boot id to tell a reboot, it is kept durable instead.) Not
-        // MDB_WRITEMAP: pages written through the map of a file on a full
-        // disk are SIGBUS, where LMDB's own writes return an error.
         let flags = boot == nil ? 0 : UInt32(MDB_NOSYNC) | UInt32(MDB_NOMETASYNC)
-        let mapSize = 8 << 30
-        if let idx = try? ConflictIndex(env: LMDBEnvironment(path: directory, mapSizeBytes: mapSize, maxReaders: maxReaders,
-                                                             flags: flags, databases: databaseNames)) {
-            let txn = try idx.env.beginWrite()
-            let stored = try bootIDKey.withBytes { (k) throws(StoreError) in try txn.get(idx.meta, k).map { Bytes($0) } }
+        if let env = try? LMDBEnvironment(path: directory, mapSizeBytes: mapSizeBytes, maxReaders: maxReaders,
+                                          flags: flags, databases: databases) {
+            let txn = try env.beginWrite()
+            let stored = try bootIDKey.withBytes { (k) throws(StoreError) in
+                try txn.get(env.databases[databases.count - 1], k).map { Bytes($0) }
+            }
             txn.abort()
-            if boot == nil || stored == boot { return idx }
+            if boot == nil || stored == boot { return env }
         }
         // Written before this boot, or unreadable: start afresh.
         for f in ["data.mdb", "lock.mdb"] { unlink(directory + "/" + f) }
-        let idx = ConflictIndex(env: try LMDBEnvironment(path: directory, mapSizeBytes: mapSize, maxReaders: maxReaders,
-                                                         flags: flags, databases: databaseNames))
-        let txn = try idx.env.beginWrite()
+        let env = try LMDBEnvironment(path: directory, mapSizeBytes: mapSizeBytes, maxReaders: maxReaders,
+                                      flags: flags, databases: databases)
+        let txn = try env.beginWrite()
         do throws(StoreError) {
-            try idx.setPrunedThrough(txn, lastVersion)
+            try initialize(env, txn)
             if let boot {
                 try bootIDKey.withBytes { (k) throws(StoreError) in
-                    try boot.withBytes { (b) throws(StoreError) in try txn.put(idx.meta, k, b) }
+                    try boot.withBytes { (b) throws(StoreError) in try txn.put(env.databases[databases.count - 1], k, b) }
                 }
             }
             try txn.commit()
@@ -246,7 +267,7 @@ struct ConflictIndex {
             txn.abort()
             throw error
         }
-        return idx
+        return env
     }
 
     /// The kernel's boot id: changes at every boot.

@@ -48,7 +48,7 @@ final class GroupSync {
         state = p.bindMemory(to: Int64.self, capacity: Self.size / 8)
         // A new boot: forget the durable version of the last one.
         flock(fd, LOCK_EX)
-        let boot = ConflictIndex.currentBootID() ?? []
+        let boot = NeverFlushed.currentBootID() ?? []
         let stored = UnsafeMutableRawPointer(state) + Self.bootIDOffset
         let length = min(boot.count, 64)
         if memcmp(stored, boot, length) != 0 {

@@ -207,6 +207,13 @@ final class LMDBEnvironment {
         var readers: Int
     }
 
+    /// The id of the last committed write transaction (no system call).
+    func lastTxnID() -> Int64 {
+        var i = MDB_envinfo()
+        _ = mdb_env_info(env, &i)
+        return Int64(i.me_last_txnid)
+    }
+
     func info() -> Info {
         var i = MDB_envinfo()
         _ = mdb_env_info(env, &i)

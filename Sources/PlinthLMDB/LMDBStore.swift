@@ -29,6 +29,8 @@ public final class LMDBStore: Store {
     static let lastCommitKey: Bytes = Array("last_commit".utf8)
     /// The resolver's history (ConflictIndex), in its own environment.
     let conflicts: ConflictIndex
+    /// Row locks and transaction records (VolatileSpace.swift).
+    let volatile: VolatileSpace
     let groupSync: GroupSync
     public var options: Options {
         didSet { if options.durable != oldValue.durable { env.setDurable(options.durable) } }
@@ -38,6 +40,7 @@ public final class LMDBStore: Store {
         didSet {
             env.faults = faults
             conflicts.env.faults = faults
+            volatile.env.faults = faults
         }
     }
     /// A reset read transaction kept for the next transaction (renewing is
@@ -59,6 +62,7 @@ public final class LMDBStore: Store {
         defer { w.abort() }
         conflicts = try ConflictIndex.open(directory: path + "/conflicts", lastVersion: w.id - 1,
                                            maxReaders: options.maxReaders)
+        volatile = try VolatileSpace(directory: path + "/volatile", maxReaders: options.maxReaders)
     }
 
     deinit {
@@ -68,6 +72,13 @@ public final class LMDBStore: Store {
     public func beginTransaction() throws(StoreError) -> any StoreTransaction {
         LMDBTransaction(store: self)
     }
+
+    public func beginVolatileTransaction() throws(StoreError) -> any StoreTransaction {
+        LMDBVolatileTransaction(space: volatile)
+    }
+
+    /// The last committed transaction id, from the shared meta page.
+    public func latestVersionHint() -> Int64? { env.lastTxnID() }
 
     // Read transactions, reused.
     func acquireReader() throws(StoreError) -> LMDBTxn {

@@ -14,8 +14,24 @@
 public protocol Store: AnyObject {
     /// Starts a transaction. Its read version is taken at the first read.
     func beginTransaction() throws(StoreError) -> any StoreTransaction
+    /// Starts a transaction on the volatile space: keys that only matter
+    /// while the processes using them run (row locks, the records of the
+    /// transactions holding them; `Keyspace.live`). On FoundationDB an
+    /// ordinary transaction; the embedded engine keeps them where taking a
+    /// lock costs no disk flush (`VolatileSpace`). A volatile transaction
+    /// must not read or write data keys, nor data transactions volatile keys.
+    func beginVolatileTransaction() throws(StoreError) -> any StoreTransaction
+    /// The version of the store's last commit, when the engine knows it
+    /// without a round trip (the embedded engine; nil on FoundationDB): a
+    /// transaction reading at it reads the newest state.
+    func latestVersionHint() -> Int64?
     /// Which engine this is, for messages ("embedded", "foundationdb").
     var engineName: String { get }
+}
+
+extension Store {
+    public func beginVolatileTransaction() throws(StoreError) -> any StoreTransaction { try beginTransaction() }
+    public func latestVersionHint() -> Int64? { nil }
 }
 
 public protocol StoreTransaction: AnyObject {

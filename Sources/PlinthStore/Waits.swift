@@ -51,10 +51,12 @@ extension Store {
     /// (`onError`), for Plinth's own short transactions (ids, allocators,
     /// catalogs). Stops on an interrupt, and after `limitMilliseconds` of
     /// retrying with the last error, saying so.
+    /// `volatile`: on the volatile space (`beginVolatileTransaction`).
     public func transact<R>(limitMilliseconds: Int = RetryPolicy.defaultLimitMilliseconds,
+                            volatile: Bool = false,
                             counters: ((StoreCounters) -> Void)? = nil,
                             _ body: (any StoreTransaction) throws(StoreError) -> R) throws(StoreError) -> R {
-        let tr = try beginTransaction()
+        let tr = volatile ? try beginVolatileTransaction() : try beginTransaction()
         defer { counters?(tr.counters) }
         let start = monotonicMilliseconds()
         var attempts = 0

@@ -10,6 +10,8 @@ public final class ScanIterator {
     private let range: KeyRange
     private let vis: Visibility
     private let reverse: Bool
+    /// A store transaction of the scan's own, else the transaction's.
+    private let reader: (any StoreTransaction)?
 
     private var batch = KVBatch()
     private var bi = 0
@@ -29,23 +31,38 @@ public final class ScanIterator {
     private var started = false
 
     /// `first`: the range's first batch, already read (`Transaction.scanMany`).
-    init(_ txn: Transaction, _ range: KeyRange, _ vis: Visibility, reverse: Bool, firstBatch: Int, first: KVBatch? = nil) {
+    init(_ txn: Transaction, _ range: KeyRange, _ vis: Visibility, reverse: Bool, firstBatch: Int, first: KVBatch? = nil,
+         reader: (any StoreTransaction)? = nil) {
         self.txn = txn
+        self.reader = reader
         self.range = range
         self.vis = vis
         self.reverse = reverse
         storeResume = reverse ? range.end : range.begin
         batchLimit = firstBatch
+        if reader == nil { txn.openScans += 1 }
         if let first { accept(first) }
+    }
+
+    deinit { close() }
+
+    /// Done with the transaction's snapshot: at the end of the range, or
+    /// when the iterator goes.
+    private var closed = false
+    private func close() {
+        if !closed && reader == nil { txn.openScans -= 1 }
+        closed = true
     }
 
     private func fetchBatch() throws(StoreError) {
         // The batch that held the last key handed out is about to go.
         if lastFromBatch >= 0 { lastBuffered = batch.keyBytes(lastFromBatch) }
         if reverse {
-            accept(try txn.readBatch(range.begin, storeResume, limit: batchLimit, reverse: true, iteration: iteration))
+            accept(try txn.readBatch(range.begin, storeResume, limit: batchLimit, reverse: true, iteration: iteration,
+                                     reader: reader))
         } else {
-            accept(try txn.readBatch(storeResume, range.end, limit: batchLimit, reverse: false, iteration: iteration))
+            accept(try txn.readBatch(storeResume, range.end, limit: batchLimit, reverse: false, iteration: iteration,
+                                     reader: reader))
         }
     }
 
@@ -94,7 +111,10 @@ public final class ScanIterator {
             refreshCandidate()
             started = true
             let hasStore = bi < batch.count
-            guard hasStore || candidate != nil else { return nil }
+            guard hasStore || candidate != nil else {
+                close()
+                return nil
+            }
             var order = 0   // <0: store first, >0: buffer first, 0: same key
             if !hasStore {
                 order = 1

@@ -1,13 +1,30 @@
 import PlinthEncoding
 import PlinthStore
 
-/// One store transaction per Postgres transaction: the snapshot every read
-/// of the Postgres transaction uses, plus its buffered writes (WriteBuffer),
-/// sent in one commit at the end. The store transaction starts at the first
-/// read (its read version) — or at commit for a transaction that only wrote.
+/// The store side of one Postgres transaction: the snapshot its reads use,
+/// plus its buffered writes (WriteBuffer), sent in one commit at the end.
+///
+/// `serializable`: one store transaction for everything — its read version
+/// is every read's, its reads are conflict ranges, and its commit fails when
+/// something it read changed (FoundationDB's optimistic model). `snapshot`
+/// (READ COMMITTED, REPEATABLE READ): reads add no conflict; READ COMMITTED
+/// takes a newer snapshot for each statement (`renewSnapshot`); the commit
+/// sends the writes in a store transaction of its own that cannot conflict —
+/// concurrent writers of a row are ordered by row locks instead (RowLocks).
 public final class Transaction {
+    public enum ReadMode: Sendable { case serializable, snapshot }
+
     public let store: any Store
+    public var mode: ReadMode = .serializable
     private var tr: (any StoreTransaction)?
+    /// Scans open on the store transaction: while one is, a new statement
+    /// keeps reading the same snapshot (the scan's rows must stay those its
+    /// statement sees when they are updated).
+    public internal(set) var openScans = 0
+    /// Newest committed values read after taking a row's lock (`readCurrent`):
+    /// they stand for the snapshot's version from then on, as heap's
+    /// EvalPlanQual continues on the newest version of a row.
+    private var current: [HashedKey: Bytes?] = [:]
     public let buffer = WriteBuffer()
     /// Values read from the snapshot. They cannot change during the
     /// transaction (one read version), so a second read of the same key is
@@ -87,6 +104,39 @@ public final class Transaction {
         conflictBytes = 0
     }
 
+    /// READ COMMITTED, at a statement's start: the statement reads a newer
+    /// snapshot — unless nothing was committed since this one was taken
+    /// (then what was read ahead and cached stays good), or a scan is still
+    /// open on it (a cursor, or a statement run by a function inside
+    /// another's scan: the rows that scan hands out must stay the ones its
+    /// statement updates).
+    public func renewSnapshot() {
+        guard mode == .snapshot, openScans == 0, let tr else { return }
+        if let latest = store.latestVersionHint(), let read = try? tr.getReadVersion(), read >= latest { return }
+        retireStoreTransaction()
+        current.removeAll()
+    }
+
+    /// The newest committed values of `keys`, read in a store transaction
+    /// of their own: after this transaction took the lock of the row they
+    /// belong to, no one else can change them.
+    public func readCurrent(_ keys: [Bytes]) throws(StoreError) -> [Bytes?] {
+        let t = try store.beginTransaction()
+        defer {
+            pastCounters += t.counters
+            t.cancel()
+        }
+        return try t.getMany(keys, snapshot: true)
+    }
+
+    public func isAdopted(_ key: Bytes) -> Bool { !current.isEmpty && current[HashedKey(key)] != nil }
+
+    /// From now on `key` reads as `value` where the snapshot would answer
+    /// (own writes still come first).
+    public func adoptCurrent(_ key: Bytes, _ value: Bytes?) {
+        current[HashedKey(key)] = .some(value)
+    }
+
     /// Bulk mode: sends the buffered writes in a store transaction of their
     /// own (blind writes: it cannot conflict), then starts reading afresh.
     public func flush() throws(StoreError) {
@@ -138,12 +188,16 @@ public final class Transaction {
 
     /// The value any version of the transaction knows (SnapshotAny): what
     /// own writes last had, even deleted, else the snapshot.
-    public func getAnyVersion(_ key: Bytes) throws(StoreError) -> Bytes? {
-        if let v = buffer.anyValue(key) { return v }
+    public func getAnyVersion(_ key: Bytes, skipping: ((Bytes) -> Bool)? = nil) throws(StoreError) -> Bytes? {
+        if let v = buffer.anyValue(key, skipping: skipping) { return v }
         return try snapshotGet(key)
     }
 
+    /// The value of `key` in this transaction's snapshot, own writes aside.
+    public func snapshotValue(_ key: Bytes) throws(StoreError) -> Bytes? { try snapshotGet(key) }
+
     private func snapshotGet(_ key: Bytes) throws(StoreError) -> Bytes? {
+        if !current.isEmpty, let hit = current[HashedKey(key)] { return hit }
         if let hit = cache[HashedKey(key)] { return hit }
         if let hit = inRecentBatch(key) { return hit }
         let v = try storeTransaction().get(key, snapshot: true)
@@ -153,6 +207,7 @@ public final class Transaction {
     }
 
     private func noteRead(_ key: Bytes) {
+        guard mode == .serializable else { return }
         if !conflictParents.isEmpty {
             let p = Self.parent(key)
             if conflictParents.insert(p).inserted { conflictBytes += Self.parentRangeCost(p) }
@@ -205,7 +260,13 @@ public final class Transaction {
             case .value(let v, _): out[i] = v
             case .deleted: out[i] = nil
             case .unwritten:
-                if let hit = cache[HashedKey(k)] { out[i] = hit } else { missing.append(i) }
+                if !current.isEmpty, let hit = current[HashedKey(k)] {
+                    out[i] = hit
+                } else if let hit = cache[HashedKey(k)] {
+                    out[i] = hit
+                } else {
+                    missing.append(i)
+                }
             }
         }
         if !missing.isEmpty {
@@ -233,9 +294,32 @@ public final class Transaction {
         }
     }
 
-    /// A scan of [range) as `vis` sees it, merging own writes.
-    public func scan(_ range: KeyRange, _ vis: Visibility, reverse: Bool = false, firstBatch: Int = 64) -> ScanIterator {
-        ScanIterator(self, range, vis, reverse: reverse, firstBatch: firstBatch)
+    /// A scan of [range) as `vis` sees it, merging own writes. `reader`: a
+    /// store transaction to read instead of the snapshot (`currentReader`).
+    public func scan(_ range: KeyRange, _ vis: Visibility, reverse: Bool = false, firstBatch: Int = 64,
+                     reader: (any StoreTransaction)? = nil) -> ScanIterator {
+        ScanIterator(self, range, vis, reverse: reverse, firstBatch: firstBatch, reader: reader)
+    }
+
+    /// A store transaction reading the newest committed state, for reads
+    /// that must not see the snapshot (SnapshotDirty).
+    public func currentReader() throws(StoreError) -> any StoreTransaction { try store.beginTransaction() }
+
+    /// Values of `keys` as own writes (`vis`) over the newest committed state.
+    public func getManyCurrent(_ keys: [Bytes], _ vis: Visibility) throws(StoreError) -> [Bytes?] {
+        var out = [Bytes?](repeating: nil, count: keys.count)
+        var missing: [Int] = []
+        for (i, k) in keys.enumerated() {
+            switch buffer.state(k, vis) {
+            case .value(let v, _): out[i] = v
+            case .deleted: out[i] = nil
+            case .unwritten: missing.append(i)
+            }
+        }
+        if !missing.isEmpty {
+            for (j, v) in try readCurrent(missing.map { keys[$0] }).enumerated() { out[missing[j]] = v }
+        }
+        return out
     }
 
     /// Scans of several ranges whose first batches (of `firstBatch`
@@ -246,9 +330,22 @@ public final class Transaction {
     public func scanMany(_ ranges: [KeyRange], _ vis: Visibility, firstBatch: Int,
                          snapshot: Bool = false) throws(StoreError) -> [ScanIterator] {
         guard !ranges.isEmpty else { return [] }
-        let batches = try storeTransaction().getRanges(ranges, options: RangeOptions(limit: firstBatch, snapshot: snapshot,
+        let batches = try storeTransaction().getRanges(ranges, options: RangeOptions(limit: firstBatch, snapshot: snapshot || mode == .snapshot,
                                                                                      mode: .iterator))
         return zip(ranges, batches).map { ScanIterator(self, $0, vis, reverse: false, firstBatch: firstBatch, first: $1) }
+    }
+
+    /// Scans of several ranges as `vis` sees own writes over the newest
+    /// committed state — not the snapshot — read in a store transaction of
+    /// their own (uniqueness checks under row and key locks, SnapshotDirty).
+    public func scanManyCurrent(_ ranges: [KeyRange], _ vis: Visibility, firstBatch: Int) throws(StoreError) -> [ScanIterator] {
+        guard !ranges.isEmpty else { return [] }
+        let reader = try store.beginTransaction()
+        let batches = try reader.getRanges(ranges, options: RangeOptions(limit: firstBatch, snapshot: true, mode: .iterator))
+        pastCounters += reader.counters
+        return zip(ranges, batches).map {
+            ScanIterator(self, $0, vis, reverse: false, firstBatch: firstBatch, first: $1, reader: reader)
+        }
     }
 
     /// Reads the first batches of these ranges now, in one round trip, so
@@ -262,7 +359,7 @@ public final class Transaction {
         seen.reserveCapacity(ranges.count)
         let missing = ranges.filter { rangeCache[HashedKey($0.begin)]?.end != $0.end && seen.insert(HashedKey($0.begin)).inserted }
         if !missing.isEmpty {
-            let got = try storeTransaction().getRanges(missing, options: RangeOptions(limit: firstBatch, mode: .iterator))
+            let got = try storeTransaction().getRanges(missing, options: RangeOptions(limit: firstBatch, snapshot: mode == .snapshot, mode: .iterator))
             if rangeCache.count + missing.count > Self.cacheLimit { rangeCache.removeAll(keepingCapacity: true) }
             for (r, b) in zip(missing, got) {
                 rangeCache[HashedKey(r.begin)] = (r.end, b)
@@ -274,12 +371,19 @@ public final class Transaction {
 
     /// A range read for scans (not cached key by key: scans read each key
     /// once), kept among the recent batches.
-    func readBatch(_ begin: Bytes, _ end: Bytes, limit: Int, reverse: Bool, iteration: Int) throws(StoreError) -> KVBatch {
+    /// `reader`: a store transaction of the scan's own (`scanManyCurrent`).
+    func readBatch(_ begin: Bytes, _ end: Bytes, limit: Int, reverse: Bool, iteration: Int,
+                   reader: (any StoreTransaction)? = nil) throws(StoreError) -> KVBatch {
+        if let reader {
+            return try reader.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
+                                       options: RangeOptions(limit: limit, reverse: reverse, snapshot: true, mode: .iterator,
+                                                             iteration: iteration))
+        }
         if !reverse, iteration == 1, !rangeCache.isEmpty, let c = rangeCache[HashedKey(begin)], c.end == end, c.batch.count <= limit {
             return c.batch
         }
         let b = try storeTransaction().getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
-                                                options: RangeOptions(limit: limit, reverse: reverse, mode: .iterator,
+                                                options: RangeOptions(limit: limit, reverse: reverse, snapshot: mode == .snapshot, mode: .iterator,
                                                                       iteration: iteration))
         if !b.isEmpty {
             if recentBatches.count >= Self.recentBatchLimit { recentBatches.removeFirst() }
@@ -345,7 +449,8 @@ public final class Transaction {
     /// buffered writes, the atomic operations, the point reads' conflicts,
     /// and what the store transaction holds (its range reads' conflicts).
     public var estimatedCommitSize: Int {
-        buffer.mutationBytes + atomicBytes + conflictBytes + (tr?.approximateSize ?? 0)
+        if mode == .snapshot { return buffer.mutationBytes + atomicBytes }
+        return buffer.mutationBytes + atomicBytes + conflictBytes + (tr?.approximateSize ?? 0)
     }
 
     /// FoundationDB's 10 MB limit, checked as the writes come rather than at
@@ -374,6 +479,20 @@ public final class Transaction {
     @discardableResult
     public func commit() throws(StoreError) -> Int64 {
         defer { finish() }
+        if mode == .snapshot {
+            // Writes only, in a store transaction of their own: it reads
+            // nothing, so it cannot conflict.
+            if let tr {
+                pastCounters += tr.counters
+                tr.cancel()
+                self.tr = nil
+            }
+            guard hasWrites else { return -1 }
+            let t = try store.beginTransaction()
+            tr = t
+            try apply(to: t)
+            return try t.commit()
+        }
         guard hasWrites else {
             if let tr {
                 try addPointConflicts(to: tr)

@@ -113,7 +113,9 @@ public final class WriteBuffer {
             } else {
                 // A key keeps at most one version per command and subtransaction.
                 if let last = chain!.last, last.cid == v.cid, last.subid == v.subid {
-                    if v.value == nil && v.prior == nil { v.prior = last.value ?? last.prior }
+                    // The value before this command's, for SnapshotAny (a
+                    // delete's; a moved row's mark's: `anyValue(skipping:)`).
+                    if v.prior == nil { v.prior = last.value ?? last.prior }
                     v.fresh = last.fresh
                     chain![chain!.count - 1] = v
                 } else {
@@ -176,6 +178,7 @@ public final class WriteBuffer {
     /// The latest version of key regardless of visibility, with the command
     /// that made it (tuple_delete/update/lock need "modified by whom?").
     public func latestVersion(_ key: Bytes) -> Version? { entries[key]?.last }
+    public func firstVersion(_ key: Bytes) -> Version? { entries[key]?.first }
 
     /// Whether the latest write of `key` replaced a value that existed
     /// before it (an update) rather than creating the key (an insert).
@@ -186,10 +189,12 @@ public final class WriteBuffer {
 
     /// Any version of the key's value this transaction knows: the latest
     /// value, or what a delete removed (fetch with SnapshotAny).
-    public func anyValue(_ key: Bytes) -> Bytes? {
+    /// `skipping`: values that stand for no row (a moved row's mark),
+    /// looked past to the value before them.
+    public func anyValue(_ key: Bytes, skipping: ((Bytes) -> Bool)? = nil) -> Bytes? {
         guard let chain = entries[key] else { return nil }
         for v in chain.reversed() {
-            if let value = v.value { return value }
+            if let value = v.value, !(skipping?(value) ?? false) { return value }
             if let prior = v.prior { return prior }
         }
         return nil

@@ -19,11 +19,14 @@ import PlinthTxn
     func insert(_ t: TransactionState, _ d: IndexDescriptor, _ v: IndexKey.Value, row: Int64,
                 check: UniqueCheckKind = .yes, depth: Int32 = 1) throws -> (conflict: Bool, violation: UniqueViolation?) {
         let tuple = indexTuple()
-        return try tuple.withUnsafeBytes {
+        let r = try tuple.withUnsafeBytes {
             try t.insertEntry(d, columns: IndexKey.encode([v], [column]), hasNull: false, row: row, tuple: $0,
-                              check: check, depth: depth, building: false, cid: 0, subid: 1)
+                              check: check, depth: depth, building: false, cid: 0, lockContext: lockContext)
         }
+        return (r.conflict, r.checks.violation)
     }
+
+    let lockContext = LockContext(subid: 1, waitXid: 100, topXid: 100)
 
     func rows(_ f: SessionFixture, _ d: IndexDescriptor, _ keys: [ScanKeySpec]) throws -> [Int64] {
         try f.inTransaction { _ in
@@ -42,9 +45,9 @@ import PlinthTxn
         #expect(try insert(t, d, .int(7), row: 1).violation == nil)
         #expect(try insert(t, d, .int(7), row: 2).violation == nil)
         // A nested statement's end (depth 2) does not run its caller's checks.
-        #expect(try t.statementEvent(.executorFinished(depth: 1)) == nil)
+        #expect(try t.statementEvent(.executorFinished(depth: 1), lockContext).violation == nil)
         // The statement's own end does, before its AFTER triggers.
-        let v = try t.statementEvent(.executorFinishing(depth: 0))
+        let v = try t.statementEvent(.executorFinishing(depth: 0), lockContext).violation
         #expect(v?.indexOID == 5000)
         #expect(v?.tuple.count == 16)
         f.session.abort()

@@ -222,10 +222,19 @@ def test_kill9_loop_during_commits(ctx):
         if victim == "postmaster":
             s.kill9()
         else:
-            pids = s.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                           "AND pid <> pg_backend_pid()").split()
             ready = s.log_text().count(s.READY)
-            os.kill(int(rng.choice(pids)), 9)
+            # A client's backend may end between the listing and the kill
+            # (its client reconnects): pick another.
+            for _ in range(50):
+                pids = s.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                               "AND pid <> pg_backend_pid()").split()
+                try:
+                    os.kill(int(rng.choice(pids)), 9)
+                    break
+                except (ProcessLookupError, IndexError):
+                    time.sleep(0.05)
+            else:
+                raise AssertionError("no client backend to kill")
             s.wait_crash_restart(ready)
         for c in clients:
             c.stop = True

@@ -60,6 +60,13 @@ bool		plinth_interrupt_pending(void);
  */
 bool		plinth_interrupt_raised(void);
 
+/*
+ * Whether transaction `xid` of this server is still running
+ * (TransactionIdIsInProgress), inside plinth_pg_try. Returns false when that
+ * raised an error: it waits to be re-raised.
+ */
+bool		plinth_transaction_in_progress(uint32_t xid, bool *running);
+
 /* ---- configuration ------------------------------------------------- */
 
 /* The settings the store needs, read by the shim from the GUCs. */
@@ -80,6 +87,8 @@ typedef struct PlinthConfig
 	const char *server_id_path; /* file with this server's identity */
 	int32_t		backend_id;		/* spreads statistics counters */
 	bool		bulk_load;		/* plinth.bulk_load */
+	int32_t		isolation;		/* XactIsoLevel: XACT_READ_COMMITTED (1) ... */
+	int64_t		incarnation;	/* the postmaster's start time */
 } PlinthConfig;
 
 /* ---- rows ---------------------------------------------------------- */
@@ -113,6 +122,8 @@ typedef struct PlinthVisibility
 	bool		any_version;	/* SnapshotAny: even rows this transaction deleted */
 	uint32_t	curcid;			/* MVCC: own writes of commands < curcid;
 								 * SnapshotAny: the current command */
+	bool		current;		/* SnapshotDirty: the newest committed rows,
+								 * not the snapshot's */
 } PlinthVisibility;
 
 /* Transaction events passed to Swift (a subset of XactEvent). */
@@ -145,6 +156,46 @@ typedef struct PlinthModify
 	uint32_t	cmax;			/* for SELF_MODIFIED: the command that did it */
 	PlinthRow	old;			/* for OK: the row as it was */
 } PlinthModify;
+
+/*
+ * Whom to wait for before trying again: a running transaction that holds a
+ * conflicting row or key lock (RowLocks.swift).
+ */
+typedef struct PlinthLockWait
+{
+	bool		blocked;
+	bool		local;			/* runs on this server: wait for wait_xid */
+	uint32_t	wait_xid;		/* the (sub)transaction that took the lock */
+	int64_t		holder_server;
+	int64_t		holder_incarnation;
+	int64_t		holder_xid;		/* its top-level FullTransactionId */
+} PlinthLockWait;
+
+/* The ids a lock is taken under. */
+typedef struct PlinthLockIds
+{
+	uint32_t	subid;			/* SubTransactionId: a savepoint's rollback gives it back */
+	uint32_t	wait_xid;		/* GetCurrentTransactionId() */
+	int64_t		top_xid;		/* GetTopFullTransactionId() */
+} PlinthLockIds;
+
+/* What taking a row's lock found (RowLockOutcome). */
+typedef enum PlinthRowLockOutcome
+{
+	PLINTH_ROW_CURRENT = 0,		/* locked; this transaction sees the newest version */
+	PLINTH_ROW_UPDATED,			/* locked; newer version committed since the snapshot */
+	PLINTH_ROW_DELETED,			/* locked; deleted since the snapshot */
+	PLINTH_ROW_MOVED,			/* locked; moved to row id moved_to since the snapshot */
+	PLINTH_ROW_BLOCKED			/* wait for `wait`, then try again */
+} PlinthRowLockOutcome;
+
+typedef struct PlinthRowLock
+{
+	PlinthRowLockOutcome outcome;
+	int64_t		moved_to;
+	bool		newer;			/* the version now seen is newer than the snapshot's */
+	PlinthLockWait wait;
+} PlinthRowLock;
 
 /* Estimates for the planner. */
 typedef struct PlinthRelStats
@@ -237,6 +288,7 @@ typedef struct PlinthUniqueViolation
 	uint32_t	index_oid;
 	const void *tuple;			/* the index tuple of the row's entry */
 	size_t		tuple_len;
+	PlinthLockWait wait;		/* blocked: wait, then run the checks again */
 } PlinthUniqueViolation;
 
 /* Scan key flags. */
@@ -271,7 +323,8 @@ typedef enum PlinthStatementEvent
 	PLINTH_STATEMENT_UTILITY_FINISHED,
 	PLINTH_STATEMENT_INDEX_BUILT,
 	PLINTH_STATEMENT_COPY_BATCH,
-	PLINTH_STATEMENT_PRE_COMMIT
+	PLINTH_STATEMENT_PRE_COMMIT,
+	PLINTH_STATEMENT_UNIQUE_CHECKS	/* the checks from `depth` on, after a wait */
 } PlinthStatementEvent;
 
 /* Test support: a Postgres call that raises for bad input (int4in). */
@@ -322,8 +375,10 @@ void		plinth_swift_configure(const PlinthConfig *config);
 void		plinth_swift_set_parallel_worker(bool yes);
 PlinthStatus plinth_swift_xact_event(PlinthXactEvent event);
 void		plinth_swift_subxact_event(PlinthSubXactEvent event, uint32_t subid, uint32_t parent);
-PlinthStatus plinth_swift_statement_event(PlinthStatementEvent event, int32_t depth,
+PlinthStatus plinth_swift_statement_event(PlinthStatementEvent event, int32_t depth, const PlinthLockIds *ids,
 										  PlinthUniqueViolation *violation);
+void		plinth_swift_statement_snapshot(int32_t isolation, bool top_level);
+PlinthStatus plinth_swift_holder_running(const PlinthLockWait *wait, bool *running);
 void		plinth_swift_statement_start(void);
 void		plinth_swift_statement_end(void);
 void		plinth_swift_counters(PlinthCounters *session, PlinthCounters *statement);
@@ -348,12 +403,16 @@ PlinthFetcherHandle plinth_swift_fetcher_new(void);
 void		plinth_swift_fetcher_release(PlinthFetcherHandle fetcher);
 PlinthStatus plinth_swift_fetch(int64_t table, int64_t row_id, PlinthVisibility vis, PlinthFetcherHandle fetcher,
 								bool *found, PlinthRow *row);
-PlinthStatus plinth_swift_delete(int64_t table, int64_t row_id, uint32_t cid, uint32_t subid,
+PlinthStatus plinth_swift_delete(int64_t table, int64_t row_id, uint32_t cid, uint32_t subid, bool taking_back,
 								 PlinthFetcherHandle fetcher, PlinthModify *result);
 PlinthStatus plinth_swift_replace(int64_t table, int64_t row_id, const void *tuple, size_t len,
 								  uint32_t cid, uint32_t subid, uint32_t xid, PlinthModify *result);
 PlinthStatus plinth_swift_lock(int64_t table, int64_t row_id, uint32_t cid, bool exclusive,
 							   PlinthFetcherHandle fetcher, PlinthModify *result);
+PlinthStatus plinth_swift_lock_row(int64_t table, int64_t row_id, int32_t mode, bool deferrable,
+								   const PlinthLockIds *ids, PlinthRowLock *result);
+PlinthStatus plinth_swift_row_moved(int64_t table, int64_t row_id, int64_t to, uint32_t cid, uint32_t subid,
+									uint64_t writer);
 
 /* TableEntryPoints.swift: scans (released with plinth_swift_scan_release) */
 PlinthStatus plinth_swift_scan_begin(int64_t table, PlinthVisibility vis, int64_t low, int64_t high,
@@ -367,7 +426,8 @@ void		plinth_swift_scan_release(PlinthRowSourceHandle scan);
 PlinthStatus plinth_swift_index_insert(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
 									   int64_t row_id, const void *tuple, size_t tuple_len,
 									   PlinthUniqueCheck check, int32_t depth, bool building, uint32_t cid,
-									   uint32_t subid, bool *conflict, PlinthUniqueViolation *violation);
+									   const PlinthLockIds *ids, bool *conflict, PlinthUniqueViolation *violation,
+									   PlinthLockWait *retry);
 PlinthStatus plinth_swift_index_delete(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
 									   int64_t row_id, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_parent_key_note(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n);

@@ -1,0 +1,328 @@
+import PlinthEncoding
+import PlinthStore
+import PlinthTxn
+
+// Row locks (docs/design.md, "Row locks"). Heap keeps a row's locker in the
+// tuple's xmax and waiters wait for that transaction; Plinth keeps each lock
+// as a key of the volatile space — (row, holder) -> mode — so that every
+// server sharing the store sees it, and a lock is held for as long as its
+// holder runs: a lock whose holder ended is free, whoever finds it first
+// clears it. Holders clear their own when they end.
+
+/// Postgres's LockTupleMode, in its order.
+public enum RowLockMode: UInt8, Comparable, Sendable {
+    case keyShare = 0      // FOR KEY SHARE (foreign key checks)
+    case share = 1         // FOR SHARE
+    case noKeyUpdate = 2   // FOR NO KEY UPDATE, UPDATE of no key column
+    case update = 3        // FOR UPDATE, DELETE, UPDATE of a key column
+
+    /// Heap's conflict table: KEY SHARE conflicts only with UPDATE, SHARE
+    /// with both update modes, NO KEY UPDATE with all but KEY SHARE, UPDATE
+    /// with all — which is ranks adding up to 3 or more.
+    public func conflicts(with other: RowLockMode) -> Bool { rawValue + other.rawValue >= 3 }
+
+    public static func < (a: RowLockMode, b: RowLockMode) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What an attempt to lock found.
+public enum LockAttempt: Equatable, Sendable {
+    case acquired
+    /// A running transaction holds a conflicting lock. `local`: it runs on
+    /// this server (same incarnation), so `waitXid` names it to Postgres's
+    /// lock manager; otherwise its end shows in the store.
+    case blocked(LockHolder, waitXid: UInt32, local: Bool)
+}
+
+/// The locks one Postgres transaction holds, by the prefix of their keys:
+/// per subtransaction that took or strengthened them, so that a rollback to
+/// a savepoint gives back what it took (as heap's do).
+struct HeldLocks {
+    var holder: LockHolder?
+    var objects: [HashedKey: [(subid: UInt32, mode: RowLockMode, waitXid: UInt32)]] = [:]
+    /// Whether the transaction's record (`Keyspace.Live.transactionKey`)
+    /// is written: remote waiters watch it.
+    var recorded = false
+    /// Past this many objects a transaction stops remembering them; their
+    /// keys are left for whoever meets them (their holder will have ended).
+    static let remembered = 200_000
+    var forgotten = false
+
+    func mode(_ prefix: Bytes) -> RowLockMode? {
+        objects[HashedKey(prefix)]?.map(\.mode).max()
+    }
+}
+
+/// The row locks of a statement that changes (or locks) many rows: past its
+/// first `immediate` ones, taken `batch` at a time — one volatile
+/// transaction and one read of the rows' newest versions per batch rather
+/// than per row; on FoundationDB, a few round trips per batch instead of a
+/// few per row. A row in a batch is assumed unchanged since the statement's
+/// snapshot when Postgres asks; the batch then checks it. A lock another
+/// transaction holds is waited for as always; a row another transaction
+/// changed after the snapshot cannot be re-checked by EvalPlanQual any more,
+/// so the statement fails with 40001 — where heap would re-check the row.
+/// Only statements that change more than `immediate` rows, racing another
+/// writer of the same rows, see it.
+struct DeferredRowLocks {
+    static let immediate = 16
+    static let batch = 256
+
+    struct Entry {
+        let prefix: Bytes
+        let key: Bytes
+        let table: Int64
+        let row: Int64
+        let mode: RowLockMode
+        let seen: Bytes?
+        let ctx: LockContext
+    }
+
+    /// Locks the running statement took one by one.
+    var statementLocks = 0
+    private(set) var pending: [Entry] = []
+    private var keys: Set<HashedKey> = []
+
+    var count: Int { pending.count }
+    func isPending(_ key: Bytes) -> Bool { !keys.isEmpty && keys.contains(HashedKey(key)) }
+
+    mutating func append(_ e: Entry) {
+        pending.append(e)
+        keys.insert(HashedKey(e.key))
+    }
+
+    mutating func removeFirst(_ n: Int) {
+        for e in pending.prefix(n) { keys.remove(HashedKey(e.key)) }
+        pending.removeFirst(n)
+    }
+
+    /// A rollback to a savepoint: its rows' changes are gone, and so is
+    /// their need for a lock.
+    mutating func drop(subid: UInt32) {
+        pending.removeAll { $0.ctx.subid >= subid }
+        keys = Set(pending.map { HashedKey($0.key) })
+    }
+}
+
+extension TransactionState {
+    /// Takes the batched row locks (`DeferredRowLocks`); returns whom to
+    /// wait for when a running transaction holds one (call again after).
+    /// Throws 40001 for a row changed since the statement's snapshot.
+    public func takeDeferredLocks() throws(PlinthError) -> LockAttempt? {
+        while deferred.count > 0 {
+            let first = deferred.pending[0]
+            let run = deferred.pending.prefix { $0.mode == first.mode && $0.ctx.subid == first.ctx.subid }
+                .prefix(DeferredRowLocks.batch)
+            let (taken, blocked) = try lock(prefixes: run.map(\.prefix), mode: first.mode, subid: first.ctx.subid,
+                                            waitXid: first.ctx.waitXid, topXid: first.ctx.topXid)
+            if taken > 0 {
+                let done = Array(run.prefix(taken))
+                let newest = try storeCall { () throws(StoreError) in try txn.readCurrent(done.map(\.key)) }
+                for (e, now) in zip(done, newest) where !Self.unchanged(e, now) {
+                    throw PlinthError(sqlstate: .serializationFailure,
+                                      message: "could not serialize access due to concurrent update",
+                                      detail: "Row \(e.row) of store table \(e.table) was changed by another transaction after this statement's snapshot; the statement changes too many rows to re-check them one by one.",
+                                      hint: "Retry the transaction.")
+                }
+                deferred.removeFirst(taken)
+            }
+            if let blocked { return blocked }
+        }
+        return nil
+    }
+
+    /// Whether a batched row is as the statement saw it: for FOR KEY SHARE,
+    /// still there (its key could only change under a lock that conflicts);
+    /// otherwise the same version.
+    private static func unchanged(_ e: DeferredRowLocks.Entry, _ now: Bytes?) -> Bool {
+        if e.mode == .keyShare { return now.map { !RowFormat.isMoved($0) } ?? false }
+        return now == e.seen
+    }
+
+    /// Takes a lock on the object whose lock keys start with `prefix` (a row,
+    /// a unique key), in `mode`, for subtransaction `subid`; `waitXid` is
+    /// the (sub)transaction id Postgres knows this lock by, `topXid` the
+    /// transaction's FullTransactionId. Never waits: a conflicting running
+    /// holder is returned for the caller to wait for (through Postgres's
+    /// lock manager when it is local), then to try again.
+    public func lock(prefix: Bytes, mode: RowLockMode, subid: UInt32, waitXid: UInt32,
+                     topXid: Int64) throws(PlinthError) -> LockAttempt {
+        try lock(prefixes: [prefix], mode: mode, subid: subid, waitXid: waitXid, topXid: topXid).blocked ?? .acquired
+    }
+
+    /// Locks of several objects in one volatile transaction, in order, up
+    /// to the first a running transaction holds: returns how many were
+    /// taken (they stay taken) and what blocked the next.
+    public func lock(prefixes: [Bytes], mode: RowLockMode, subid: UInt32, waitXid: UInt32,
+                     topXid: Int64) throws(PlinthError) -> (acquired: Int, blocked: LockAttempt?) {
+        var todo: [Bytes] = []
+        var skipped = 0
+        for p in prefixes {
+            if todo.isEmpty, let held = locks.mode(p), held >= mode { skipped += 1 } else { todo.append(p) }
+        }
+        guard !todo.isEmpty else { return (prefixes.count, nil) }
+        let me = try session.lockHolder(topXid: topXid)
+        locks.holder = me
+        let writeRecord = !locks.recorded
+        let (taken, blocked) = try storeCall { () throws(StoreError) -> (Int, LockAttempt?) in
+            try session.transact(volatile: true) { tr throws(StoreError) -> (Int, LockAttempt?) in
+                // Every object's locks in one round trip.
+                let ranges = todo.map { let (b, e) = Keyspace.prefixRange($0); return KeyRange(b, e) }
+                let firsts = try tr.getRanges(ranges, options: RangeOptions(limit: 0, mode: .wantAll))
+                var taken = 0
+                for (prefix, first) in zip(todo, firsts) {
+                    if let held = locks.mode(prefix), held >= mode {
+                        taken += 1
+                        continue
+                    }
+                    if let b = try conflictingHolder(tr, prefix, mode, me, first: first) {
+                        if taken > 0 && writeRecord { try tr.set(Keyspace.Live.transactionKey(me), []) }
+                        return (taken, b)
+                    }
+                    try tr.set(prefix + me.bytes, Keyspace.Live.lockValue(mode: max(mode, locks.mode(prefix) ?? mode).rawValue,
+                                                                          waitXid: waitXid))
+                    taken += 1
+                }
+                if writeRecord { try tr.set(Keyspace.Live.transactionKey(me), []) }
+                return (taken, nil)
+            }
+        }
+        for prefix in todo[0..<taken] where locks.mode(prefix).map({ $0 < mode }) ?? true {
+            if locks.objects.count < HeldLocks.remembered || locks.objects[HashedKey(prefix)] != nil {
+                locks.objects[HashedKey(prefix), default: []].append((subid, mode, waitXid))
+            } else {
+                locks.forgotten = true
+            }
+        }
+        if taken > 0 { locks.recorded = true }
+        return (skipped + taken, blocked)
+    }
+
+    /// The first running transaction whose lock on the object conflicts
+    /// with `mode`; locks of holders that ended are cleared on the way.
+    private func conflictingHolder(_ tr: any StoreTransaction, _ prefix: Bytes, _ mode: RowLockMode,
+                                   _ me: LockHolder, first: KVBatch? = nil) throws(StoreError) -> LockAttempt? {
+        let (b, e) = Keyspace.prefixRange(prefix)
+        var batch: KVBatch
+        if let first {
+            batch = first
+        } else {
+            batch = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e), options: RangeOptions(limit: 0, mode: .wantAll))
+        }
+        while true {
+            for i in 0..<batch.count {
+                let key = batch.keyBytes(i)
+                guard let holder = key.withUnsafeBytes({ LockHolder.parse($0, at: prefix.count) }),
+                      let (m, w) = Keyspace.Live.parseLockValue(batch.value(i)),
+                      let theirs = RowLockMode(rawValue: m) else {
+                    try tr.clear(key)   // not a lock Plinth wrote: no one holds it
+                    continue
+                }
+                if holder == me || !theirs.conflicts(with: mode) { continue }
+                let local = holder.server == me.server && holder.incarnation == me.incarnation
+                if try session.isRunning(holder, local: local, waitXid: w, tr) {
+                    return .blocked(holder, waitXid: w, local: local)
+                }
+                try tr.clear(key)
+            }
+            guard batch.more, batch.count > 0 else { return nil }
+            batch = try tr.getRange(.firstGreaterThan(batch.keyBytes(batch.count - 1)), .firstGreaterOrEqual(e),
+                                    options: RangeOptions(limit: 0, mode: .wantAll))
+        }
+    }
+
+    /// A running transaction other than this one holding a lock on the
+    /// object that conflicts with `mode` (nil: none). Takes nothing.
+    public func runningHolder(of prefix: Bytes, conflictingWith mode: RowLockMode, topXid: Int64) throws(PlinthError) -> LockAttempt? {
+        let me = try session.lockHolder(topXid: topXid)
+        return try storeCall { () throws(StoreError) -> LockAttempt? in
+            try session.transact(volatile: true) { tr throws(StoreError) in try conflictingHolder(tr, prefix, mode, me) }
+        }
+    }
+
+    /// A rollback to a savepoint: the locks its subtransactions took go
+    /// back to what the transaction held before.
+    public func releaseLocks(subid: UInt32) throws(PlinthError) {
+        deferred.drop(subid: subid)
+        guard let me = locks.holder else { return }
+        var changed: [(Bytes, (RowLockMode, UInt32)?)] = []
+        for (k, stack) in locks.objects where stack.contains(where: { $0.subid >= subid }) {
+            let kept = stack.filter { $0.subid < subid }
+            if kept.isEmpty {
+                locks.objects[k] = nil
+                changed.append((k.bytes, nil))
+            } else {
+                locks.objects[k] = kept
+                let strongest = kept.max { $0.mode < $1.mode }!
+                changed.append((k.bytes, (strongest.mode, strongest.waitXid)))
+            }
+        }
+        guard !changed.isEmpty else { return }
+        try storeCall { () throws(StoreError) in
+            try session.transact(volatile: true) { tr throws(StoreError) in
+                for (prefix, keep) in changed {
+                    if let (mode, w) = keep {
+                        try tr.set(prefix + me.bytes, Keyspace.Live.lockValue(mode: mode.rawValue, waitXid: w))
+                    } else {
+                        try tr.clear(prefix + me.bytes)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The transaction ended (committed in the store, or rolled back): its
+    /// locks and its record go, record last — a remote waiter that sees the
+    /// record gone finds the locks free too (`isRunning`).
+    func releaseAllLocks() throws(StoreError) {
+        guard let me = locks.holder, locks.recorded else { return }
+        let keys = locks.objects.keys.map { $0.bytes + me.bytes }
+        var i = 0
+        // Many locks: several volatile transactions, each well under the limits.
+        repeat {
+            let slice = keys[i..<min(i + 10_000, keys.count)]
+            try session.transact(volatile: true) { tr throws(StoreError) in
+                for k in slice { try tr.clear(k) }
+                if i + slice.count >= keys.count { try tr.clear(Keyspace.Live.transactionKey(me)) }
+            }
+            i += slice.count
+        } while i < keys.count
+        locks = HeldLocks()
+    }
+}
+
+extension Session {
+    /// This transaction as a lock holder.
+    func lockHolder(topXid: Int64) throws(PlinthError) -> LockHolder {
+        let me = LockHolder(server: try server(), incarnation: config.incarnation, xid: topXid)
+        try recordIncarnation()
+        return me
+    }
+
+    /// Records this run of the server in the volatile space, once per
+    /// backend: locks of its earlier runs are then known to be free.
+    public func recordIncarnation() throws(PlinthError) {
+        guard !incarnationRecorded else { return }
+        let key = Keyspace.Live.serverKey(try server())
+        let value = StoredInt.encode(config.incarnation)
+        try storeCall { () throws(StoreError) in
+            try transact(volatile: true) { tr throws(StoreError) in
+                if try tr.get(key, snapshot: false) != value { try tr.set(key, value) }
+            }
+        }
+        incarnationRecorded = true
+    }
+
+    /// Whether a lock's holder still runs. On this server Postgres knows
+    /// (`transactionRunning`); elsewhere, its record is still in the store
+    /// and its server has not restarted since (a new incarnation).
+    func isRunning(_ holder: LockHolder, local: Bool, waitXid: UInt32,
+                   _ tr: any StoreTransaction) throws(StoreError) -> Bool {
+        if local { return try transactionRunning(UInt32(truncatingIfNeeded: holder.xid)) }
+        guard try tr.get(Keyspace.Live.transactionKey(holder), snapshot: false) != nil else { return false }
+        if let v = try tr.get(Keyspace.Live.serverKey(holder.server), snapshot: false),
+           let now = StoredInt.decode(v), now != holder.incarnation {
+            return false
+        }
+        return true
+    }
+}
