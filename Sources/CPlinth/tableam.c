@@ -30,6 +30,9 @@
 #include "catalog/index.h"
 #include "catalog/storage.h"
 #include "catalog/storage_xlog.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "commands/vacuum.h"
 #include "commands/progress.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
@@ -40,6 +43,7 @@
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/timestamp.h"
@@ -701,18 +705,20 @@ static const LOCKMODE plinth_tuple_hwlock[] = {
  * (tmfd->ctid: where the newest version is — the same TID for a row updated
  * in place; its newest version is what this transaction reads from now on),
  * TM_Deleted, or TM_WouldBlock (SKIP LOCKED, or no wait allowed).
- * `*newer`: the version this transaction now sees is newer than its
- * snapshot's (EvalPlanQual must re-check it). `deferrable`: the lock may be
+ * TM_Updated is said once: asked again, the row is locked and its newest
+ * version is the one this transaction sees — as heap says TM_Ok for the
+ * newest version it already locked. `deferrable`: the lock may be
  * taken in a batch with others (RowLocks.swift; only for a row the
  * statement's snapshot has, never a newer version EvalPlanQual follows).
  */
 static TM_Result
 plinth_lock_row(Relation rel, ItemPointer tid, LockTupleMode mode, LockWaitPolicy policy, bool deferrable,
-				XLTW_Oper oper, TM_FailureData *tmfd, bool *newer)
+				XLTW_Oper oper, TM_FailureData *tmfd)
 {
 	PlinthRowLock lock;
 	PlinthLockIds ids;
 	bool		queued = false;
+	bool		tuple_locked = false;
 
 	plinth_lock_ids(&ids);
 	for (;;)
@@ -721,12 +727,21 @@ plinth_lock_row(Relation rel, ItemPointer tid, LockTupleMode mode, LockWaitPolic
 										   deferrable && policy == LockWaitBlock, &ids, &lock));
 		if (lock.outcome != PLINTH_ROW_BLOCKED)
 			break;
-		if (!queued)
+		/*
+		 * Queue on the tuple lock first, as heap does — unless this
+		 * transaction holds a lock on the row already: then it goes ahead of
+		 * the queue (strengthening a lock must not wait behind those waiting
+		 * for it, or they deadlock).
+		 */
+		if (!queued && lock.held && policy == LockWaitBlock)
+			queued = true;
+		else if (!queued)
 		{
 			switch (policy)
 			{
 				case LockWaitBlock:
 					LockTuple(rel, tid, plinth_tuple_hwlock[mode]);
+					tuple_locked = true;
 					break;
 				case LockWaitSkip:
 					return TM_WouldBlock;
@@ -740,9 +755,8 @@ plinth_lock_row(Relation rel, ItemPointer tid, LockTupleMode mode, LockWaitPolic
 		}
 		plinth_wait_for_holder(&lock.wait, rel, tid, oper);
 	}
-	if (queued)
+	if (tuple_locked)
 		UnlockTuple(rel, tid, plinth_tuple_hwlock[mode]);
-	*newer = lock.newer;
 	tmfd->xmax = InvalidTransactionId;
 	tmfd->cmax = InvalidCommandId;
 	switch (lock.outcome)
@@ -751,7 +765,10 @@ plinth_lock_row(Relation rel, ItemPointer tid, LockTupleMode mode, LockWaitPolic
 			tmfd->ctid = *tid;
 			return TM_Updated;
 		case PLINTH_ROW_MOVED:
-			plinth_row_to_tid(lock.moved_to, &tmfd->ctid);
+			if (lock.moved_to < 0)
+				ItemPointerSetMovedPartitions(&tmfd->ctid);
+			else
+				plinth_row_to_tid(lock.moved_to, &tmfd->ctid);
 			return TM_Updated;
 		case PLINTH_ROW_DELETED:
 			tmfd->ctid = *tid;
@@ -841,19 +858,21 @@ plinth_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snaps
 					Snapshot crosscheck, bool wait, TM_FailureData *tmfd, bool changingPart)
 {
 	TM_Result	r;
-	bool		newer;
 
 	plinth_writing();
 	tmfd->traversed = false;
 	if (plinth_tid_is_valid(tid))
 	{
 		r = plinth_lock_row(rel, tid, LockTupleExclusive, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Delete,
-							tmfd, &newer);
+							tmfd);
 		if (r != TM_Ok)
 			return r;
 	}
 	r = plinth_delete_row(rel, tid, cid, tmfd, NULL, false);
-
+	if (r == TM_Ok && changingPart)
+		/* Moved to another partition: a waiter on the row learns so. */
+		PLINTH_CHECK(plinth_swift_row_moved(plinth_store_id(rel), plinth_tid_to_row(tid), -1, cid, plinth_subid(),
+											U64FromFullTransactionId(GetTopFullTransactionId()), true));
 	if (r == TM_Ok)
 		pgstat_count_heap_delete(rel);
 	return r;
@@ -919,20 +938,47 @@ plinth_columns_unchanged(Relation rel, ItemPointer otid, TupleTableSlot *newslot
 }
 
 /*
+ * Whether an AFTER ROW UPDATE trigger (or a transition table) may fetch the
+ * old row by its TID — it would find the new one there. Foreign keys'
+ * triggers on the referenced table do not count: Postgres queues them only
+ * when a key column changes, and key columns are indexed, so such an UPDATE
+ * moves the row anyway.
+ */
+static bool
+plinth_update_fetches_old_row(Relation rel)
+{
+	TriggerDesc *trig = rel->trigdesc;
+
+	if (trig == NULL)
+		return false;
+	if (trig->trig_update_old_table || trig->trig_update_new_table)
+		return true;
+	if (!trig->trig_update_after_row)
+		return false;
+	for (int i = 0; i < trig->numtriggers; i++)
+	{
+		Trigger    *t = &trig->triggers[i];
+
+		if (TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_AFTER(t->tgtype) && TRIGGER_FOR_UPDATE(t->tgtype) &&
+			RI_FKey_trigger_type(t->tgfoid) == RI_TRIGGER_NONE)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Whether an UPDATE may write the new row under the old row's id, as heap's
  * HOT does within a page: when no index would see a difference (every
  * column an index key, expression or predicate uses is unchanged) and no
- * AFTER ROW UPDATE trigger will fetch the old row by its TID (it would find
- * the new one there).
+ * AFTER ROW UPDATE trigger will fetch the old row by its TID.
  */
 static bool
 plinth_update_keeps_row_id(Relation rel, ItemPointer otid, TupleTableSlot *newslot)
 {
-	TriggerDesc *trig = rel->trigdesc;
 	Bitmapset  *attrs;
 	bool		same;
 
-	if (trig && (trig->trig_update_after_row || trig->trig_update_old_table || trig->trig_update_new_table))
+	if (plinth_update_fetches_old_row(rel))
 		return false;
 	/*
 	 * Without indexes there is nothing to save: a new row id costs no more,
@@ -993,7 +1039,6 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 					LockTupleMode *lockmode, bool *update_indexes)
 {
 	TM_Result	r;
-	bool		newer;
 	int64		moved_to;
 
 	plinth_writing();
@@ -1002,8 +1047,7 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 	*lockmode = plinth_update_lock_mode(rel, otid, slot);
 	if (plinth_tid_is_valid(otid))
 	{
-		r = plinth_lock_row(rel, otid, *lockmode, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Update, tmfd,
-							&newer);
+		r = plinth_lock_row(rel, otid, *lockmode, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Update, tmfd);
 		if (r != TM_Ok)
 			return r;
 	}
@@ -1021,7 +1065,8 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 	/* Where the row went, for a transaction waiting to change it. */
 	moved_to = plinth_tid_to_row(&slot->tts_tid);
 	PLINTH_CHECK(plinth_swift_row_moved(plinth_store_id(rel), plinth_tid_to_row(otid), moved_to, cid, plinth_subid(),
-										U64FromFullTransactionId(GetTopFullTransactionId())));
+										U64FromFullTransactionId(GetTopFullTransactionId()),
+										*lockmode == LockTupleExclusive));
 	*update_indexes = true;
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;
@@ -1042,7 +1087,6 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 	PlinthFetcherHandle fetcher;
 	TM_Result	r;
 	bool		exclusive = mode == LockTupleNoKeyExclusive || mode == LockTupleExclusive;
-	bool		newer;
 
 	plinth_prepare();
 	plinth_writing();
@@ -1051,10 +1095,14 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 		return TM_Invisible;
 	for (;;)
 	{
-		r = plinth_lock_row(rel, tid, mode, wait_policy, true, XLTW_Lock, tmfd, &newer);
+		r = plinth_lock_row(rel, tid, mode, wait_policy, true, XLTW_Lock, tmfd);
 		if (r == TM_Updated && (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
 		{
 			/* Follow it to its newest version, locking that, as heap does. */
+			if (ItemPointerIndicatesMovedPartitions(&tmfd->ctid))
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("tuple to be locked was already moved to another partition due to concurrent update")));
 			tmfd->traversed = true;
 			if (!ItemPointerEquals(&tmfd->ctid, tid))
 			{
@@ -1063,8 +1111,6 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 			}
 			r = TM_Ok;
 		}
-		else if (r == TM_Ok && newer && (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
-			tmfd->traversed = true;
 		break;
 	}
 	if (r != TM_Ok)
@@ -1255,7 +1301,24 @@ plinth_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation 
 static void
 plinth_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAccessStrategy bstrategy)
 {
-	/* Deleted rows are gone at commit: there is nothing to vacuum. */
+	/*
+	 * Deleted rows are gone at commit. What is left: the marks UPDATEs leave
+	 * where rows moved to a new row id (Vacuum.swift), for transactions that
+	 * may still follow them — any that began before their writer committed.
+	 */
+	TransactionId horizon = GetOldestNonRemovableTransactionId(rel);
+	FullTransactionId next = ReadNextFullTransactionId();
+	uint32		epoch = EpochFromFullTransactionId(next);
+	int64		removed;
+
+	if (horizon > XidFromFullTransactionId(next))
+		epoch--;
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_relation_vacuum(plinth_store_id(rel),
+											  U64FromFullTransactionId(FullTransactionIdFromEpochAndXid(epoch, horizon)),
+											  &removed));
+	ereport((params->options & VACOPT_VERBOSE) ? INFO : DEBUG2,
+			(errmsg("\"%s\": removed " INT64_FORMAT " marks of moved rows", RelationGetRelationName(rel), removed)));
 }
 
 /* ANALYZE samples "virtual blocks": 256 consecutive row ids each. */

@@ -64,7 +64,7 @@ struct HeldLocks {
 /// Only statements that change more than `immediate` rows, racing another
 /// writer of the same rows, see it.
 struct DeferredRowLocks {
-    static let immediate = 16
+    static let immediate = 64
     static let batch = 256
 
     struct Entry {
@@ -79,6 +79,9 @@ struct DeferredRowLocks {
 
     /// Locks the running statement took one by one.
     var statementLocks = 0
+    /// Rows of the batch the statement moved to a new row id: where to
+    /// (`noteRowMoved`, once the lock is taken).
+    var moves: [HashedKey: (prefix: Bytes, row: Int64)] = [:]
     private(set) var pending: [Entry] = []
     private var keys: Set<HashedKey> = []
 
@@ -100,6 +103,8 @@ struct DeferredRowLocks {
     mutating func drop(subid: UInt32) {
         pending.removeAll { $0.ctx.subid >= subid }
         keys = Set(pending.map { HashedKey($0.key) })
+        let kept = Set(pending.map { HashedKey($0.prefix) })
+        moves = moves.filter { kept.contains($0.key) }
     }
 }
 
@@ -122,6 +127,11 @@ extension TransactionState {
                                       message: "could not serialize access due to concurrent update",
                                       detail: "Row \(e.row) of store table \(e.table) was changed by another transaction after this statement's snapshot; the statement changes too many rows to re-check them one by one.",
                                       hint: "Retry the transaction.")
+                }
+                for e in done {
+                    if let m = deferred.moves.removeValue(forKey: HashedKey(e.prefix)) {
+                        try noteRowMoved(from: e.prefix, to: m.prefix, toRow: m.row)
+                    }
                 }
                 deferred.removeFirst(taken)
             }
@@ -163,8 +173,10 @@ extension TransactionState {
         let me = try session.lockHolder(topXid: topXid)
         locks.holder = me
         let writeRecord = !locks.recorded
+        var followed: [Bytes] = []
         let (taken, blocked) = try storeCall { () throws(StoreError) -> (Int, LockAttempt?) in
             try session.transact(volatile: true) { tr throws(StoreError) -> (Int, LockAttempt?) in
+                followed = []
                 // Every object's locks in one round trip.
                 let ranges = todo.map { let (b, e) = Keyspace.prefixRange($0); return KeyRange(b, e) }
                 let firsts = try tr.getRanges(ranges, options: RangeOptions(limit: 0, mode: .wantAll))
@@ -174,19 +186,34 @@ extension TransactionState {
                         taken += 1
                         continue
                     }
-                    if let b = try conflictingHolder(tr, prefix, mode, me, first: first) {
-                        if taken > 0 && writeRecord { try tr.set(Keyspace.Live.transactionKey(me), []) }
-                        return (taken, b)
+                    // The object, and where a running UPDATE is moving it
+                    // (the lock follows the row there, as heap's follows
+                    // the tuple's update chain): all free, or none taken.
+                    var objects = [prefix]
+                    var k = 0
+                    var blocked: LockAttempt?
+                    while k < objects.count && blocked == nil {
+                        let (b, next) = try conflictingHolder(tr, objects[k], mode, me, first: k == 0 ? first : nil)
+                        blocked = b
+                        for n in next where !objects.contains(n) { objects.append(n) }
+                        k += 1
                     }
-                    try tr.set(prefix + me.bytes, Keyspace.Live.lockValue(mode: max(mode, locks.mode(prefix) ?? mode).rawValue,
-                                                                          waitXid: waitXid))
+                    if let blocked {
+                        if taken > 0 && writeRecord { try tr.set(Keyspace.Live.transactionKey(me), []) }
+                        return (taken, blocked)
+                    }
+                    for o in objects {
+                        try tr.set(o + me.bytes, Keyspace.Live.lockValue(mode: max(mode, locks.mode(o) ?? mode).rawValue,
+                                                                         waitXid: waitXid))
+                    }
+                    followed += objects.dropFirst()
                     taken += 1
                 }
                 if writeRecord { try tr.set(Keyspace.Live.transactionKey(me), []) }
                 return (taken, nil)
             }
         }
-        for prefix in todo[0..<taken] where locks.mode(prefix).map({ $0 < mode }) ?? true {
+        for prefix in todo[0..<taken] + followed where locks.mode(prefix).map({ $0 < mode }) ?? true {
             if locks.objects.count < HeldLocks.remembered || locks.objects[HashedKey(prefix)] != nil {
                 locks.objects[HashedKey(prefix), default: []].append((subid, mode, waitXid))
             } else {
@@ -198,9 +225,11 @@ extension TransactionState {
     }
 
     /// The first running transaction whose lock on the object conflicts
-    /// with `mode`; locks of holders that ended are cleared on the way.
+    /// with `mode`, and the rows running holders' UPDATEs are moving it to
+    /// (`noteRowMoved`); locks of holders that ended are cleared on the way.
     private func conflictingHolder(_ tr: any StoreTransaction, _ prefix: Bytes, _ mode: RowLockMode,
-                                   _ me: LockHolder, first: KVBatch? = nil) throws(StoreError) -> LockAttempt? {
+                                   _ me: LockHolder, first: KVBatch? = nil) throws(StoreError) -> (LockAttempt?, [Bytes]) {
+        var movedTo: [Bytes] = []
         let (b, e) = Keyspace.prefixRange(prefix)
         var batch: KVBatch
         if let first {
@@ -212,19 +241,26 @@ extension TransactionState {
             for i in 0..<batch.count {
                 let key = batch.keyBytes(i)
                 guard let holder = key.withUnsafeBytes({ LockHolder.parse($0, at: prefix.count) }),
-                      let (m, w) = Keyspace.Live.parseLockValue(batch.value(i)),
+                      let (m, w, to) = Keyspace.Live.parseLockValue(batch.value(i)),
                       let theirs = RowLockMode(rawValue: m) else {
                     try tr.clear(key)   // not a lock Plinth wrote: no one holds it
                     continue
                 }
-                if holder == me || !theirs.conflicts(with: mode) { continue }
+                if holder == me { continue }
                 let local = holder.server == me.server && holder.incarnation == me.incarnation
+                if !theirs.conflicts(with: mode) {
+                    if let to, try session.isRunning(holder, local: local, waitXid: w, tr),
+                       let p = Keyspace.Live.rowLockPrefix(like: prefix, row: to) {
+                        movedTo.append(p)
+                    }
+                    continue
+                }
                 if try session.isRunning(holder, local: local, waitXid: w, tr) {
-                    return .blocked(holder, waitXid: w, local: local)
+                    return (.blocked(holder, waitXid: w, local: local), [])
                 }
                 try tr.clear(key)
             }
-            guard batch.more, batch.count > 0 else { return nil }
+            guard batch.more, batch.count > 0 else { return (nil, movedTo) }
             batch = try tr.getRange(.firstGreaterThan(batch.keyBytes(batch.count - 1)), .firstGreaterOrEqual(e),
                                     options: RangeOptions(limit: 0, mode: .wantAll))
         }
@@ -235,7 +271,34 @@ extension TransactionState {
     public func runningHolder(of prefix: Bytes, conflictingWith mode: RowLockMode, topXid: Int64) throws(PlinthError) -> LockAttempt? {
         let me = try session.lockHolder(topXid: topXid)
         return try storeCall { () throws(StoreError) -> LockAttempt? in
-            try session.transact(volatile: true) { tr throws(StoreError) in try conflictingHolder(tr, prefix, mode, me) }
+            try session.transact(volatile: true) { tr throws(StoreError) in try conflictingHolder(tr, prefix, mode, me).0 }
+        }
+    }
+
+    /// This transaction's UPDATE gave a row it holds locked a new row id:
+    /// its lock says where the row went, so that a transaction that takes a
+    /// lock the UPDATE does not conflict with (FOR KEY SHARE: a foreign key
+    /// check) takes it on the new row id too; and such locks already held
+    /// are copied there. Otherwise a DELETE of the new version would not
+    /// wait for them — heap carries them to the new tuple.
+    func noteRowMoved(from prefix: Bytes, to target: Bytes, toRow: Int64) throws(PlinthError) {
+        guard let me = locks.holder, let stack = locks.objects[HashedKey(prefix)],
+              let strongest = stack.max(by: { $0.mode < $1.mode }) else { return }
+        try storeCall { () throws(StoreError) in
+            try session.transact(volatile: true) { tr throws(StoreError) in
+                try tr.set(prefix + me.bytes, Keyspace.Live.lockValue(mode: strongest.mode.rawValue,
+                                                                      waitXid: strongest.waitXid, movedTo: toRow))
+                let (b, e) = Keyspace.prefixRange(prefix)
+                let batch = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e), options: RangeOptions(limit: 0, mode: .wantAll))
+                for i in 0..<batch.count {
+                    let key = batch.keyBytes(i)
+                    guard let holder = key.withUnsafeBytes({ LockHolder.parse($0, at: prefix.count) }), holder != me,
+                          let (m, w, _) = Keyspace.Live.parseLockValue(batch.value(i)) else { continue }
+                    let local = holder.server == me.server && holder.incarnation == me.incarnation
+                    guard try session.isRunning(holder, local: local, waitXid: w, tr) else { continue }
+                    try tr.set(target + holder.bytes, Keyspace.Live.lockValue(mode: m, waitXid: w))
+                }
+            }
         }
     }
 

@@ -133,16 +133,26 @@ extension TransactionState {
         }
     }
 
-    /// An UPDATE gave row `row` the new row id `to`: its old key keeps a
+    /// An UPDATE gave row `row` the new row id `to` (-1: it moved to another
+    /// partition, whose table has its own ids): its old key keeps a
     /// mark saying where the row went (RowFormat.moved), which a transaction
     /// waiting to change the row follows — unless the row was inserted by
     /// this transaction, which no other can have seen.
     public func markMoved(table: Int64, row: Int64, to newRow: Int64, cid: UInt32, subid: UInt32,
-                          writer: UInt64) throws(PlinthError) {
+                          writer: UInt64, keyChanged: Bool) throws(PlinthError) {
         let key = db.rowKey(table, row)
         guard let first = txn.buffer.firstVersion(key), !first.fresh else { return }
         try storeCall { () throws(StoreError) in
-            try txn.put(key, RowFormat.movedValue(to: newRow, writer: writer), cid: cid, subid: subid)
+            try txn.put(key, RowFormat.movedValue(to: newRow, writer: writer, keyChanged: keyChanged), cid: cid, subid: subid)
+        }
+        movedDelta[table, default: 0] += 1
+        guard newRow >= 0 else { return }   // to another partition: no lock follows
+        let from = Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: row)
+        let to = Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: newRow)
+        if deferred.isPending(key) {
+            deferred.moves[HashedKey(from)] = (to, newRow)   // noted when the batch takes the lock
+        } else {
+            try noteRowMoved(from: from, to: to, toRow: newRow)
         }
     }
 
@@ -182,16 +192,25 @@ extension TransactionState {
         // taken (and checked). Written by this transaction: the same.
         if let h = heldBefore, h >= .share { return .current }
         if txn.buffer.latestVersion(key) != nil { return .current }
+        let (seen, newest) = try storeCall { () throws(StoreError) -> (Bytes?, Bytes?) in
+            (try txn.snapshotValue(key), try txn.readCurrent([key])[0])
+        }
+        if newest == seen { return .current }
+        // FOR KEY SHARE holds across an UPDATE that kept the key columns, as
+        // heap's: on the version this transaction sees (and on the row ids
+        // the row moved to since, so that their deleters wait for it).
+        if mode == .keyShare, seen != nil, let newest {
+            let followed = try followKeyShare(table: table, newest, subid: subid, waitXid: waitXid, topXid: topXid)
+            if case .current = followed { return .current }
+            if case .blocked = followed { return followed }
+        }
         return try storeCall { () throws(StoreError) -> RowLockOutcome in
-            let seen = try txn.snapshotValue(key)
-            let newest = try txn.readCurrent([key])[0]
-            if newest == seen { return .current }
             guard let newest else {
                 txn.adoptCurrent(key, nil)
                 return .deleted
             }
             switch newest.withUnsafeBytes({ RowFormat.parse($0) }) {
-            case .moved(let to, _)?:
+            case .moved(let to, _, _)?:
                 txn.adoptCurrent(key, nil)
                 movedRows[HashedKey(key)] = to
                 return .moved(to: to)
@@ -210,10 +229,32 @@ extension TransactionState {
         }
     }
 
-    /// Whether this transaction reads row `row` at a version newer than
-    /// its snapshot's (adopted by `lockRow`).
-    public func sees(table: Int64, row: Int64) -> Bool {
-        txn.isAdopted(db.rowKey(table, row))
+    /// Whether this transaction holds a lock on the row, of any mode.
+    public func holdsLock(table: Int64, row: Int64) -> Bool {
+        locks.mode(Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: row)) != nil
+    }
+
+    /// FOR KEY SHARE on a row whose newest version is `newest`: follows the
+    /// row through UPDATEs that moved it without changing its key columns,
+    /// taking the lock on each new row id. `.current`: the lock holds (the
+    /// row exists, same key); `.moved`: an UPDATE changed the key (or the
+    /// row is gone: `.deleted`) — the caller reports it as for any mode.
+    private func followKeyShare(table: Int64, _ newest: Bytes, subid: UInt32, waitXid: UInt32,
+                                topXid: Int64) throws(PlinthError) -> RowLockOutcome {
+        var value: Bytes? = newest
+        var hops = 0
+        while let v = value, hops < 1000 {
+            guard case .moved(let to, _, let keyChanged)? = v.withUnsafeBytes({ RowFormat.parse($0) }) else {
+                return .current   // a row: same key as the version seen
+            }
+            if keyChanged || to < 0 { return .moved(to: to) }
+            let attempt = try lock(prefix: Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: to), mode: .keyShare,
+                                   subid: subid, waitXid: waitXid, topXid: topXid)
+            if case .blocked = attempt { return .blocked(attempt) }
+            value = try storeCall { () throws(StoreError) in try txn.readCurrent([db.rowKey(table, to)])[0] }
+            hops += 1
+        }
+        return .deleted
     }
 
     /// SELECT ... FOR UPDATE/SHARE: the row is read (a read conflict), and

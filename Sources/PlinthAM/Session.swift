@@ -460,10 +460,12 @@ public final class Session {
 struct StatisticsCounters {
     var rows: Int64 = 0
     var bytes: Int64 = 0
+    var moved: Int64 = 0
 
     mutating func add(field: Int64, _ v: Int64) {
         if field == Keyspace.StatsField.rows.rawValue { rows = Self.saturatingAdd(rows, v) }
         else if field == Keyspace.StatsField.bytes.rawValue { bytes = Self.saturatingAdd(bytes, v) }
+        else if field == Keyspace.StatsField.moved.rawValue { moved = Self.saturatingAdd(moved, v) }
     }
 
     static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {

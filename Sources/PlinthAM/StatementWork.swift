@@ -40,10 +40,13 @@ public struct StatementWork {
         /// waited for another transaction (`UniqueOutcome.wait`).
         case uniqueChecks(depth: Int32)
 
-        /// The end of a statement run by no other, or the commit.
+        /// The end of a statement run by no other, or the commit. (Its
+        /// batched row locks are taken before its AFTER triggers — a
+        /// foreign key check of a deleted parent must run under the
+        /// parent's lock — and again after them, for the triggers' own.)
         var endsOutermostStatement: Bool {
             switch self {
-            case .executorFinished(let d), .utilityFinished(let d): return d == 0
+            case .executorFinishing(let d), .executorFinished(let d), .utilityFinished(let d): return d == 0
             case .preCommit: return true
             default: return false
             }

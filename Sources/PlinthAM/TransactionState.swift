@@ -12,6 +12,8 @@ public final class TransactionState {
     public let db: Keyspace.Database
     /// Statistics changes of this transaction, per table.
     var statsDelta: [Int64: (rows: Int64, bytes: Int64)] = [:]
+    /// Marks of moved rows this transaction wrote, per table (VACUUM's cue).
+    var movedDelta: [Int64: Int64] = [:]
     /// Rows that bitmap index scans of this transaction found, per table.
     var bitmapRows = BitmapRows()
     /// Uniqueness checks and foreign-key read-ahead waiting for the end of
@@ -50,6 +52,9 @@ public final class TransactionState {
     /// The statistics changes, as atomic adds sent with the commit: they add
     /// no read conflict, so concurrent transactions never collide on them.
     func flushStatistics(shard: Int64) {
+        for (table, n) in movedDelta where n != 0 {
+            txn.atomic(.add, db.statsKey(table, shard: shard, field: .moved), StoredInt.encode(n))
+        }
         for (table, delta) in statsDelta {
             if delta.rows != 0 { txn.atomic(.add, db.statsKey(table, shard: shard, field: .rows), StoredInt.encode(delta.rows)) }
             if delta.bytes != 0 { txn.atomic(.add, db.statsKey(table, shard: shard, field: .bytes), StoredInt.encode(delta.bytes)) }
@@ -60,6 +65,7 @@ public final class TransactionState {
     /// statistics changes and its unused row ids with it.
     func forget(table: Int64) {
         statsDelta[table] = nil
+        movedDelta[table] = nil
         freshTables[table] = nil
         session.forgetRowIDs(table)
     }

@@ -208,6 +208,8 @@ public enum Keyspace {
     public enum StatsField: Int64, Sendable {
         case rows = 0
         case bytes = 1
+        /// Marks of moved rows (RowFormat.moved) not yet vacuumed.
+        case moved = 2
     }
 
     /// The field of a statistics key under a table's `statsPrefix` of
@@ -280,18 +282,35 @@ public enum Keyspace {
             return withUnsafeBytes(of: a.bigEndian) { Bytes($0) } + withUnsafeBytes(of: b.bigEndian) { Bytes($0) }
         }
 
-        /// A lock's value: its mode, and the (sub)transaction id a waiter on
+        /// A lock's value: its mode, the (sub)transaction id a waiter on
         /// the holder's server waits for (Postgres's lock on that id ends
-        /// with the subtransaction that took the lock).
-        public static func lockValue(mode: UInt8, waitXid: UInt32) -> Bytes {
-            [mode] + withUnsafeBytes(of: waitXid.littleEndian) { Bytes($0) }
+        /// with the subtransaction that took the lock), and — for a row
+        /// lock whose holder's UPDATE gave the row a new row id — that id.
+        public static func lockValue(mode: UInt8, waitXid: UInt32, movedTo: Int64? = nil) -> Bytes {
+            var v = [mode] + withUnsafeBytes(of: waitXid.littleEndian) { Bytes($0) }
+            if let movedTo { v += withUnsafeBytes(of: movedTo.littleEndian) { Bytes($0) } }
+            return v
         }
 
-        public static func parseLockValue(_ v: ArraySlice<UInt8>) -> (mode: UInt8, waitXid: UInt32)? {
-            guard v.count == 5, let mode = v.first, mode <= 3 else { return nil }
+        public static func parseLockValue(_ v: ArraySlice<UInt8>) -> (mode: UInt8, waitXid: UInt32, movedTo: Int64?)? {
+            guard v.count == 5 || v.count == 13, let mode = v.first, mode <= 3 else { return nil }
+            let b = Array(v)
             var x: UInt32 = 0
-            for (i, b) in v.dropFirst().enumerated() { x |= UInt32(b) << (8 * UInt32(i)) }
-            return (mode, x)
+            for i in 0..<4 { x |= UInt32(b[1 + i]) << (8 * UInt32(i)) }
+            guard b.count == 13 else { return (mode, x, nil) }
+            var m: UInt64 = 0
+            for i in 0..<8 { m |= UInt64(b[5 + i]) << (8 * UInt64(i)) }
+            let to = Int64(bitPattern: m)
+            return to >= 0 ? (mode, x, to) : nil
+        }
+
+        /// The lock prefix of row `row` of the table whose row lock prefix
+        /// (for another row) is `prefix`.
+        public static func rowLockPrefix(like prefix: Bytes, row: Int64) -> Bytes? {
+            guard let t = try? Tuple.unpack(prefix), t.elements.count >= 2 else { return nil }
+            var elements = t.elements
+            elements[elements.count - 1] = .int(row)
+            return Tuple(elements).pack()
         }
     }
 

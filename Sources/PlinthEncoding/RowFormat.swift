@@ -13,7 +13,10 @@
 ///     inline  [0][xmin: u32][tuple]
 ///     split   [1][tuple length: u32][chunks: u32][xmin: u32]
 ///     chunk   [2][up to maxChunk bytes of the tuple]
-///     moved   [3][new row id: i64][writer: u64 FullTransactionId]
+///     moved   [3][new row id: i64][writer: u64 FullTransactionId][how: u8]
+///
+/// `how`: 0 the UPDATE kept the key columns, 1 it changed one, 2 the row
+/// moved to another partition (new row id -1: not a row of this table).
 ///
 /// integers little-endian. The tuple is Postgres's heap tuple without its
 /// first 18 header bytes; xmin is the id of the (sub)transaction that wrote
@@ -47,8 +50,11 @@ public enum RowFormat {
         case split(SplitHeader)
         /// A piece of a split tuple (met by scans that read chunk keys).
         case chunk
-        /// The row moved to row id `to` (written by transaction `writer`).
-        case moved(to: Int64, writer: UInt64)
+        /// The row moved to row id `to` (written by transaction `writer`);
+        /// `keyChanged`: the UPDATE changed a key column (FOR KEY SHARE
+        /// does not hold across it). `to` is -1 for a row that moved to
+        /// another partition.
+        case moved(to: Int64, writer: UInt64, keyChanged: Bool)
     }
 
     public struct SplitHeader: Equatable, Sendable {
@@ -84,10 +90,11 @@ public enum RowFormat {
         case chunk:
             return v.count > 1 ? .chunk : nil
         case moved:
-            guard v.count == 17 else { return nil }
+            guard v.count == 18, v[17] <= 2 else { return nil }
             let to = Int64(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: Int64.self))
-            guard to >= 0 else { return nil }
-            return .moved(to: to, writer: UInt64(littleEndian: v.loadUnaligned(fromByteOffset: 9, as: UInt64.self)))
+            guard v[17] == 2 ? to == -1 : to >= 0 else { return nil }
+            return .moved(to: to, writer: UInt64(littleEndian: v.loadUnaligned(fromByteOffset: 9, as: UInt64.self)),
+                          keyChanged: v[17] != 0)
         default:
             return nil
         }
@@ -107,10 +114,12 @@ public enum RowFormat {
         UInt32(littleEndian: v.loadUnaligned(fromByteOffset: 1, as: UInt32.self))
     }
 
-    public static func movedValue(to row: Int64, writer: UInt64) -> Bytes {
+    /// `row` -1: moved to another partition.
+    public static func movedValue(to row: Int64, writer: UInt64, keyChanged: Bool) -> Bytes {
         var out: Bytes = [moved]
         withUnsafeBytes(of: row.littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: writer.littleEndian) { out.append(contentsOf: $0) }
+        out.append(row < 0 ? 2 : keyChanged ? 1 : 0)
         return out
     }
 

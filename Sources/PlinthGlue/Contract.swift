@@ -33,6 +33,7 @@ private func checkContract() {
     agree(plinth_swift_relation_move, plinthSwiftRelationMove)
     agree(plinth_swift_relation_truncate, plinthSwiftRelationTruncate)
     agree(plinth_swift_relation_stats, plinthSwiftRelationStats)
+    agree(plinth_swift_relation_vacuum, plinthSwiftRelationVacuum)
     agree(plinth_swift_database_drop, plinthSwiftDatabaseDrop)
     agree(plinth_swift_claim_server_identity, plinthSwiftClaimServerIdentity)
 

@@ -175,6 +175,14 @@ public func plinthSwiftRelationTruncate(_ table: Int64, _ cid: UInt32, _ subid: 
     entryPoint { () throws(PlinthError) in try session.truncate(table: table, cid: cid, subid: subid) }
 }
 
+/// VACUUM: the marks of moved rows no running transaction can follow.
+@_cdecl("plinth_swift_relation_vacuum")
+public func plinthSwiftRelationVacuum(_ table: Int64, _ horizon: UInt64, _ removed: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        removed.pointee = try session.vacuumMovedRows(table: table, horizon: horizon)
+    }
+}
+
 @_cdecl("plinth_swift_relation_stats")
 public func plinthSwiftRelationStats(_ table: Int64, _ withRowIDLimit: Bool,
                                      _ out: UnsafeMutablePointer<PlinthRelStats>) -> PlinthStatus {

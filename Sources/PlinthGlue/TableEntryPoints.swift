@@ -71,7 +71,6 @@ public func plinthSwiftLockRow(_ table: Int64, _ row: Int64, _ mode: Int32, _ de
                                                         mode: RowLockMode(rawValue: UInt8(clamping: mode)) ?? .update,
                                                         deferrable: deferrable, LockContext(ids))
         var r = PlinthRowLock()
-        r.newer = session.current?.sees(table: table, row: row) ?? false
         switch outcome {
         case .current: r.outcome = PLINTH_ROW_CURRENT
         case .updated: r.outcome = PLINTH_ROW_UPDATED
@@ -82,6 +81,7 @@ public func plinthSwiftLockRow(_ table: Int64, _ row: Int64, _ mode: Int32, _ de
         case .blocked(let w):
             r.outcome = PLINTH_ROW_BLOCKED
             r.wait = PlinthLockWait(w)
+            r.held = try session.transaction().holdsLock(table: table, row: row)
         }
         out.pointee = r
     }
@@ -89,9 +89,10 @@ public func plinthSwiftLockRow(_ table: Int64, _ row: Int64, _ mode: Int32, _ de
 
 @_cdecl("plinth_swift_row_moved")
 public func plinthSwiftRowMoved(_ table: Int64, _ row: Int64, _ to: Int64, _ cid: UInt32, _ subid: UInt32,
-                                _ writer: UInt64) -> PlinthStatus {
+                                _ writer: UInt64, _ keyChanged: Bool) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        try session.transaction().markMoved(table: table, row: row, to: to, cid: cid, subid: subid, writer: writer)
+        try session.transaction().markMoved(table: table, row: row, to: to, cid: cid, subid: subid, writer: writer,
+                                            keyChanged: keyChanged)
     }
 }
 

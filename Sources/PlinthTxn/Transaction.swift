@@ -129,8 +129,6 @@ public final class Transaction {
         return try t.getMany(keys, snapshot: true)
     }
 
-    public func isAdopted(_ key: Bytes) -> Bool { !current.isEmpty && current[HashedKey(key)] != nil }
-
     /// From now on `key` reads as `value` where the snapshot would answer
     /// (own writes still come first).
     public func adoptCurrent(_ key: Bytes, _ value: Bytes?) {

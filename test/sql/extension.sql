@@ -23,7 +23,7 @@ SELECT extname, extversion FROM pg_extension WHERE extname = 'plinth';
 -- Settings live under the reserved plinth. prefix.
 SHOW plinth.durable;
 SHOW plinth.transaction_lifetime;
-SHOW plinth.cluster_file;
+SELECT boot_val AS cluster_file_default FROM pg_settings WHERE name = 'plinth.cluster_file';
 SHOW plinth.api_version;
 SET plinth.no_such_setting = 1;
 SET plinth.durable = off;

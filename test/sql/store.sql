@@ -45,11 +45,11 @@ SELECT round_trips < 10 AS seq_scan_batched, bytes_read > 0 AS read_rows FROM pl
 UPDATE accounts SET balance = balance + 1 WHERE id <= 100;
 SELECT commits, bytes_written > 0 AS wrote FROM plinth_stat_statement();
 -- An UPDATE reads each row once: the row it changes is the one its scan
--- just read, not fetched again. Its row locks: the first 16 one by one
+-- just read, not fetched again. Its row locks: the first 64 one by one
 -- (three round trips each: the lock's key, its commit, the row's newest
 -- version), the rest 256 at a time.
 UPDATE accounts SET balance = balance + 1;
-SELECT round_trips < 70 AS update_batched, commits FROM plinth_stat_statement();
+SELECT round_trips < 64 * 3 + 30 AS update_batched, commits FROM plinth_stat_statement();
 DELETE FROM accounts WHERE id > 850 AND balance::int % 7 = 0;
 SELECT round_trips < 40 AS delete_batched FROM plinth_stat_statement();
 -- Uniqueness checks of a statement's inserted rows are read together when
@@ -78,9 +78,13 @@ INSERT INTO holders SELECT g, g FROM generate_series(1, 100) g;
 SELECT reads + range_reads >= 100 AS fk_checks_counted FROM plinth_stat_statement();
 -- ...and reads the parent rows those checks look up ahead of them, together:
 -- not two round trips per row. Their locks (FOR KEY SHARE) past the first
--- 16 are taken 256 at a time.
+-- 64 are taken 256 at a time. (Each check is a statement of its own, with a
+-- snapshot of its own: the embedded engine sees that nothing was committed
+-- meanwhile and keeps what was read ahead; FoundationDB cannot tell without
+-- a round trip, so there each check reads afresh — two round trips a row.)
 INSERT INTO holders SELECT g, g FROM generate_series(101, 800) g;
-SELECT round_trips < 80 AS fk_checks_batched FROM plinth_stat_statement();
+SELECT round_trips < CASE WHEN current_setting('plinth.cluster_file') = '' THEN 64 * 3 + 30 ELSE 3 * 700 END AS fk_checks_batched
+  FROM plinth_stat_statement();
 DROP TABLE holders;
 -- The session total grows.
 SELECT round_trips > 0 AS session_counted, commits > 0 AS session_commits FROM plinth_stat_session();
@@ -145,7 +149,16 @@ SELECT id FROM docs WHERE left(body, 100) = 'short';
 CREATE TABLE longkeys (id int, t text COLLATE "C");
 CREATE INDEX longkeys_t ON longkeys (t);
 INSERT INTO longkeys VALUES (1, repeat('x', 2000));
-INSERT INTO longkeys VALUES (2, repeat('x', 12000));
+-- (The whole key's length depends on the store ids in its prefix: shown as N.)
+DO $$
+DECLARE msg text; detail text; hint text;
+BEGIN
+  INSERT INTO longkeys VALUES (2, repeat('x', 12000));
+EXCEPTION WHEN program_limit_exceeded THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+  RAISE NOTICE '%: % / % / %', SQLSTATE, regexp_replace(msg, '[0-9]+ bytes', 'N bytes'),
+    regexp_replace(detail, 'entry is [0-9]+ bytes', 'entry is N bytes'), hint;
+END $$;
 SET enable_seqscan = off;
 SELECT count(*) FROM longkeys WHERE t = repeat('x', 20000);
 SELECT count(*) FROM longkeys WHERE t > repeat('x', 20000);
@@ -217,6 +230,19 @@ ALTER TABLE conv ALTER COLUMN v TYPE int USING v::int;
 SELECT plinth_test_database_keys() - :with_conv AS left_by_failed_rewrite;
 DROP TABLE conv;
 SELECT plinth_test_database_keys() - :baseline AS left_in_all;
+-- An UPDATE that gives rows new row ids (a table without indexes moves
+-- every row it updates) leaves a mark at each old key for a transaction
+-- waiting to change the row; VACUUM removes those no running transaction
+-- can follow (the table's mark counter stays).
+CREATE TABLE movers (n int);
+INSERT INTO movers SELECT generate_series(1, 100);
+SELECT plinth_test_database_keys() AS with_movers \gset
+UPDATE movers SET n = n + 1;
+SELECT plinth_test_database_keys() - :with_movers AS marks_and_counter;
+VACUUM movers;
+SELECT plinth_test_database_keys() - :with_movers AS counter_after_vacuum;
+SELECT count(*), sum(n) FROM movers;
+DROP TABLE movers;
 DROP EXTENSION plinth_test;
 
 DROP TABLE docs, accounts;

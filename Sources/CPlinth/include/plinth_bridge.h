@@ -192,8 +192,8 @@ typedef enum PlinthRowLockOutcome
 typedef struct PlinthRowLock
 {
 	PlinthRowLockOutcome outcome;
-	int64_t		moved_to;
-	bool		newer;			/* the version now seen is newer than the snapshot's */
+	int64_t		moved_to;		/* -1: moved to another partition */
+	bool		held;			/* blocked, but a weaker lock is held already */
 	PlinthLockWait wait;
 } PlinthRowLock;
 
@@ -393,6 +393,7 @@ PlinthStatus plinth_swift_relation_move(uint32_t old_relfilenode, uint32_t new_r
 										uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_relation_truncate(int64_t table, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_relation_stats(int64_t table, bool with_row_id_limit, PlinthRelStats *stats);
+PlinthStatus plinth_swift_relation_vacuum(int64_t table, uint64_t horizon, int64_t *removed);
 PlinthStatus plinth_swift_database_drop(uint32_t database_oid, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_claim_server_identity(void);
 
@@ -412,7 +413,7 @@ PlinthStatus plinth_swift_lock(int64_t table, int64_t row_id, uint32_t cid, bool
 PlinthStatus plinth_swift_lock_row(int64_t table, int64_t row_id, int32_t mode, bool deferrable,
 								   const PlinthLockIds *ids, PlinthRowLock *result);
 PlinthStatus plinth_swift_row_moved(int64_t table, int64_t row_id, int64_t to, uint32_t cid, uint32_t subid,
-									uint64_t writer);
+									uint64_t writer, bool key_changed);
 
 /* TableEntryPoints.swift: scans (released with plinth_swift_scan_release) */
 PlinthStatus plinth_swift_scan_begin(int64_t table, PlinthVisibility vis, int64_t low, int64_t high,
