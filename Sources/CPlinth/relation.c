@@ -165,6 +165,22 @@ plinth_visibility_map_cover(Relation rel)
 	cache->vm_covered = vm_blocks * PLINTH_VM_HEAPBLOCKS_PER_PAGE;
 }
 
+/*
+ * Whether `snapshot`, in a transaction that keeps one snapshot (REPEATABLE
+ * READ, SERIALIZABLE), was taken after the transaction's: it sees
+ * transactions the transaction's snapshot does not.
+ */
+static bool
+plinth_snapshot_is_newer(Snapshot snapshot)
+{
+	Snapshot	xact;
+
+	if (!IsolationUsesXactSnapshot() || !FirstSnapshotSet)
+		return false;
+	xact = GetTransactionSnapshot();
+	return snapshot->xmin != xact->xmin || snapshot->xmax != xact->xmax || snapshot->xcnt != xact->xcnt;
+}
+
 /* Which of this transaction's own writes a snapshot sees. */
 PlinthVisibility
 plinth_visibility(Snapshot snapshot)
@@ -180,6 +196,13 @@ plinth_visibility(Snapshot snapshot)
 	{
 		case SNAPSHOT_MVCC:
 			v.curcid = snapshot->curcid;
+			/*
+			 * REPEATABLE READ reads the transaction's snapshot; a newer one
+			 * (the referential actions' GetLatestSnapshot, checked against
+			 * the transaction's through a crosscheck) reads the newest
+			 * committed rows, as heap's would.
+			 */
+			v.current = plinth_snapshot_is_newer(snapshot);
 			break;
 		case SNAPSHOT_ANY:
 			v.all = true;

@@ -568,17 +568,40 @@ plinth_tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid)
 	 */
 }
 
+/* Row ids are never reused: the version exists iff its row id does. */
 static bool
-plinth_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
+plinth_row_visible(Relation rel, ItemPointer tid, Snapshot snapshot)
 {
 	TupleTableSlot *probe;
 	bool		found;
 
-	/* Row ids are never reused: the version exists iff its row id does. */
 	probe = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
-	found = plinth_tuple_fetch_row_version(rel, &slot->tts_tid, snapshot, probe);
+	found = plinth_tuple_fetch_row_version(rel, tid, snapshot, probe);
 	ExecDropSingleTupleTableSlot(probe);
 	return found;
+}
+
+static bool
+plinth_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
+{
+	return plinth_row_visible(rel, &slot->tts_tid, snapshot);
+}
+
+/*
+ * heap_update's and heap_delete's crosscheck: under REPEATABLE READ a
+ * referential action reads the newest rows (plinth_visibility) but may
+ * change only those the transaction's snapshot has; any other was changed
+ * concurrently (Postgres reports 40001), as heap says.
+ */
+static TM_Result
+plinth_crosscheck(Relation rel, ItemPointer tid, Snapshot crosscheck, TM_FailureData *tmfd)
+{
+	if (crosscheck == InvalidSnapshot || plinth_row_visible(rel, tid, crosscheck))
+		return TM_Ok;
+	tmfd->ctid = *tid;
+	tmfd->xmax = InvalidTransactionId;
+	tmfd->cmax = InvalidCommandId;
+	return TM_Updated;
 }
 
 static TransactionId
@@ -865,6 +888,8 @@ plinth_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snaps
 	{
 		r = plinth_lock_row(rel, tid, LockTupleExclusive, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Delete,
 							tmfd);
+		if (r == TM_Ok)
+			r = plinth_crosscheck(rel, tid, crosscheck, tmfd);
 		if (r != TM_Ok)
 			return r;
 	}
@@ -1048,6 +1073,8 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 	if (plinth_tid_is_valid(otid))
 	{
 		r = plinth_lock_row(rel, otid, *lockmode, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Update, tmfd);
+		if (r == TM_Ok)
+			r = plinth_crosscheck(rel, otid, crosscheck, tmfd);
 		if (r != TM_Ok)
 			return r;
 	}
@@ -1133,6 +1160,19 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 				r = TM_SelfModified;
 				break;
 			case PLINTH_MODIFY_INVISIBLE:
+				if (tmfd->traversed)
+				{
+					/*
+					 * Followed to a version this command wrote: as heap says
+					 * it, modified by self (MERGE's and UPDATE's "cannot
+					 * affect row a second time", or the row is skipped).
+					 */
+					tmfd->ctid = *tid;
+					tmfd->xmax = GetTopTransactionIdIfAny();
+					tmfd->cmax = cid;
+					r = TM_SelfModified;
+					break;
+				}
 				/* The row, so that its xmin can be read (ON CONFLICT). */
 				if (result.old.data != NULL)
 					plinth_row_to_slot(rel, &result.old, slot);

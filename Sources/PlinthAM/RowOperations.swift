@@ -141,7 +141,11 @@ extension TransactionState {
     public func markMoved(table: Int64, row: Int64, to newRow: Int64, cid: UInt32, subid: UInt32,
                           writer: UInt64, keyChanged: Bool) throws(PlinthError) {
         let key = db.rowKey(table, row)
-        guard let first = txn.buffer.firstVersion(key), !first.fresh else { return }
+        // A row this transaction inserted needs no mark — unless a mark
+        // already leads to it (an earlier UPDATE of this transaction moved a
+        // committed row there): a waiter follows the chain to its end.
+        guard let first = txn.buffer.firstVersion(key), !first.fresh || movedTargets.contains(HashedKey(key)) else { return }
+        if newRow >= 0 { movedTargets.insert(HashedKey(db.rowKey(table, newRow))) }
         try storeCall { () throws(StoreError) in
             try txn.put(key, RowFormat.movedValue(to: newRow, writer: writer, keyChanged: keyChanged), cid: cid, subid: subid)
         }
@@ -264,14 +268,15 @@ extension TransactionState {
         let key = db.rowKey(table, row)
         var conflict = ownConflict(key, cid)
         let latest = txn.buffer.latestVersion(key)
-        if case .selfModified? = conflict, latest?.value != nil {
+        let rowValue = latest?.value.map { !RowFormat.isMoved($0) } ?? false
+        if case .selfModified? = conflict, rowValue {
             // Updated in place by this command: a lock finds the new version,
             // which this command wrote — as heap's would be, invisible to it
             // (ON CONFLICT DO UPDATE then says "cannot affect row a second time").
             conflict = .invisible(nil)
         }
         if let c = conflict {
-            guard case .invisible = c, latest?.value != nil else { return c }
+            guard case .invisible = c, rowValue else { return c }
         }
         return try storeCall { () throws(StoreError) -> ModifyOutcome in
             let (value, own) = try txn.getWithSource(key, .all)

@@ -273,6 +273,11 @@ public final class Session {
         let t = TransactionState(session: self, txn: Transaction(store: try openStore()), db: try db())
         t.txn.bulkLoad = config.bulkLoad
         t.txn.mode = Self.readMode(isolation: config.isolation)
+        t.txn.newestStandsForSnapshot = config.isolation <= 1
+        // REPEATABLE READ and SERIALIZABLE read one snapshot: the store's
+        // is taken as the transaction begins in the store, which is during
+        // the statement that took Postgres's, before it can wait for a lock.
+        if config.isolation >= 2 { try storeCall { () throws(StoreError) in try t.txn.pinSnapshot() } }
         current = t
         return t
     }
@@ -292,8 +297,9 @@ public final class Session {
     public func statementSnapshot(isolation: Int32, topLevel: Bool) {
         guard let t = current else { return }
         t.txn.mode = Self.readMode(isolation: isolation)
+        t.txn.newestStandsForSnapshot = isolation <= 1
         if topLevel { t.deferred.statementLocks = 0 }
-        if isolation <= 1 { t.txn.renewSnapshot() }
+        if isolation <= 1 { t.txn.renewSnapshot() } else if !t.txn.hasStoreTransaction { try? t.txn.pinSnapshot() }
     }
 
     /// Whether the holder of a lock (on another server) still runs.

@@ -14,6 +14,8 @@ public final class TableScan: RowSource {
     let t: TransactionState
     let table: Int64
     let vis: Visibility
+    /// Reads the newest committed rows, not the snapshot's (`readsCurrent`).
+    let current: Bool
     let prefixLength: Int
     let it: ScanIterator
     let buffer = RowBuffer()
@@ -39,7 +41,10 @@ public final class TableScan: RowSource {
             let (lo, hi) = Keyspace.prefixRange(prefix)
             range = KeyRange(lo, hi)
         }
-        it = t.txn.scan(range, self.vis, reverse: reverse)
+        let txn = t.txn
+        current = vis.readsCurrent(txn)
+        let reader = current ? try storeCall { () throws(StoreError) in try txn.currentReader() } : nil
+        it = txn.scan(range, self.vis, reverse: reverse, reader: reader)
     }
 
     private enum Step {
@@ -71,7 +76,7 @@ public final class TableScan: RowSource {
                     return true
                 case .split(let row, let header, let own):
                     let length = try header.withBytes { (h) throws(StoreError) in
-                        try Rows.load(h, t.txn, t.db, table, row, vis, into: buffer)
+                        try Rows.load(h, t.txn, t.db, table, row, vis, current: current, into: buffer)
                     }
                     guard let length else { throw Rows.corrupt(t.db, table, row) }
                     out = buffer.row(length: length, rowID: row, own: own)

@@ -14,6 +14,8 @@ public final class TransactionState {
     var statsDelta: [Int64: (rows: Int64, bytes: Int64)] = [:]
     /// Marks of moved rows this transaction wrote, per table (VACUUM's cue).
     var movedDelta: [Int64: Int64] = [:]
+    /// Rows a mark of this transaction leads to (`markMoved`).
+    var movedTargets: Set<HashedKey> = []
     /// Rows that bitmap index scans of this transaction found, per table.
     var bitmapRows = BitmapRows()
     /// Uniqueness checks and foreign-key read-ahead waiting for the end of

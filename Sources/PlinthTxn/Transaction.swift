@@ -25,6 +25,11 @@ public final class Transaction {
     /// they stand for the snapshot's version from then on, as heap's
     /// EvalPlanQual continues on the newest version of a row.
     private var current: [HashedKey: Bytes?] = [:]
+    /// READ COMMITTED: a statement's reads see those newest values too
+    /// (EvalPlanQual goes on with them). REPEATABLE READ: only reads of
+    /// every version do (`.all`: the locked row); a statement's snapshot
+    /// stays the transaction's — a row committed after it is not seen.
+    public var newestStandsForSnapshot = true
     public let buffer = WriteBuffer()
     /// Values read from the snapshot. They cannot change during the
     /// transaction (one read version), so a second read of the same key is
@@ -104,6 +109,13 @@ public final class Transaction {
         conflictBytes = 0
     }
 
+    /// Fixes the store snapshot now rather than at the first read, which
+    /// may come after a wait for a lock — when rows committed since would
+    /// be in it though Postgres's snapshot does not have them.
+    public func pinSnapshot() throws(StoreError) {
+        _ = try storeTransaction().getReadVersion()
+    }
+
     /// READ COMMITTED, at a statement's start: the statement reads a newer
     /// snapshot — unless nothing was committed since this one was taken
     /// (then what was read ahead and cached stays good), or a scan is still
@@ -180,22 +192,39 @@ public final class Transaction {
         switch buffer.state(key, vis) {
         case .value(let v, let own): return (v, own)
         case .deleted: return (nil, nil)
-        case .unwritten: return (try snapshotGet(key), nil)
+        case .unwritten: return (try snapshotGet(key, newest: adopts(vis)), nil)
         }
     }
+
+    private func adopts(_ vis: Visibility) -> Bool { newestStandsForSnapshot || vis == .all }
 
     /// The value any version of the transaction knows (SnapshotAny): what
     /// own writes last had, even deleted, else the snapshot.
     public func getAnyVersion(_ key: Bytes, skipping: ((Bytes) -> Bool)? = nil) throws(StoreError) -> Bytes? {
         if let v = buffer.anyValue(key, skipping: skipping) { return v }
-        return try snapshotGet(key)
+        let shown: (Bytes?) -> Bytes? = { v in v.flatMap { skipping?($0) == true ? nil : $0 } }
+        if let v = shown(try snapshotGet(key)) { return v }
+        if current[HashedKey(key)] != nil, let v = shown(try snapshotGet(key, newest: false)) {
+            // Moved or deleted in the newest state this transaction read
+            // for a row lock: the version its snapshot has is still one —
+            // a row a scan returned (heap's dead tuple at that TID).
+            return v
+        }
+        if try snapshotGet(key, newest: false) == nil {
+            // Not in the snapshot at all: a row a read of the newest state
+            // found (a referential action under REPEATABLE READ).
+            return shown(try readCurrent([key])[0])
+        }
+        return nil
     }
 
     /// The value of `key` in this transaction's snapshot, own writes aside.
-    public func snapshotValue(_ key: Bytes) throws(StoreError) -> Bytes? { try snapshotGet(key) }
+    public func snapshotValue(_ key: Bytes) throws(StoreError) -> Bytes? {
+        try snapshotGet(key, newest: newestStandsForSnapshot)
+    }
 
-    private func snapshotGet(_ key: Bytes) throws(StoreError) -> Bytes? {
-        if !current.isEmpty, let hit = current[HashedKey(key)] { return hit }
+    private func snapshotGet(_ key: Bytes, newest: Bool = true) throws(StoreError) -> Bytes? {
+        if newest, !current.isEmpty, let hit = current[HashedKey(key)] { return hit }
         if let hit = cache[HashedKey(key)] { return hit }
         if let hit = inRecentBatch(key) { return hit }
         let v = try storeTransaction().get(key, snapshot: true)
@@ -258,7 +287,7 @@ public final class Transaction {
             case .value(let v, _): out[i] = v
             case .deleted: out[i] = nil
             case .unwritten:
-                if !current.isEmpty, let hit = current[HashedKey(k)] {
+                if !current.isEmpty, adopts(vis), let hit = current[HashedKey(k)] {
                     out[i] = hit
                 } else if let hit = cache[HashedKey(k)] {
                     out[i] = hit
