@@ -733,10 +733,12 @@ static const LOCKMODE plinth_tuple_hwlock[] = {
  * newest version it already locked. `deferrable`: the lock may be
  * taken in a batch with others (RowLocks.swift; only for a row the
  * statement's snapshot has, never a newer version EvalPlanQual follows).
+ * `newer` (may be NULL), on TM_Ok: the row was locked already, and this
+ * transaction reads it at a version newer than its statement's snapshot.
  */
 static TM_Result
 plinth_lock_row(Relation rel, ItemPointer tid, LockTupleMode mode, LockWaitPolicy policy, bool deferrable,
-				XLTW_Oper oper, TM_FailureData *tmfd)
+				XLTW_Oper oper, TM_FailureData *tmfd, bool *newer)
 {
 	PlinthRowLock lock;
 	PlinthLockIds ids;
@@ -797,6 +799,8 @@ plinth_lock_row(Relation rel, ItemPointer tid, LockTupleMode mode, LockWaitPolic
 			tmfd->ctid = *tid;
 			return TM_Deleted;
 		default:
+			if (newer)
+				*newer = lock.newer;
 			return TM_Ok;
 	}
 }
@@ -887,7 +891,7 @@ plinth_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snaps
 	if (plinth_tid_is_valid(tid))
 	{
 		r = plinth_lock_row(rel, tid, LockTupleExclusive, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Delete,
-							tmfd);
+							tmfd, NULL);
 		if (r == TM_Ok)
 			r = plinth_crosscheck(rel, tid, crosscheck, tmfd);
 		if (r != TM_Ok)
@@ -1072,7 +1076,7 @@ plinth_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comman
 	*lockmode = plinth_update_lock_mode(rel, otid, slot);
 	if (plinth_tid_is_valid(otid))
 	{
-		r = plinth_lock_row(rel, otid, *lockmode, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Update, tmfd);
+		r = plinth_lock_row(rel, otid, *lockmode, wait ? LockWaitBlock : LockWaitSkip, true, XLTW_Update, tmfd, NULL);
 		if (r == TM_Ok)
 			r = plinth_crosscheck(rel, otid, crosscheck, tmfd);
 		if (r != TM_Ok)
@@ -1122,7 +1126,20 @@ plinth_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSl
 		return TM_Invisible;
 	for (;;)
 	{
-		r = plinth_lock_row(rel, tid, mode, wait_policy, true, XLTW_Lock, tmfd);
+		bool		newer = false;
+
+		r = plinth_lock_row(rel, tid, mode, wait_policy, true, XLTW_Lock, tmfd, &newer);
+		/*
+		 * SELECT ... FOR UPDATE (ExecLockRows, the one caller that asks to
+		 * lock past an update in progress) of a row this transaction locked
+		 * already and reads at a newer version than its statement's
+		 * snapshot: the row its scan produced is the older one, as heap's
+		 * would be when it follows the update chain to the version it
+		 * locked — say so, and EvalPlanQual re-checks it. (Other callers
+		 * retry on `traversed`; they already hold the newest version.)
+		 */
+		if (r == TM_Ok && newer && (flags & TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS))
+			tmfd->traversed = true;
 		if (r == TM_Updated && (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
 		{
 			/* Follow it to its newest version, locking that, as heap does. */
@@ -1368,6 +1385,8 @@ plinth_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno, BufferA
 	PlinthScanDesc s = (PlinthScanDesc) sscan;
 	int64		low = (int64) blockno * PLINTH_ROWS_PER_BLOCK;
 
+	plinth_scan_release_source(s);
+	PLINTH_CHECK(plinth_swift_sampling_renews_snapshot());
 	plinth_scan_open(s, ForwardScanDirection, low, low + PLINTH_ROWS_PER_BLOCK);
 	s->started = true;
 	return true;

@@ -233,6 +233,12 @@ extension TransactionState {
         }
     }
 
+    /// Whether this transaction reads the row at a version newer than its
+    /// statement's snapshot (adopted by an earlier lock: `lockRow`).
+    public func readsAdoptedVersion(table: Int64, row: Int64) -> Bool {
+        txn.newestStandsForSnapshot && txn.hasAdopted(db.rowKey(table, row))
+    }
+
     /// Whether this transaction holds a lock on the row, of any mode.
     public func holdsLock(table: Int64, row: Int64) -> Bool {
         locks.mode(Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: row)) != nil

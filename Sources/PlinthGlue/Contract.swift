@@ -47,6 +47,7 @@ private func checkContract() {
     agree(plinth_swift_lock_row, plinthSwiftLockRow)
     agree(plinth_swift_row_moved, plinthSwiftRowMoved)
     agree(plinth_swift_scan_begin, plinthSwiftScanBegin)
+    agree(plinth_swift_sampling_renews_snapshot, plinthSwiftSamplingRenewsSnapshot)
     agree(plinth_swift_rows_begin, plinthSwiftRowsBegin)
     agree(plinth_swift_scan_next, plinthSwiftScanNext)
     agree(plinth_swift_scan_release, plinthSwiftScanRelease)

@@ -72,7 +72,9 @@ public func plinthSwiftLockRow(_ table: Int64, _ row: Int64, _ mode: Int32, _ de
                                                         deferrable: deferrable, LockContext(ids))
         var r = PlinthRowLock()
         switch outcome {
-        case .current: r.outcome = PLINTH_ROW_CURRENT
+        case .current:
+            r.outcome = PLINTH_ROW_CURRENT
+            r.newer = try session.transaction().readsAdoptedVersion(table: table, row: row)
         case .updated: r.outcome = PLINTH_ROW_UPDATED
         case .deleted: r.outcome = PLINTH_ROW_DELETED
         case .moved(let to):
@@ -99,6 +101,11 @@ public func plinthSwiftRowMoved(_ table: Int64, _ row: Int64, _ to: Int64, _ cid
 // MARK: scans
 
 /// low/high: row id bounds [low, high) or -1 for none.
+@_cdecl("plinth_swift_sampling_renews_snapshot")
+public func plinthSwiftSamplingRenewsSnapshot() -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in session.current?.txn.renewForSampling() }
+}
+
 @_cdecl("plinth_swift_scan_begin")
 public func plinthSwiftScanBegin(_ table: Int64, _ vis: PlinthVisibility, _ low: Int64, _ high: Int64, _ reverse: Bool,
                                  _ out: UnsafeMutablePointer<PlinthRowSourceHandle>) -> PlinthStatus {

@@ -116,6 +116,18 @@ public final class Transaction {
         _ = try storeTransaction().getReadVersion()
     }
 
+    /// ANALYZE samples blocks of a table of any size, each read on its own:
+    /// a snapshot older than `samplingSnapshotNanoseconds` is replaced
+    /// (a sample needs no single snapshot, and FoundationDB lets none be
+    /// read for more than 5 s). Only with no own writes or open scans.
+    public func renewForSampling() {
+        guard tr != nil, !hasWrites, openScans == 0,
+              monotonicNanos() - storeStarted > Self.samplingSnapshotNanoseconds else { return }
+        retireStoreTransaction()
+        current.removeAll()
+    }
+    static let samplingSnapshotNanoseconds: UInt64 = 1_000_000_000
+
     /// READ COMMITTED, at a statement's start: the statement reads a newer
     /// snapshot — unless nothing was committed since this one was taken
     /// (then what was read ahead and cached stays good), or a scan is still
@@ -146,6 +158,9 @@ public final class Transaction {
     public func adoptCurrent(_ key: Bytes, _ value: Bytes?) {
         current[HashedKey(key)] = .some(value)
     }
+
+    /// Whether `key` reads as a newest value adopted since the snapshot.
+    public func hasAdopted(_ key: Bytes) -> Bool { !current.isEmpty && current[HashedKey(key)] != nil }
 
     /// Bulk mode: sends the buffered writes in a store transaction of their
     /// own (blind writes: it cannot conflict), then starts reading afresh.

@@ -194,6 +194,8 @@ typedef struct PlinthRowLock
 	PlinthRowLockOutcome outcome;
 	int64_t		moved_to;		/* -1: moved to another partition */
 	bool		held;			/* blocked, but a weaker lock is held already */
+	bool		newer;			/* current: the version this transaction reads
+								 * is newer than its statement's snapshot */
 	PlinthLockWait wait;
 } PlinthRowLock;
 
@@ -416,6 +418,8 @@ PlinthStatus plinth_swift_row_moved(int64_t table, int64_t row_id, int64_t to, u
 									uint64_t writer, bool key_changed);
 
 /* TableEntryPoints.swift: scans (released with plinth_swift_scan_release) */
+/* ANALYZE, between sampled blocks: a sample needs no single snapshot. */
+PlinthStatus plinth_swift_sampling_renews_snapshot(void);
 PlinthStatus plinth_swift_scan_begin(int64_t table, PlinthVisibility vis, int64_t low, int64_t high,
 									 bool reverse, PlinthRowSourceHandle *scan);
 PlinthStatus plinth_swift_rows_begin(int64_t table, PlinthVisibility vis, const int64_t *rows,
