@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "locks.h"
+#include "session.h"
 
 /* The ids a lock is taken under; assigns the transaction an id, as heap does. */
 void
@@ -46,20 +47,42 @@ plinth_lock_ids_if_any(PlinthLockIds *ids)
 	ids->subid = GetCurrentSubTransactionId();
 }
 
+/*
+ * Polls the holder's transaction on another server until it ends. Its
+ * server's heartbeat is watched too: unchanged for plinth.server_timeout,
+ * that server is declared dead and its locks are free (liveness.c).
+ */
 static void
 wait_for_remote(const PlinthLockWait *wait)
 {
 	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz beat_seen = start;
+	int64		last_beat = -1;
 	long		pause = 1;
 
 	for (;;)
 	{
 		bool		running;
+		int64		beat;
 
 		CHECK_FOR_INTERRUPTS();
-		PLINTH_CHECK(plinth_swift_holder_running(wait, &running));
+		PLINTH_CHECK(plinth_swift_holder_running(wait, &running, &beat));
 		if (!running)
 			return;
+		if (beat != last_beat)
+		{
+			last_beat = beat;
+			beat_seen = GetCurrentTimestamp();
+		}
+		else if (plinth_server_timeout_ms > 0 &&
+				 TimestampDifferenceExceeds(beat_seen, GetCurrentTimestamp(), plinth_server_timeout_ms))
+		{
+			ereport(LOG,
+					(errmsg("plinth: server " INT64_FORMAT " sent no heartbeat for %d ms: declared dead, its row locks released",
+							wait->holder_server, plinth_server_timeout_ms)));
+			PLINTH_CHECK(plinth_swift_declare_server_dead(wait));
+			continue;
+		}
 		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),

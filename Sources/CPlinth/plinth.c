@@ -23,6 +23,7 @@
 #include "hooks.h"
 #include "indexam.h"
 #include "indexes.h"
+#include "liveness.h"
 
 PG_MODULE_MAGIC;
 
@@ -47,6 +48,7 @@ _PG_init(void)
 	plinth_register_hooks();
 	plinth_indexes_init();
 	plinth_install_btree_dispatch();
+	plinth_register_liveness_worker();
 }
 
 PG_FUNCTION_INFO_V1(plinth_check_preloaded);

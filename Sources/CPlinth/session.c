@@ -13,6 +13,7 @@
 #include "commands/defrem.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -34,6 +35,7 @@ bool		plinth_durable = true;
 int			plinth_transaction_lifetime_ms = 5000;
 int			plinth_map_size_mb = 262144;
 bool		plinth_bulk_load = false;
+int			plinth_server_timeout_ms = 10000;
 bool		plinth_fault_crash_after_store_commit = false;
 
 bool		plinth_preloaded = false;
@@ -99,6 +101,13 @@ plinth_define_settings(void)
 							 "stays if it fails) nor serializable.",
 							 &plinth_bulk_load, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.server_timeout",
+							"How long a server may send no heartbeat before servers sharing its store "
+							"declare it dead and take its row locks.",
+							"A server declared dead that was only stalled restarts when it notices. "
+							"0: never (a lock of a server that died is freed when that server restarts).",
+							&plinth_server_timeout_ms, 10000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	/*
 	 * A fault for the end-to-end tests: the backend kills itself between
 	 * the store's commit and Postgres's (the window the orphan sweep is
@@ -125,28 +134,21 @@ plinth_require_preload(void)
 }
 
 /*
- * Makes the store ready for this transaction: hands Swift the current
- * settings once per transaction (they may change with SET and SIGHUP).
+ * Hands Swift the current settings (they may change with SET and SIGHUP);
+ * `database_name` is empty in a process connected to no database.
  */
-void
-plinth_prepare(void)
+static void
+plinth_configure(const char *database_name)
 {
-	static char *database_name = NULL;
+	static bool paths_known = false;
 	static char store_path[MAXPGPATH];
 	static char server_id_path[MAXPGPATH];
 	static char server_home[MAXPGPATH + 300];
 	PlinthConfig config;
 
-	if (plinth_in_use)
-		return;
-	plinth_require_preload();
-	if (database_name == NULL)
+	if (!paths_known)
 	{
-		char	   *name = get_database_name(MyDatabaseId);
-
-		if (name == NULL)
-			elog(ERROR, "plinth: database %u has no name", MyDatabaseId);
-		database_name = MemoryContextStrdup(TopMemoryContext, name);
+		paths_known = true;
 		if (plinth_data_directory != NULL && plinth_data_directory[0] != '\0')
 			strlcpy(store_path, plinth_data_directory, MAXPGPATH);
 		else
@@ -177,8 +179,38 @@ plinth_prepare(void)
 	config.isolation = XactIsoLevel;
 	config.incarnation = plinth_incarnation();
 	plinth_swift_configure(&config);
+}
+
+/*
+ * Makes the store ready for this transaction: the settings are handed over
+ * once per transaction.
+ */
+void
+plinth_prepare(void)
+{
+	static char *database_name = NULL;
+
+	if (plinth_in_use)
+		return;
+	plinth_require_preload();
+	if (database_name == NULL)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		if (name == NULL)
+			elog(ERROR, "plinth: database %u has no name", MyDatabaseId);
+		database_name = MemoryContextStrdup(TopMemoryContext, name);
+	}
+	plinth_configure(database_name);
 	plinth_swift_set_parallel_worker(IsParallelWorker());
 	plinth_in_use = true;
+}
+
+/* The liveness worker's settings: no database. */
+void
+plinth_prepare_worker(void)
+{
+	plinth_configure("");
 }
 
 /*
@@ -189,6 +221,8 @@ plinth_prepare(void)
 typedef struct PlinthShared
 {
 	int64		incarnation;
+	/* When the last heartbeat that reached the store began (liveness.c). */
+	pg_atomic_uint64 last_beat;
 } PlinthShared;
 
 static PlinthShared *plinth_shared = NULL;
@@ -213,7 +247,10 @@ plinth_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	plinth_shared = ShmemInitStruct("plinth", sizeof(PlinthShared), &found);
 	if (!found)
+	{
 		plinth_shared->incarnation = (int64) GetCurrentTimestamp();
+		pg_atomic_init_u64(&plinth_shared->last_beat, 0);
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -231,6 +268,33 @@ int64
 plinth_incarnation(void)
 {
 	return plinth_shared != NULL ? plinth_shared->incarnation : (int64) PgStartTime;
+}
+
+void
+plinth_note_beat(TimestampTz began)
+{
+	if (plinth_shared != NULL)
+		pg_atomic_write_u64(&plinth_shared->last_beat, (uint64) began);
+}
+
+/*
+ * Whether this server's heartbeat reached the store recently enough that
+ * no other server can have declared it dead yet: a waiter declares that
+ * only after seeing no beat for plinth.server_timeout, so within half of it
+ * since the last beat began, none has. Else the caller asks the store.
+ */
+bool
+plinth_liveness_recent(void)
+{
+	uint64		last;
+
+	if (plinth_server_timeout_ms <= 0)
+		return true;
+	if (plinth_shared == NULL)
+		return false;
+	last = pg_atomic_read_u64(&plinth_shared->last_beat);
+	return last != 0 &&
+		!TimestampDifferenceExceeds((TimestampTz) last, GetCurrentTimestamp(), plinth_server_timeout_ms / 2);
 }
 
 void

@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "boundary.h"
+#include "utils/timestamp.h"
 
 /* Settings (GUCs): see README.md "Settings". */
 extern char *plinth_data_directory;
@@ -22,6 +23,7 @@ extern int	plinth_transaction_lifetime_ms;
 extern int	plinth_map_size_mb;
 extern bool plinth_bulk_load;
 extern bool plinth_fault_crash_after_store_commit;
+extern int	plinth_server_timeout_ms;
 
 /* True when loaded through shared_preload_libraries (required). */
 extern bool plinth_preloaded;
@@ -39,6 +41,8 @@ extern int	plinth_statement_depth;
 extern void plinth_define_settings(void);
 extern void plinth_require_preload(void);
 extern void plinth_prepare(void);
+extern void plinth_prepare_worker(void);
+extern void plinth_note_beat(TimestampTz began);
 extern void plinth_session_at_transaction_end(void);
 extern void plinth_request_shared_memory(void);
 extern int64 plinth_incarnation(void);

@@ -365,15 +365,68 @@ extension Session {
     /// backend: locks of its earlier runs are then known to be free.
     public func recordIncarnation() throws(PlinthError) {
         guard !incarnationRecorded else { return }
-        let key = Keyspace.Live.serverKey(try server())
-        let value = StoredInt.encode(config.incarnation)
-        try storeCall { () throws(StoreError) in
-            try transact(volatile: true) { tr throws(StoreError) in
-                if try tr.get(key, snapshot: false) != value { try tr.set(key, value) }
-            }
-        }
+        guard try recordRun() else { throw Self.declaredDead }
         incarnationRecorded = true
     }
+
+    /// Sets this server's record to this run unless another server
+    /// declared this run dead (`Keyspace.Live.deadRun`): false then. Locks of earlier runs are free once it is set.
+    private func recordRun(beat: Bool = false) throws(PlinthError) -> Bool {
+        let server = try server()
+        let me = config.incarnation
+        return try storeCall { () throws(StoreError) -> Bool in
+            try transact(volatile: true) { tr throws(StoreError) -> Bool in
+                let key = Keyspace.Live.serverKey(server)
+                let now = try tr.get(key, snapshot: false).flatMap(StoredInt.decode)
+                if now == Keyspace.Live.deadRun(me) { return false }
+                if now != me { try tr.set(key, StoredInt.encode(me)) }
+                if beat {
+                    let b = Keyspace.Live.beatKey(server)
+                    let n = try tr.get(b, snapshot: false).flatMap(StoredInt.decode) ?? 0
+                    try tr.set(b, StoredInt.encode(n &+ 1))
+                }
+                return true
+            }
+        }
+    }
+
+    /// The liveness worker's heartbeat (liveness.c): advances this server's
+    /// counter, which waiters for its locks watch. False when another
+    /// server declared this run dead: the server must restart.
+    public func beat() throws(PlinthError) -> Bool { try recordRun(beat: true) }
+
+    /// A waiter saw no heartbeat of `server` for plinth.server_timeout: that
+    /// run of it is dead. Its locks are then free to whoever finds them
+    /// (`isRunning`), and the server, if it was only stalled, restarts when
+    /// it notices (`beat`); it commits nothing meanwhile (`commit`).
+    public func declareDead(server: Int64, incarnation: Int64) throws(PlinthError) {
+        try storeCall { () throws(StoreError) in
+            try transact(volatile: true) { tr throws(StoreError) in
+                let key = Keyspace.Live.serverKey(server)
+                if try tr.get(key, snapshot: false).flatMap(StoredInt.decode) == incarnation {
+                    try tr.set(key, StoredInt.encode(Keyspace.Live.deadRun(incarnation)))
+                }
+            }
+        }
+    }
+
+    /// Before a commit whose locks other servers may have taken.
+    func checkNotDeclaredDead() throws(PlinthError) {
+        let key = Keyspace.Live.serverKey(try server())
+        let me = config.incarnation
+        let dead = try storeCall { () throws(StoreError) -> Bool in
+            try transact(volatile: true) { tr throws(StoreError) -> Bool in
+                try tr.get(key, snapshot: false).flatMap(StoredInt.decode) == Keyspace.Live.deadRun(me)
+            }
+        }
+        if dead { throw Self.declaredDead }
+    }
+
+    static let declaredDead = PlinthError(
+        sqlstate: .crashShutdown,
+        message: "this server was declared dead by another server sharing its store",
+        detail: "It sent no heartbeat for longer than plinth.server_timeout, so its row locks were released; it restarts.",
+        hint: "Retry the transaction once the server is back.")
 
     /// Whether a lock's holder still runs. On this server Postgres knows
     /// (`transactionRunning`); elsewhere, its record is still in the store

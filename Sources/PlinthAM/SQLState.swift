@@ -13,6 +13,7 @@ public struct SQLState: Equatable, Sendable {
     public static let undefinedFile = SQLState("58P01")
     public static let ioError = SQLState("58030")
     public static let queryCanceled = SQLState("57014")
+    public static let crashShutdown = SQLState("57P02")
     public static let invalidParameterValue = SQLState("22023")
     public static let outOfMemory = SQLState("53200")
     public static let diskFull = SQLState("53100")

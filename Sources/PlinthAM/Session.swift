@@ -61,6 +61,9 @@ public final class Session {
     /// Whether a transaction of this server (a top-level xid) is running:
     /// Postgres's answer, set by the glue.
     public var transactionRunning: (UInt32) throws(StoreError) -> Bool = { _ in true }
+    /// Whether this server's heartbeat is recent enough that no other
+    /// server can have declared it dead (the shim knows; `commit`).
+    public var livenessRecent: () -> Bool = { true }
     /// Whether this backend recorded its server's incarnation in the
     /// volatile space (`Keyspace.Live.serverKey`).
     var incarnationRecorded = false
@@ -302,11 +305,15 @@ public final class Session {
         if isolation <= 1 { t.txn.renewSnapshot() } else if !t.txn.hasStoreTransaction { try? t.txn.pinSnapshot() }
     }
 
-    /// Whether the holder of a lock (on another server) still runs.
-    public func holderRunning(_ holder: LockHolder) throws(PlinthError) -> Bool {
-        try storeCall { () throws(StoreError) -> Bool in
-            try transact(volatile: true) { tr throws(StoreError) -> Bool in
-                try isRunning(holder, local: false, waitXid: 0, tr)
+    /// Whether the holder of a lock (on another server) still runs, and
+    /// its server's heartbeat counter (0: none yet), which the waiter
+    /// watches (`declareDead`).
+    public func holderRunning(_ holder: LockHolder) throws(PlinthError) -> (Bool, Int64) {
+        try storeCall { () throws(StoreError) -> (Bool, Int64) in
+            try transact(volatile: true) { tr throws(StoreError) -> (Bool, Int64) in
+                guard try isRunning(holder, local: false, waitXid: 0, tr) else { return (false, 0) }
+                let beat = try tr.get(Keyspace.Live.beatKey(holder.server), snapshot: true).flatMap(StoredInt.decode)
+                return (true, beat ?? 0)
             }
         }
     }
@@ -323,6 +330,9 @@ public final class Session {
             guard try storeID(relfilenode: f.relfilenode) == table else { continue }
             t.txn.atomic(.max, t.db.rowIdKey(table), StoredInt.encode(f.next))
         }
+        // Its row locks are this server's: if other servers declared it
+        // dead, they may have taken them — commit nothing then.
+        if t.locks.recorded && !livenessRecent() { try checkNotDeclaredDead() }
         try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
         // Our own committed changes show at once, cache or not.
         for (table, d) in t.statsDelta {

@@ -235,6 +235,21 @@ public enum Keyspace {
             }
         }
 
+        /// What a server's record (`serverKey`) holds once another server
+        /// declared run `incarnation` of it dead: never a run's own value
+        /// (runs are positive; this has the sign bit flipped).
+        public static func deadRun(_ incarnation: Int64) -> Int64 { incarnation ^ Int64.min }
+
+        /// A server's heartbeat: a counter its liveness worker advances
+        /// (`Session.beat`); a server whose counter stops is declared dead
+        /// by a waiter for one of its locks (`Session.declareDead`).
+        public static func beatKey(_ server: Int64) -> Bytes {
+            pack(root) {
+                TupleEncoder.appendString("beat", to: &$0)
+                TupleEncoder.appendInt(server, to: &$0)
+            }
+        }
+
         public static func transactionKey(_ h: LockHolder) -> Bytes {
             pack(root) {
                 TupleEncoder.appendString("txn", to: &$0)

@@ -41,6 +41,7 @@ func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) 
 nonisolated(unsafe) let session: Session = {
     StoreInterrupts.poll = { plinth_interrupt_pending() && plinth_interrupt_raised() }
     let s = Session()
+    s.livenessRecent = { plinth_liveness_recent() }
     s.transactionRunning = { (xid) throws(StoreError) -> Bool in
         var running = true
         // An error raised by Postgres waits to be re-raised, as an interrupt's does.

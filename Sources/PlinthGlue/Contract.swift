@@ -22,6 +22,8 @@ private func checkContract() {
     agree(plinth_swift_statement_event, plinthSwiftStatementEvent)
     agree(plinth_swift_statement_snapshot, plinthSwiftStatementSnapshot)
     agree(plinth_swift_holder_running, plinthSwiftHolderRunning)
+    agree(plinth_swift_declare_server_dead, plinthSwiftDeclareServerDead)
+    agree(plinth_swift_server_beat, plinthSwiftServerBeat)
     agree(plinth_swift_statement_start, plinthSwiftStatementStart)
     agree(plinth_swift_statement_end, plinthSwiftStatementEnd)
     agree(plinth_swift_counters, plinthSwiftCounters)

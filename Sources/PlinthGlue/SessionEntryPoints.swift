@@ -102,10 +102,23 @@ public func plinthSwiftStatementSnapshot(_ isolation: Int32, _ topLevel: Bool) {
 /// waiter polls this).
 @_cdecl("plinth_swift_holder_running")
 public func plinthSwiftHolderRunning(_ wait: UnsafePointer<PlinthLockWait>,
-                                     _ running: UnsafeMutablePointer<Bool>) -> PlinthStatus {
+                                     _ running: UnsafeMutablePointer<Bool>,
+                                     _ beat: UnsafeMutablePointer<Int64>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        running.pointee = try session.holderRunning(wait.pointee.holder)
+        (running.pointee, beat.pointee) = try session.holderRunning(wait.pointee.holder)
     }
+}
+
+@_cdecl("plinth_swift_declare_server_dead")
+public func plinthSwiftDeclareServerDead(_ wait: UnsafePointer<PlinthLockWait>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        try session.declareDead(server: wait.pointee.holder_server, incarnation: wait.pointee.holder_incarnation)
+    }
+}
+
+@_cdecl("plinth_swift_server_beat")
+public func plinthSwiftServerBeat(_ alive: UnsafeMutablePointer<Bool>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in alive.pointee = try session.beat() }
 }
 
 // MARK: counters

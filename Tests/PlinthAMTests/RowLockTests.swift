@@ -211,4 +211,71 @@ import PlinthTxn
         #expect(try tb.statementEvent(.executorFinishing(depth: -1), ctx(200)).violation != nil)
         p.b.abort()
     }
+
+    /// Two servers on one store (liveness.c): a lock held by a server whose
+    /// heartbeat stopped is freed once a waiter declares that run dead; the
+    /// run, if it was only stalled, learns so at its next beat and commits
+    /// nothing meanwhile.
+    @Test func aServerDeclaredDeadLosesItsLocksAndCommitsNothing() throws {
+        let a = try SessionFixture()
+        var ca = a.session.config
+        ca.incarnation = 5
+        a.session.configure(ca)
+        let b = Session()
+        var cb = ca
+        cb.serverIDPath = a.path + "/other_server_id"
+        cb.serverHome = "other:" + a.path
+        cb.incarnation = 7
+        b.configure(cb)
+        try b.useStore(of: a.session)
+        a.session.transactionRunning = { _ in true }
+        b.transactionRunning = { _ in true }
+        try a.inTransaction { t in
+            let tuple = storedTuple([1])
+            _ = try tuple.withUnsafeBytes { try t.insert(table: Self.table, tuple: $0, cid: 0, subid: 1, xid: 9) }
+        }
+        let row = try a.inTransaction { t in
+            let scan = try TableScan(a.session, table: Self.table, .everyOwnWrite, low: -1, high: -1, reverse: false)
+            var r = LoadedRow.none
+            #expect(try scan.next(&r))
+            return r.rowID
+        }
+        #expect(try a.session.beat())
+        #expect(try a.session.beat())
+        let ta = try a.session.transaction()
+        #expect(try ta.lockRow(table: Self.table, row: row, mode: .update, deferrable: false, ctx(100)) == .current)
+
+        // Databases are the servers' own until the schema is shared: the
+        // other server takes the lock by its key.
+        let tb = try b.transaction()
+        let prefix = Keyspace.Live.rowLockPrefix(db: ta.db.id, table: Self.table, row: row)
+        let holder = LockHolder(server: try a.session.server(), incarnation: 5, xid: 100)
+        #expect(try tb.lock(prefix: prefix, mode: .update, subid: 1, waitXid: 200, topXid: 200)
+                == .blocked(holder, waitXid: 100, local: false))
+        let (running, beat) = try b.holderRunning(holder)
+        #expect(running && beat == 2)
+        // No beat for plinth.server_timeout: the waiter declares it dead.
+        try b.declareDead(server: holder.server, incarnation: 5)
+        #expect(try b.holderRunning(holder) == (false, 0))
+        #expect(try tb.lock(prefix: prefix, mode: .update, subid: 1, waitXid: 200, topXid: 200) == .acquired)
+        b.abort()
+
+        // The stalled server: its next beat says it must restart, and a
+        // commit holding locks is refused (57P02) unless a beat is recent.
+        #expect(try a.session.beat() == false)
+        a.session.livenessRecent = { false }
+        #expect { try a.session.commit() } throws: { e in (e as? PlinthError)?.sqlstate == .crashShutdown }
+        // A new backend of that run cannot record it again.
+        let again = Session()
+        again.configure(ca)
+        try again.useStore(of: a.session)
+        #expect { try again.recordIncarnation() } throws: { e in (e as? PlinthError)?.sqlstate == .crashShutdown }
+        // The restarted server (a new run) records itself and beats.
+        var restarted = ca
+        restarted.incarnation = 6
+        let c = Session()
+        c.configure(restarted)
+        try c.useStore(of: a.session)
+        #expect(try c.beat())
+    }
 }

@@ -54,6 +54,12 @@ bool		plinth_pg_try(void (*fn) (void *arg), void *arg);
 bool		plinth_interrupt_pending(void);
 
 /*
+ * Whether this server's last heartbeat is recent enough that no other
+ * server can have declared it dead (session.c). Cheap; raises nothing.
+ */
+bool		plinth_liveness_recent(void);
+
+/*
  * Processes pending interrupts (CHECK_FOR_INTERRUPTS) inside plinth_pg_try.
  * Returns true when one raised an error: it waits to be re-raised, and the
  * Swift operation must stop and return PLINTH_ERROR.
@@ -380,7 +386,12 @@ void		plinth_swift_subxact_event(PlinthSubXactEvent event, uint32_t subid, uint3
 PlinthStatus plinth_swift_statement_event(PlinthStatementEvent event, int32_t depth, const PlinthLockIds *ids,
 										  PlinthUniqueViolation *violation);
 void		plinth_swift_statement_snapshot(int32_t isolation, bool top_level);
-PlinthStatus plinth_swift_holder_running(const PlinthLockWait *wait, bool *running);
+/* `beat`: the holder's server's heartbeat counter (0: none yet). */
+PlinthStatus plinth_swift_holder_running(const PlinthLockWait *wait, bool *running, int64_t *beat);
+/* The holder's server sent no heartbeat for plinth.server_timeout. */
+PlinthStatus plinth_swift_declare_server_dead(const PlinthLockWait *wait);
+/* The liveness worker's heartbeat; `alive` false: declared dead, restart. */
+PlinthStatus plinth_swift_server_beat(bool *alive);
 void		plinth_swift_statement_start(void);
 void		plinth_swift_statement_end(void);
 void		plinth_swift_counters(PlinthCounters *session, PlinthCounters *statement);
