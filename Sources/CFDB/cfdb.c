@@ -122,6 +122,9 @@ static int selected_api_version;
    its parent's pid here and knows the thread is not its own. */
 static pid_t network_pid;
 static pthread_t network_thread;
+/* The thread that set the network up: FoundationDB's client keeps
+   per-thread state (its trace events' random source) made there. */
+static pthread_t setup_thread;
 static volatile int network_running;
 static volatile fdb_error_t network_exit_code;
 
@@ -259,9 +262,14 @@ static void *run_network(void *unused) {
 
 /* fdb_stop_network must be called, and fdb_run_network waited for, before
    the process exits. Only in the process that owns the thread: a forked
-   child inherits this handler but not the thread. */
+   child inherits this handler but not the thread. And only from the thread
+   that set the network up (a backend's main thread): called from another
+   (a test runner exits from a worker thread), libfdb_c's stop_network
+   traces with that thread's missing state and crashes; the process is
+   ending anyway, and the network thread goes with it. */
 static void stop_network_at_exit(void) {
     if (network_pid != getpid() || !__atomic_load_n(&network_running, __ATOMIC_ACQUIRE)) return;
+    if (!pthread_equal(pthread_self(), setup_thread)) return;
     if (api.stop_network() == 0) pthread_join(network_thread, NULL);
 }
 
@@ -279,6 +287,7 @@ int cfdb_start_network(char *err, size_t err_len) {
         goto done;
     }
     result = api.setup_network();
+    setup_thread = pthread_self();
     if (result != 0) {
         set_error(err, err_len, "fdb_setup_network: %s", api.get_error(result));
         goto done;
