@@ -26,7 +26,6 @@ stage_inputs() {
 	rm -rf "$work/in"; mkdir -p "$work/in"
 	cp -r test/sql test/expected test/specs test/schedule test/am_schedule test/isolation_schedule \
 		test/isolation_plinth_schedule test/*.conf "$work/in/"
-	cp -r test/postgres "$work/in/postgres"
 	if [ -n "${PLINTH_FDB_CLUSTER_FILE:-}" ]; then
 		for c in "$work"/in/*.conf; do
 			echo "plinth.cluster_file = '$PLINTH_FDB_CLUSTER_FILE'" >>"$c"
@@ -82,10 +81,9 @@ run_regress() {
 	pg_regress_run am-plinth am_schedule regress_plinth.conf --load-extension=plinth
 }
 
-# One pg_isolation_regress run: name, schedule, configuration, and the
-# directory of specs and expected outputs (in the staged inputs).
+# One pg_isolation_regress run: name, schedule, configuration.
 isolation_run() {
-	local name=$1 schedule=$2 conf=$3 dir=$work/in/${4:-}
+	local name=$1 schedule=$2 conf=$3 dir=$work/in
 	echo "== pg_isolation_regress: $name ($schedule, $conf)"
 	if as_server_user "$PG_ISOLATION_REGRESS" --temp-instance="$work/$name-instance" --temp-config="$work/in/$conf" \
 		--bindir="$PG_BINDIR" --inputdir="$dir" --outputdir="$work/$name" \
@@ -104,10 +102,6 @@ run_isolation() {
 	isolation_run isolation isolation_schedule regress_plinth.conf
 	# SERIALIZABLE, Plinth's own way (heap's SSI words its errors otherwise).
 	isolation_run isolation-plinth isolation_plinth_schedule regress_plinth.conf
-	# Postgres's own specs of row locks and READ COMMITTED (test/postgres),
-	# against Postgres's expected outputs; where Plinth differs, the
-	# difference is an alternative output, explained in its README.
-	isolation_run isolation-postgres schedule regress_plinth.conf postgres
 }
 
 # The benchmark on tiny data: it must run, its numbers are not judged.
