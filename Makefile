@@ -24,7 +24,7 @@ SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
 	-Xswiftc -cross-module-optimization -Xswiftc -enforce-exclusivity=unchecked \
 	-Xcc -I$(shell $(PG_CONFIG) --includedir-server) -Xcc -Wno-ignored-attributes
 
-.PHONY: all deps build install run stop psql test unit-test regress isolation e2e bench bench-store fuzz clean
+.PHONY: all deps build install run stop cluster cluster-stop psql test unit-test regress isolation e2e bench bench-store fuzz clean
 
 all: build
 
@@ -42,6 +42,14 @@ run: install
 
 stop:
 	scripts/run.sh stop
+
+# N local servers on one store (default 3): `make cluster N=3`, `make cluster-stop`.
+N ?= 3
+cluster: install
+	scripts/cluster.sh start $(N)
+
+cluster-stop:
+	scripts/cluster.sh stop
 
 psql:
 	scripts/run.sh psql

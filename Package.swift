@@ -30,7 +30,9 @@ let package = Package(
     targets: [
         // 1. C shim: the only C, compiled against the Postgres server headers
         //    (the Makefile passes -I$(pg_config --includedir-server)).
-        .target(name: "CPlinth", path: "Sources/CPlinth"),
+        //    libpq: the "plinth schema" worker replays DDL through a connection
+        //    to its own server (schema.c).
+        .target(name: "CPlinth", path: "Sources/CPlinth", linkerSettings: [.linkedLibrary("pq")]),
         // 2. Postgres glue: the table/index access methods and transaction
         //    callbacks, called from the shim through @_cdecl entry points.
         .target(name: "PlinthGlue",

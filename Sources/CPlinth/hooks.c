@@ -41,6 +41,7 @@
 #include "hooks.h"
 #include "indexam.h"
 #include "indexes.h"
+#include "schema.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -144,19 +145,23 @@ plinth_forget_dropped_temp_storage(void)
  * connected), and then nothing must be lost.
  */
 static List *dropped_databases = NIL;
+static List *dropped_database_names = NIL;
 
 static void
 plinth_forget_dropped_databases(void)
 {
 	ListCell   *lc;
+	ListCell   *name;
 
-	foreach(lc, dropped_databases)
+	forboth(lc, dropped_databases, name, dropped_database_names)
 	{
 		plinth_prepare();
-		PLINTH_CHECK(plinth_swift_database_drop(lfirst_oid(lc), GetCurrentCommandId(false),
+		PLINTH_CHECK(plinth_swift_database_drop(lfirst_oid(lc), (const char *) lfirst(name),
+												GetCurrentCommandId(false),
 												(uint32) GetCurrentSubTransactionId()));
 	}
 	dropped_databases = NIL;
+	dropped_database_names = NIL;
 }
 
 static void
@@ -182,6 +187,8 @@ plinth_xact_callback(XactEvent event, void *arg)
 			plinth_forget_dropped_temp_storage();
 			/* Work no statement's end ran (logical replication's inserts). */
 			plinth_statement_event(PLINTH_STATEMENT_PRE_COMMIT, 0);
+			/* DDL to the schema log, in the same store transaction. */
+			plinth_schema_pre_commit();
 			/* The store commit: a conflict aborts the Postgres transaction. */
 			PLINTH_CHECK(plinth_swift_xact_event(PLINTH_XACT_PRE_COMMIT));
 			if (plinth_fault_crash_after_store_commit)
@@ -203,8 +210,14 @@ plinth_xact_callback(XactEvent event, void *arg)
 			plinth_indexes_at_transaction_end();
 			plinth_session_at_transaction_end();
 			dropped_databases = NIL;	/* in TopTransactionContext: gone */
+			dropped_database_names = NIL;
 			dropped_temp_storage = NIL;
 			executor_depth = 0;
+			/* DDL: the other servers apply it before the client hears of the commit. */
+			if (event == XACT_EVENT_COMMIT)
+				plinth_schema_at_commit();
+			else
+				plinth_schema_at_abort();
 			break;
 		default:
 			break;
@@ -284,12 +297,16 @@ plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
+		char	   *name = get_database_name(objectId);
+
 		dropped_databases = lappend_oid(dropped_databases, objectId);
+		dropped_database_names = lappend(dropped_database_names, name ? name : pstrdup(""));
 		MemoryContextSwitchTo(old);
 		return;
 	}
 	if (classId != RelationRelationId)
 		return;
+	plinth_schema_note_relation(objectId, access);
 	if (access == OAT_POST_ALTER)
 	{
 		plinth_index_storage_moved(objectId);
@@ -503,11 +520,14 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 					  DestReceiver *dest, QueryCompletion *qc)
 {
 	int			depth = plinth_statement_depth;
+	PlinthSchemaMode schema;
 
 	if (depth == 0 && plinth_preloaded)
 		plinth_swift_statement_start();
 	if (plinth_in_use)
 		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0);
+	/* DDL: logged for the other servers sharing the store, or replayed from one. */
+	schema = plinth_schema_statement_begin(pstmt, context);
 	plinth_statement_depth++;
 	PG_TRY();
 	{
@@ -515,10 +535,14 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		if (schema != PLINTH_SCHEMA_NONE)
+			plinth_schema_statement_done(pstmt, queryString, schema);
 	}
 	PG_FINALLY();
 	{
 		plinth_statement_depth = depth;
+		if (schema != PLINTH_SCHEMA_NONE)
+			plinth_schema_statement_reset(schema);
 	}
 	PG_END_TRY();
 	plinth_statement_event(PLINTH_STATEMENT_UTILITY_FINISHED, depth);
@@ -533,6 +557,16 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		((VacuumStmt *) pstmt->utilityStmt)->rels == NIL &&
 		OidIsValid(plinth_am_oid()))
 		(void) plinth_sweep_orphans();
+	/* A database renamed: servers sharing the store find it by its new name. */
+	if (plinth_preloaded && IsA(pstmt->utilityStmt, RenameStmt) &&
+		((RenameStmt *) pstmt->utilityStmt)->renameType == OBJECT_DATABASE)
+	{
+		RenameStmt *r = (RenameStmt *) pstmt->utilityStmt;
+
+		plinth_prepare();
+		PLINTH_CHECK(plinth_swift_database_rename(get_database_oid(r->newname, false), r->subname, r->newname,
+												  GetCurrentCommandId(true), (uint32) GetCurrentSubTransactionId()));
+	}
 	if (depth == 0 && plinth_preloaded)
 		plinth_swift_statement_end();
 }

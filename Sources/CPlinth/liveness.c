@@ -65,7 +65,20 @@ plinth_liveness_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		if (ShutdownRequestPending)
+		{
+			/* Servers running DDL stop waiting for this one (schema.c). */
+			PG_TRY();
+			{
+				plinth_prepare_worker();
+				plinth_swift_server_stopping();
+			}
+			PG_CATCH();
+			{
+				FlushErrorState();
+			}
+			PG_END_TRY();
 			proc_exit(0);
+		}
 		if (plinth_server_timeout_ms > 0)
 		{
 			TimestampTz began = GetCurrentTimestamp();

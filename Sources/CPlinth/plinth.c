@@ -24,6 +24,7 @@
 #include "indexam.h"
 #include "indexes.h"
 #include "liveness.h"
+#include "schema.h"
 
 PG_MODULE_MAGIC;
 
@@ -49,6 +50,7 @@ _PG_init(void)
 	plinth_indexes_init();
 	plinth_install_btree_dispatch();
 	plinth_register_liveness_worker();
+	plinth_schema_init();
 }
 
 PG_FUNCTION_INFO_V1(plinth_check_preloaded);

@@ -81,12 +81,13 @@ extension Session {
         try dropStorage(relfilenode: relfilenode, cid: cid, subid: subid)
         let key = try mappingKey(relfilenode)
         let t = try transaction()
-        let id = try storeCall { () throws(StoreError) in try allocateID() }
+        let id = try storeIDForNewStorage()
         let mapping = StorageMapping(relfilenode: relfilenode, storeID: id, creator: creator)
         try storeCall { () throws(StoreError) in try t.txn.put(key, mapping.value, cid: cid, subid: subid) }
         // A bulk load sends rows before its commit: they take ids from the
         // allocator like any other table's.
-        if !t.txn.bulkLoad { t.freshTables[id] = (relfilenode, 0) }
+        // A replayed statement's storage holds the first server's rows.
+        if !t.txn.bulkLoad && !replaying { t.freshTables[id] = (relfilenode, 0) }
         return id
     }
 

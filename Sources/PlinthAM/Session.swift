@@ -67,6 +67,14 @@ public final class Session {
     /// Whether this backend recorded its server's incarnation in the
     /// volatile space (`Keyspace.Live.serverKey`).
     var incarnationRecorded = false
+    /// Store ids of the storage the running DDL statement created, while
+    /// it is one the schema log will hold (SchemaLog.swift).
+    var schemaIDs: [Int64]?
+    /// Replaying another server's DDL: the store ids its storage takes.
+    var replayIDs: ArraySlice<Int64>?
+    /// Replaying another server's DDL: table data is not this statement's
+    /// to read or write (it is in the store already).
+    public internal(set) var replaying = false
 
     public init() {}
 
@@ -204,9 +212,26 @@ public final class Session {
 
     /// This backend's database in the store: found by the server's id and
     /// the database's OID, so that ALTER DATABASE RENAME keeps its tables.
+    /// A database this server has not used yet is the store's database of
+    /// that name, if there is one: servers sharing a store share it.
     public func db() throws(PlinthError) -> Keyspace.Database {
         if let database { return database }
-        let d = Keyspace.Database(id: try recordedID(Keyspace.databaseKey(server: try server(), oid: config.databaseOID)))
+        let key = Keyspace.databaseKey(server: try server(), oid: config.databaseOID)
+        let nameKey = Keyspace.databaseNameKey(config.databaseName)
+        let id = try storeCall { () throws(StoreError) -> Int64 in
+            if let v = try transact({ tr throws(StoreError) in try readInt(tr, key, snapshot: false, "a store id") }) {
+                return v
+            }
+            let fresh = try allocateID()
+            return try transact { tr throws(StoreError) -> Int64 in
+                if let v = try readInt(tr, key, snapshot: false, "a store id") { return v }
+                let id = try readInt(tr, nameKey, snapshot: false, "a database id") ?? fresh
+                try tr.set(key, StoredInt.encode(id))
+                try tr.set(nameKey, StoredInt.encode(id))
+                return id
+            }
+        }
+        let d = Keyspace.Database(id: id)
         database = d
         return d
     }
@@ -254,17 +279,54 @@ public final class Session {
         database = nil
     }
 
-    /// DROP DATABASE: the database's keys go with this transaction.
-    public func dropDatabase(_ oid: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) {
-        let key = Keyspace.databaseKey(server: try server(), oid: oid)
-        guard let id = try storeCall({ () throws(StoreError) -> Int64? in
-            try transact { tr throws(StoreError) -> Int64? in try readInt(tr, key, snapshot: false, "a database id") }
+    /// DROP DATABASE: the database's keys go with this transaction, unless
+    /// another server sharing the store still has a database of that name
+    /// (then only this server's mapping goes).
+    public func dropDatabase(_ oid: UInt32, name: String, cid: UInt32, subid: UInt32) throws(PlinthError) {
+        let me = try server()
+        let key = Keyspace.databaseKey(server: me, oid: oid)
+        let nameKey = Keyspace.databaseNameKey(name)
+        let (mappingsBegin, mappingsEnd) = Keyspace.prefixRange(Keyspace.databaseMappingsPrefix)
+        guard let (id, shared, named) = try storeCall({ () throws(StoreError) -> (Int64, Bool, Bool)? in
+            try transact { tr throws(StoreError) -> (Int64, Bool, Bool)? in
+                guard let id = try readInt(tr, key, snapshot: false, "a database id") else { return nil }
+                let all = try tr.getRange(.firstGreaterOrEqual(mappingsBegin), .firstGreaterOrEqual(mappingsEnd),
+                                          options: RangeOptions(limit: 100_000, snapshot: true))
+                var shared = false
+                for i in 0..<all.count where all.keyBytes(i) != key && StoredInt.decode(all.valueBytes(i)) == id {
+                    shared = true
+                }
+                let named = try readInt(tr, nameKey, snapshot: false, "a database id") == id
+                return (id, shared, named)
+            }
         }) else { return }
         let t = try transaction()
-        let (lo, hi) = Keyspace.databaseRange(id)
         try storeCall { () throws(StoreError) in
-            try t.txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid)
+            if !shared {
+                let (lo, hi) = Keyspace.databaseRange(id)
+                try t.txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid)
+                if named { try t.txn.delete(nameKey, prior: nil, cid: cid, subid: subid) }
+            }
             try t.txn.delete(key, prior: nil, cid: cid, subid: subid)
+        }
+    }
+
+    /// ALTER DATABASE RENAME: the store's name of the database follows, so
+    /// that a new database of the old name is another one.
+    public func renameDatabase(_ oid: UInt32, from: String, to: String, cid: UInt32, subid: UInt32) throws(PlinthError) {
+        let key = Keyspace.databaseKey(server: try server(), oid: oid)
+        let oldName = Keyspace.databaseNameKey(from), newName = Keyspace.databaseNameKey(to)
+        guard let (id, named, taken) = try storeCall({ () throws(StoreError) -> (Int64, Bool, Bool)? in
+            try transact { tr throws(StoreError) -> (Int64, Bool, Bool)? in
+                guard let id = try readInt(tr, key, snapshot: false, "a database id") else { return nil }
+                return (id, try readInt(tr, oldName, snapshot: false, "a database id") == id,
+                        try tr.get(newName, snapshot: false) != nil)
+            }
+        }) else { return }
+        let t = try transaction()
+        try storeCall { () throws(StoreError) in
+            if named { try t.txn.delete(oldName, prior: nil, cid: cid, subid: subid) }
+            if !taken { try t.txn.put(newName, StoredInt.encode(id), cid: cid, subid: subid) }
         }
     }
 
@@ -273,7 +335,12 @@ public final class Session {
     /// The state of the running Postgres transaction, begun on first use.
     public func transaction() throws(PlinthError) -> TransactionState {
         if let current { return current }
-        let t = TransactionState(session: self, txn: Transaction(store: try openStore()), db: try db())
+        // A replayed statement reads and writes table data in an empty space
+        // that is never sent to the store; its mappings and log go to the
+        // database's own keys.
+        let t = TransactionState(session: self, txn: Transaction(store: try openStore()),
+                                 db: replaying ? Keyspace.Database(id: Keyspace.replayScratch) : try db())
+        if replaying { t.txn.discardedPrefix = t.db.prefix }
         t.txn.bulkLoad = config.bulkLoad
         t.txn.mode = Self.readMode(isolation: config.isolation)
         t.txn.newestStandsForSnapshot = config.isolation <= 1

@@ -33,6 +33,9 @@ public final class TransactionState {
     var movedRows: [HashedKey: Int64] = [:]
     /// Row locks of the running statement waiting to be taken in a batch.
     var deferred = DeferredRowLocks()
+    /// DDL statements this transaction ran, for the schema log at its
+    /// commit, with the subtransaction of each.
+    var pendingSchema: [(entry: SchemaLogEntry, subid: UInt32)] = []
 
     /// Statistics keys are sharded by backend so that no single key takes
     /// every backend's increments.

@@ -6,18 +6,23 @@
 ///     ("pl", "server", <uuid bytes>)        -> server id
 ///     ("pl", "server", <uuid bytes>, "home") -> "host:data directory" of the server using that id
 ///     ("pl", "db", <server>, <database oid>) -> database id
+///     ("pl", "dbname", <name>)              -> database id: servers match databases by name
+///     ("pl", "schema")                      -> how many DDL statements were logged, in every database (atomic add)
 ///     ("pl", <db>, 0, <server>, <relfilenode>) -> store id of a relation (and its creator)
 ///     ("pl", <db>, 1, <table>, <row>)       -> row (RowFormat)
 ///     ("pl", <db>, 1, <table>, <row>, <n>)  -> chunk n of a row too large for one value
 ///     ("pl", <db>, 2, <index>, <key columns...>, <row>) -> index entry
 ///     ("pl", <db>, 3, <table>)              -> row id allocator: next row id
 ///     ("pl", <db>, 4, <table>, <shard>, <field>) -> statistics counter (atomic add)
+///     ("pl", <db>, 5)                       -> schema log: sequence number of its last entry
+///     ("pl", <db>, 5, <seq>)                -> schema log entry (`SchemaLogEntry`)
 ///
 /// and, in the volatile space (`Store.beginVolatileTransaction`: kept only
 /// while the processes using them run):
 ///
 ///     ("pl", "live", "server", <server>)     -> the server's incarnation now running
 ///     ("pl", "live", "txn", <holder>)        -> record of a transaction holding locks
+///     ("pl", "live", "applied", <db>, <server>) -> last schema log entry the server applied
 ///     ("pl", "live", <db>, 1, <table>, <row>, <holder>) -> row lock (`Live.lockValue`)
 ///     ("pl", "live", <db>, 2, <entry prefix>, <holder>) -> lock of a unique index key
 ///
@@ -70,6 +75,29 @@ public enum Keyspace {
     public static let formatKey: Bytes = pack(root) { TupleEncoder.appendString("format", to: &$0) }
     public static let idAllocatorKey: Bytes = pack(root) { TupleEncoder.appendString("ids", to: &$0) }
 
+    /// The database id of the empty space a replayed DDL statement reads
+    /// table data from and writes it to (never sent to the store).
+    public static let replayScratch: Int64 = -1
+
+    /// A database by name: every server sharing the store maps its own
+    /// database of that name (its OID) to this id.
+    public static func databaseNameKey(_ name: String) -> Bytes {
+        pack(root) {
+            TupleEncoder.appendString("dbname", to: &$0)
+            TupleEncoder.appendString(name, to: &$0)
+        }
+    }
+
+    /// Advanced by every logged DDL statement: the "plinth schema" worker
+    /// of each server polls this one key.
+    public static let schemaVersionKey: Bytes = pack(root) { TupleEncoder.appendString("schema", to: &$0) }
+
+    /// Every database name (`databaseNameKey`).
+    public static let databaseNamesPrefix: Bytes = pack(root) { TupleEncoder.appendString("dbname", to: &$0) }
+
+    /// Every server's database mappings (`databaseKey`).
+    public static let databaseMappingsPrefix: Bytes = pack(root) { TupleEncoder.appendString("db", to: &$0) }
+
     /// A database of a server, by OID: stable across ALTER DATABASE RENAME.
     public static func databaseKey(server: Int64, oid: UInt32) -> Bytes {
         pack(root) {
@@ -109,6 +137,7 @@ public enum Keyspace {
         case indexEntries = 2
         case rowIds = 3
         case stats = 4
+        case schemaLog = 5
     }
 
     /// The keys of one database.
@@ -192,6 +221,13 @@ public enum Keyspace {
             return k
         }
 
+        /// The sequence number of the schema log's last entry.
+        public var schemaLogHeadKey: Bytes { key(.schemaLog) }
+
+        public func schemaLogKey(_ seq: Int64) -> Bytes {
+            key(.schemaLog) { TupleEncoder.appendInt(seq, to: &$0) }
+        }
+
         /// Every key that belongs to a table or index with this store id.
         public func allRanges(of id: Int64) -> [(Bytes, Bytes)] {
             [Keyspace.prefixRange(rowPrefix(id)),
@@ -247,6 +283,20 @@ public enum Keyspace {
             pack(root) {
                 TupleEncoder.appendString("beat", to: &$0)
                 TupleEncoder.appendInt(server, to: &$0)
+            }
+        }
+
+        /// The last schema log entry of database `db` that `server` has
+        /// applied to its catalog (a copy: the server's own catalog holds the
+        /// truth); a server that writes one waits for the others to reach it.
+        public static func appliedKey(db: Int64, server: Int64) -> Bytes {
+            pack(appliedPrefix(db: db)) { TupleEncoder.appendInt(server, to: &$0) }
+        }
+
+        public static func appliedPrefix(db: Int64) -> Bytes {
+            pack(root) {
+                TupleEncoder.appendString("applied", to: &$0)
+                TupleEncoder.appendInt(db, to: &$0)
             }
         }
 

@@ -64,9 +64,12 @@ public func plinthSwiftSubxactEvent(_ event: PlinthSubXactEvent, _ subid: UInt32
     switch event {
     case PLINTH_SUBXACT_ABORT:
         t.txn.rollback(subid: subid)
+        session.rollbackSchema(subid: subid)
         // Best effort: a lock left behind is freed when the transaction ends.
         try? t.releaseLocks(subid: subid)
-    case PLINTH_SUBXACT_COMMIT: t.txn.release(subid: subid, to: parent)
+    case PLINTH_SUBXACT_COMMIT:
+        t.txn.release(subid: subid, to: parent)
+        session.releaseSchema(subid: subid, to: parent)
     default: break
     }
 }
@@ -207,8 +210,16 @@ public func plinthSwiftRelationStats(_ table: Int64, _ withRowIDLimit: Bool,
 }
 
 @_cdecl("plinth_swift_database_drop")
-public func plinthSwiftDatabaseDrop(_ oid: UInt32, _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
-    entryPoint { () throws(PlinthError) in try session.dropDatabase(oid, cid: cid, subid: subid) }
+public func plinthSwiftDatabaseDrop(_ oid: UInt32, _ name: UnsafePointer<CChar>, _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in try session.dropDatabase(oid, name: String(cString: name), cid: cid, subid: subid) }
+}
+
+@_cdecl("plinth_swift_database_rename")
+public func plinthSwiftDatabaseRename(_ oid: UInt32, _ from: UnsafePointer<CChar>, _ to: UnsafePointer<CChar>,
+                                      _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        try session.renameDatabase(oid, from: String(cString: from), to: String(cString: to), cid: cid, subid: subid)
+    }
 }
 
 @_cdecl("plinth_swift_claim_server_identity")

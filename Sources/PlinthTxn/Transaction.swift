@@ -81,6 +81,27 @@ public final class Transaction {
         self.store = store
     }
 
+    /// Keys under this prefix are never sent to the store: a server
+    /// replaying another's DDL reads and writes table data there (an empty
+    /// space), since the data is in the store already.
+    public var discardedPrefix: Bytes? = nil
+
+    /// Values the commit must still find in the store (a key read by a
+    /// real read in the commit's own store transaction, so that a
+    /// concurrent change of it either shows here or makes one of the two
+    /// commits conflict); when one differs, the commit fails with `error`.
+    private var commitChecks: [(key: Bytes, expected: Bytes?, error: StoreError)] = []
+
+    public func checkAtCommit(_ key: Bytes, expected: Bytes?, error: StoreError) {
+        commitChecks.append((key, expected, error))
+    }
+
+    public var hasCommitChecks: Bool { !commitChecks.isEmpty }
+
+    private func runCommitChecks(_ t: any StoreTransaction) throws(StoreError) {
+        for c in commitChecks where try t.get(c.key, snapshot: false) != c.expected { throw c.error }
+    }
+
     /// The store transaction, started on first use.
     public func storeTransaction() throws(StoreError) -> any StoreTransaction {
         if let tr {
@@ -175,6 +196,17 @@ public final class Transaction {
     }
 
     private func apply(to t: any StoreTransaction) throws(StoreError) {
+        if let d = discardedPrefix {
+            try buffer.finalMutations { m throws(StoreError) in
+                switch m {
+                case .set(let k, let v): if !k.starts(with: d) { try t.set(k, v) }
+                case .clear(let k): if !k.starts(with: d) { try t.clear(k) }
+                case .clearRange(let r): if !r.begin.starts(with: d) { try t.clearRange(r.begin, r.end) }
+                }
+            }
+            for (op, k, p) in atomics where !k.starts(with: d) { try t.atomicOp(op, k, p) }
+            return
+        }
         try buffer.finalMutations { m throws(StoreError) in
             switch m {
             case .set(let k, let v): try t.set(k, v)
@@ -532,6 +564,7 @@ public final class Transaction {
             guard hasWrites else { return -1 }
             let t = try store.beginTransaction()
             tr = t
+            try runCommitChecks(t)
             try apply(to: t)
             return try t.commit()
         }
@@ -543,6 +576,7 @@ public final class Transaction {
             return -1
         }
         let t = try storeTransaction()
+        try runCommitChecks(t)
         try addPointConflicts(to: t)
         try apply(to: t)
         return try t.commit()
@@ -561,6 +595,7 @@ public final class Transaction {
         rangeCache.removeAll()
         atomics.removeAll()
         atomicBytes = 0
+        commitChecks.removeAll()
         finished = true
     }
 }

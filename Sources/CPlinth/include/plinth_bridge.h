@@ -407,8 +407,41 @@ PlinthStatus plinth_swift_relation_move(uint32_t old_relfilenode, uint32_t new_r
 PlinthStatus plinth_swift_relation_truncate(int64_t table, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_relation_stats(int64_t table, bool with_row_id_limit, PlinthRelStats *stats);
 PlinthStatus plinth_swift_relation_vacuum(int64_t table, uint64_t horizon, int64_t *removed);
-PlinthStatus plinth_swift_database_drop(uint32_t database_oid, uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_database_drop(uint32_t database_oid, const char *name, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_claim_server_identity(void);
+PlinthStatus plinth_swift_database_rename(uint32_t database_oid, const char *from, const char *to,
+										  uint32_t cid, uint32_t subid);
+
+/* SchemaEntryPoints.swift: the schema log shared by the servers of a store */
+typedef struct PlinthSchemaEntry
+{
+	int64_t		seq;
+	char	   *role;			/* malloc'ed by Swift: plinth_swift_schema_entries_free */
+	char	   *search_path;
+	char	   *statement;
+} PlinthSchemaEntry;
+
+void		plinth_swift_schema_begin(void);
+void		plinth_swift_schema_end(void);
+PlinthStatus plinth_swift_schema_queue(const char *role, const char *search_path, const char *statement,
+									   uint32_t subid);
+bool		plinth_swift_schema_pending_log(void);
+/* At pre-commit. `applied`: where this server's catalog stands (-1: unknown, the extension is being dropped). */
+PlinthStatus plinth_swift_schema_log(int64_t applied, int64_t *seq);
+PlinthStatus plinth_swift_replay_begin(int64_t seq);
+/* Where a new plinth.schema_applied starts (plinth_schema_start). */
+PlinthStatus plinth_swift_schema_start(int64_t *start);
+void		plinth_swift_replay_end(void);
+/* After Postgres's commit: never fails; `gave_up`: servers no longer waited for. */
+void		plinth_swift_schema_committed(int64_t seq, bool origin, int32_t timeout_ms,
+										  bool (*interrupted) (void), int32_t *gave_up);
+PlinthStatus plinth_swift_schema_pending(int64_t applied, PlinthSchemaEntry *entries, size_t capacity, size_t *count);
+void		plinth_swift_schema_entries_free(PlinthSchemaEntry *entries, size_t count);
+PlinthStatus plinth_swift_schema_version(int64_t *version);
+/* Names of the store's databases, each ended by a NUL; `length` > `capacity`: call again. */
+PlinthStatus plinth_swift_schema_databases(char *names, size_t capacity, size_t *length);
+/* The server stops: others no longer wait for it (liveness worker). */
+void		plinth_swift_server_stopping(void);
 
 /* TableEntryPoints.swift: rows */
 PlinthStatus plinth_swift_insert(int64_t table, const void *tuple, size_t len, uint32_t cid, uint32_t subid,

@@ -1,0 +1,720 @@
+/*
+ * schema.c — one schema for every server sharing a store.
+ *
+ * Each server's catalog is a cache of its databases' schema logs in the
+ * store (SchemaLog.swift). A DDL statement is logged by the server that
+ * runs it, in its own transaction, and its position is recorded in the
+ * catalog in that same transaction (plinth.schema_applied, a heap table of
+ * the extension), so that a crash between the store's commit and
+ * Postgres's leaves an entry this server replays when it restarts. The
+ * other servers' "plinth schema" worker replays each entry through an
+ * ordinary connection to its own server, with plinth.replay set: the
+ * statement runs as it ran first (role, search_path, text), its new
+ * storage takes the store ids the first server gave it, and table data is
+ * neither read nor written (it is in the store already). After its commit,
+ * the first server waits until every live server has applied the entry.
+ * Depends on the session.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <postgresql/libpq-fe.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "libpq/pqsignal.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "postmaster/postmaster.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "catalog/pg_class.h"
+
+#include "session.h"
+#include "schema.h"
+
+int			plinth_replay_seq = 0;
+
+static void plinth_register_schema_worker(void);
+
+/* A logged or replayed statement is running (statements it runs are its own). */
+static int	schema_depth = 0;
+/* Relations the logged statement touched, temporary or not. */
+static int	temp_relations = 0;
+static int	shared_relations = 0;
+/* The entry this transaction logged or replayed, for its commit. */
+static int64 pending_seq = 0;
+static bool pending_origin = false;
+
+/*
+ * Statements that change no shared schema: transaction control, session
+ * state, reads and data, and what belongs to one server (its databases,
+ * tablespaces, configuration, replication). VACUUM only with FULL (it
+ * gives tables new storage).
+ */
+static bool
+is_shared_ddl(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_TransactionStmt:
+		case T_VariableSetStmt:
+		case T_VariableShowStmt:
+		case T_ExplainStmt:
+		case T_CopyStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:
+		case T_DeallocateStmt:
+		case T_DeclareCursorStmt:
+		case T_FetchStmt:
+		case T_ClosePortalStmt:
+		case T_ListenStmt:
+		case T_NotifyStmt:
+		case T_UnlistenStmt:
+		case T_LockStmt:
+		case T_CheckPointStmt:
+		case T_DiscardStmt:
+		case T_LoadStmt:
+		case T_DoStmt:
+		case T_CallStmt:
+		case T_ConstraintsSetStmt:
+		case T_AlterSystemStmt:
+		case T_CreateTableSpaceStmt:
+		case T_DropTableSpaceStmt:
+		case T_AlterTableSpaceOptionsStmt:
+		case T_CreatedbStmt:
+		case T_DropdbStmt:
+		case T_AlterDatabaseStmt:
+		case T_AlterDatabaseSetStmt:
+		case T_AlterDatabaseRefreshCollStmt:
+		case T_CreateSubscriptionStmt:
+		case T_AlterSubscriptionStmt:
+		case T_DropSubscriptionStmt:
+		case T_CreatePublicationStmt:
+		case T_AlterPublicationStmt:
+		case T_CreateEventTrigStmt:
+		case T_AlterEventTrigStmt:
+			return false;
+		case T_VacuumStmt:
+			{
+				VacuumStmt *v = (VacuumStmt *) stmt;
+				ListCell   *lc;
+
+				if (!v->is_vacuumcmd)
+					return false;
+				foreach(lc, v->options)
+				{
+					DefElem    *opt = lfirst_node(DefElem, lc);
+
+					if (strcmp(opt->defname, "full") == 0)
+						return defGetBoolean(opt);
+				}
+				return false;
+			}
+		case T_RenameStmt:
+			return ((RenameStmt *) stmt)->renameType != OBJECT_DATABASE &&
+				((RenameStmt *) stmt)->renameType != OBJECT_TABLESPACE;
+		case T_AlterOwnerStmt:
+			return ((AlterOwnerStmt *) stmt)->objectType != OBJECT_DATABASE &&
+				((AlterOwnerStmt *) stmt)->objectType != OBJECT_TABLESPACE;
+		default:
+			return true;
+	}
+}
+
+/* A statement that creates a temporary object only (it stays local). */
+static bool
+creates_temporary(Node *stmt)
+{
+	RangeVar   *rel = NULL;
+
+	switch (nodeTag(stmt))
+	{
+		case T_CreateStmt:
+			rel = ((CreateStmt *) stmt)->relation;
+			break;
+		case T_CreateTableAsStmt:
+			rel = ((CreateTableAsStmt *) stmt)->into->rel;
+			break;
+		case T_ViewStmt:
+			rel = ((ViewStmt *) stmt)->view;
+			break;
+		case T_CreateSeqStmt:
+			rel = ((CreateSeqStmt *) stmt)->sequence;
+			break;
+		case T_IndexStmt:
+			{
+				Oid			relid = RangeVarGetRelid(((IndexStmt *) stmt)->relation, NoLock, true);
+
+				return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+			}
+		default:
+			return false;
+	}
+	return rel != NULL && rel->relpersistence == RELPERSISTENCE_TEMP;
+}
+
+/*
+ * The server's schema lock of the database: held exclusively by a DDL
+ * statement from the moment it is logged (or begins to be replayed) until
+ * its commit, so that this server's entries are logged one at a time,
+ * each after every entry its catalog has; shared by the worker's query of
+ * what is pending, which then never sees an entry logged here but not yet
+ * committed here. Released at commit, before waiting for the other servers.
+ */
+static bool schema_lock_held = false;
+
+static void
+schema_lock(LOCKMODE mode)
+{
+	LockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, mode);
+	if (mode == ExclusiveLock)
+		schema_lock_held = true;
+}
+
+/* plinth.schema_applied exists here: the extension is at 0.2 or later. */
+static Oid
+applied_table(void)
+{
+	Oid			nsp = get_namespace_oid("plinth", true);
+
+	return OidIsValid(nsp) ? get_relname_relid("schema_applied", nsp) : InvalidOid;
+}
+
+/* From _PG_init, in the postmaster: the setting and the worker. */
+void
+plinth_schema_init(void)
+{
+	/*
+	 * Set by the "plinth schema" worker on its own connections: the DDL
+	 * statement that follows replays that schema log entry.
+	 */
+	DefineCustomIntVariable("plinth.replay",
+							"Internal: the schema log entry the next DDL statement replays.",
+							NULL,
+							&plinth_replay_seq, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	plinth_register_schema_worker();
+}
+
+PlinthSchemaMode
+plinth_schema_statement_begin(PlannedStmt *pstmt, ProcessUtilityContext context)
+{
+	if (!plinth_preloaded || schema_depth > 0 || creating_extension || IsBinaryUpgrade ||
+		RecoveryInProgress() || !is_shared_ddl(pstmt->utilityStmt))
+		return PLINTH_SCHEMA_NONE;
+	if (!OidIsValid(plinth_am_oid()) || !OidIsValid(applied_table()))
+		return PLINTH_SCHEMA_NONE;
+	if (plinth_replay_seq > 0)
+	{
+		if (plinth_statement_depth > 0)
+			return PLINTH_SCHEMA_NONE;
+		schema_lock(ExclusiveLock);
+		plinth_prepare();
+		PLINTH_CHECK(plinth_swift_replay_begin(plinth_replay_seq));
+		schema_depth++;
+		return PLINTH_SCHEMA_REPLAY;
+	}
+	if (creates_temporary(pstmt->utilityStmt))
+		return PLINTH_SCHEMA_NONE;
+	plinth_prepare();
+	plinth_swift_schema_begin();
+	temp_relations = shared_relations = 0;
+	schema_depth++;
+	return PLINTH_SCHEMA_LOG;
+}
+
+/* Records in the catalog, with this transaction, the entry it applies. */
+static void
+set_local_applied(int64 seq)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		args[2] = {Int64GetDatum(seq), ObjectIdGetDatum(MyDatabaseId)};
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE plinth.schema_applied SET seq = $1, datoid = $2", 2, argtypes, args,
+							  NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "plinth: could not record the schema log position");
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/* The entry this server's catalog has reached in this database. */
+static int64
+get_local_applied(void)
+{
+	int64		applied = 0;
+	bool		isnull = true;
+	Oid			argtype = OIDOID;
+	Datum		arg = ObjectIdGetDatum(MyDatabaseId);
+
+	SPI_connect();
+
+	/*
+	 * A copy of another database (CREATE DATABASE ... TEMPLATE) starts
+	 * afresh. Not read-only: a new snapshot, taken after the schema lock
+	 * was (the worker's query began before it waited for the lock).
+	 */
+	if (SPI_execute_with_args("SELECT CASE WHEN datoid = $1 THEN seq ELSE 0 END FROM plinth.schema_applied",
+							  1, &argtype, &arg, NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (isnull)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("plinth.schema_applied must hold one row")));
+	return applied;
+}
+
+/* The statement's own text (a query string may hold several). */
+static char *
+statement_text(PlannedStmt *pstmt, const char *queryString)
+{
+	int			loc = pstmt->stmt_location > 0 ? pstmt->stmt_location : 0;
+	int			len = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(queryString + loc);
+
+	return pnstrdup(queryString + loc, len);
+}
+
+/* The statement ran (inside plinth_ProcessUtility's PG_TRY). */
+void
+plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, PlinthSchemaMode mode)
+{
+	int64		seq = 0;
+
+	if (mode == PLINTH_SCHEMA_REPLAY)
+	{
+		if (OidIsValid(applied_table()))
+			set_local_applied(plinth_replay_seq);
+		pending_seq = Max(pending_seq, plinth_replay_seq);
+		return;
+	}
+	/* A statement that touched temporary relations only stays local. */
+	if (temp_relations > 0 && shared_relations == 0)
+		return;
+	/* DROP EXTENSION plinth: this server no longer uses Plinth here. */
+	if (!OidIsValid(applied_table()))
+		return;
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_schema_queue(GetUserNameFromId(GetUserId(), false),
+										   GetConfigOption("search_path", false, false),
+										   statement_text(pstmt, queryString),
+										   (uint32) GetCurrentSubTransactionId()));
+	pending_origin = true;
+}
+
+/*
+ * Pre-commit, before the store's commit: the transaction's DDL goes to the
+ * end of the log, and its position to plinth.schema_applied, under this
+ * server's schema lock (held until the commit is done).
+ */
+void
+plinth_schema_pre_commit(void)
+{
+	int64		seq = 0;
+	bool		recorded = OidIsValid(applied_table());
+
+	if (pending_seq > 0)
+		schema_lock(ExclusiveLock);		/* a replay */
+	if (!pending_origin || !plinth_swift_schema_pending_log())
+		return;
+	schema_lock(ExclusiveLock);
+	/* The transaction's statements are done: its queries need a snapshot. */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PLINTH_CHECK(plinth_swift_schema_log(recorded ? get_local_applied() : -1, &seq));
+	if (recorded)
+		set_local_applied(seq);
+	PopActiveSnapshot();
+	pending_seq = seq;
+}
+
+/* The statement ended, run or failed (PG_FINALLY). */
+void
+plinth_schema_statement_reset(PlinthSchemaMode mode)
+{
+	schema_depth--;
+	if (mode == PLINTH_SCHEMA_REPLAY)
+		plinth_swift_replay_end();
+	else
+		plinth_swift_schema_end();
+}
+
+/* From the object access hook: a relation created, altered or dropped. */
+void
+plinth_schema_note_relation(Oid relid, ObjectAccessType access)
+{
+	HeapTuple	tup;
+
+	/* New relations are not in the cache yet: creates_temporary looks at those. */
+	if (schema_depth == 0 || access == OAT_POST_CREATE)
+		return;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	if (((Form_pg_class) GETSTRUCT(tup))->relpersistence == RELPERSISTENCE_TEMP)
+		temp_relations++;
+	else
+		shared_relations++;
+	ReleaseSysCache(tup);
+}
+
+/* The commit wait answers cancel and termination (checked, not raised). */
+static bool
+schema_wait_interrupted(void)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
+/*
+ * After Postgres's commit (no error may be raised): this server's position
+ * goes to the store, and the server that ran the DDL first waits for the
+ * others to apply it.
+ */
+void
+plinth_schema_at_commit(void)
+{
+	int64		seq = pending_seq;
+	bool		origin = pending_origin;
+	int32		gave_up = 0;
+
+	pending_seq = 0;
+	pending_origin = false;
+	if (schema_lock_held)
+	{
+		UnlockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, ExclusiveLock);
+		schema_lock_held = false;
+	}
+	if (seq == 0)
+		return;
+	plinth_swift_schema_committed(seq, origin, origin ? plinth_server_timeout_ms : 0,
+								  schema_wait_interrupted, &gave_up);
+	if (gave_up > 0)
+		ereport(WARNING,
+				(errmsg("plinth: %d server(s) sharing this store did not apply this schema change", gave_up),
+				 errdetail("They sent no heartbeat for plinth.server_timeout (%d ms) and are considered gone; "
+						   "each applies the change when it restarts.", plinth_server_timeout_ms)));
+}
+
+void
+plinth_schema_at_abort(void)
+{
+	schema_lock_held = false;	/* released with the transaction's locks */
+	pending_seq = 0;
+	pending_origin = false;
+}
+
+/* SQL: the entries this database has not applied (the worker's query). */
+PG_FUNCTION_INFO_V1(plinth_schema_pending);
+Datum
+plinth_schema_pending(PG_FUNCTION_ARGS)
+{
+	int32		limit = PG_GETARG_INT32(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		applied;
+	PlinthSchemaEntry *entries;
+	size_t		n = 0;
+
+	if (limit < 1 || limit > 10000)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("limit must be between 1 and 10000")));
+	InitMaterializedSRF(fcinfo, 0);
+	/* Waits for a DDL of this server between the store's commit and its own. */
+	schema_lock(ShareLock);
+	applied = get_local_applied();
+	plinth_prepare();
+	entries = palloc0(sizeof(PlinthSchemaEntry) * limit);
+	PLINTH_CHECK(plinth_swift_schema_pending(applied, entries, (size_t) limit, &n));
+	for (size_t i = 0; i < n; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = Int64GetDatum(entries[i].seq);
+		values[1] = CStringGetTextDatum(entries[i].role);
+		values[2] = CStringGetTextDatum(entries[i].search_path);
+		values[3] = CStringGetTextDatum(entries[i].statement);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	plinth_swift_schema_entries_free(entries, n);
+	return (Datum) 0;
+}
+
+/*
+ * SQL, from the extension script: where plinth.schema_applied starts. A
+ * server new to this database replays its whole log; one that used it
+ * before (the extension dropped and created again) goes on from its end.
+ */
+PG_FUNCTION_INFO_V1(plinth_schema_start);
+Datum
+plinth_schema_start(PG_FUNCTION_ARGS)
+{
+	int64		start = 0;
+
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_schema_start(&start));
+	PG_RETURN_INT64(start);
+}
+
+/* SQL: an entry this server cannot apply is passed over (logged by the worker). */
+PG_FUNCTION_INFO_V1(plinth_schema_skip);
+Datum
+plinth_schema_skip(PG_FUNCTION_ARGS)
+{
+	set_local_applied(PG_GETARG_INT64(0));
+	PG_RETURN_VOID();
+}
+
+/* ---- the "plinth schema" worker ---- */
+
+PGDLLEXPORT void plinth_schema_main(Datum arg);
+
+static void
+plinth_register_schema_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "plinth", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "plinth_schema_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "plinth schema", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "plinth schema", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+static char *worker_user = NULL;
+/* The entry that failed last, and how often: after three, it is passed over. */
+static int64 failed_seq = 0;
+static int	failed_times = 0;
+
+static PGconn *
+connect_local(const char *dbname)
+{
+	char		host[MAXPGPATH];
+	char		port[16];
+	const char *keys[] = {"host", "port", "dbname", "user", "application_name", "connect_timeout", NULL};
+	const char *values[7];
+	char	   *comma;
+
+	strlcpy(host, Unix_socket_directories && Unix_socket_directories[0] ? Unix_socket_directories : "localhost",
+			sizeof(host));
+	if ((comma = strchr(host, ',')) != NULL)
+		*comma = '\0';
+	snprintf(port, sizeof(port), "%d", PostPortNumber);
+	values[0] = host;
+	values[1] = port;
+	values[2] = dbname;
+	values[3] = worker_user;
+	values[4] = "plinth schema";
+	values[5] = "10";
+	values[6] = NULL;
+	return PQconnectdbParams(keys, values, 0);
+}
+
+static bool
+exec_ok(PGconn *conn, PGresult *res, const char *what, const char *dbname)
+{
+	ExecStatusType st = PQresultStatus(res);
+	bool		ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok && what != NULL)
+		ereport(LOG, (errmsg("plinth schema: %s in database \"%s\" failed: %s", what, dbname,
+							 PQresultErrorMessage(res))));
+	return ok;
+}
+
+/* Replays one entry; false when it failed. */
+static bool
+replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role, const char *path,
+			 const char *statement)
+{
+	const char *params[2] = {seq, path};
+	PGresult   *res;
+	bool		ok;
+
+	res = PQexecParams(conn, "SELECT set_config('plinth.replay', $1, false), set_config('search_path', $2, false)",
+					   2, NULL, params, NULL, NULL, 0);
+	ok = exec_ok(conn, res, "setting up a replay", dbname);
+	PQclear(res);
+	if (!ok)
+		return false;
+	/* Objects it creates belong to the role that ran it, when this server has it. */
+	params[0] = role;
+	PQclear(PQexecParams(conn, "SELECT set_config('role', $1, false) WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
+						 1, NULL, params, NULL, NULL, 0));
+	res = PQexec(conn, statement);
+	ok = exec_ok(conn, res, NULL, dbname);
+	if (!ok)
+		ereport(LOG, (errmsg("plinth schema: could not replay schema log entry %s in database \"%s\": %s",
+							 seq, dbname, PQresultErrorMessage(res)),
+					  errdetail("The statement: %s", statement)));
+	PQclear(res);
+	PQclear(PQexec(conn, "RESET ROLE; RESET plinth.replay; RESET search_path"));
+	return ok;
+}
+
+/* Applies what one database has not applied; false to try again later. */
+static bool
+sync_database(const char *dbname)
+{
+	PGconn	   *conn = connect_local(dbname);
+	bool		done = true;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		/* A database of another server that this one does not have. */
+		if (strstr(PQerrorMessage(conn), "does not exist") == NULL)
+		{
+			ereport(LOG, (errmsg("plinth schema: could not connect to database \"%s\": %s", dbname, PQerrorMessage(conn))));
+			done = false;
+		}
+		PQfinish(conn);
+		return done;
+	}
+	for (;;)
+	{
+		PGresult   *res = PQexec(conn, "SELECT seq, role, search_path, statement FROM plinth.schema_pending(100)");
+		int			rows;
+
+		/* The extension is not there, or older than 0.2: nothing is shared. */
+		if (!exec_ok(conn, res, NULL, dbname))
+		{
+			PQclear(res);
+			break;
+		}
+		rows = PQntuples(res);
+		for (int i = 0; i < rows && done; i++)
+		{
+			int64		seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+
+			if (replay_entry(conn, dbname, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+							 PQgetvalue(res, i, 3)))
+				continue;
+			failed_times = failed_seq == seq ? failed_times + 1 : 1;
+			failed_seq = seq;
+			if (failed_times >= 3)
+			{
+				const char *params[1] = {PQgetvalue(res, i, 0)};
+
+				ereport(WARNING,
+						(errmsg("plinth schema: passing over schema log entry %s of database \"%s\" after three failures",
+								params[0], dbname),
+						 errdetail("This server's catalog now differs from the servers that applied it.")));
+				PQclear(PQexecParams(conn, "SELECT plinth.schema_skip($1::bigint)", 1, NULL, params, NULL, NULL, 0));
+				continue;
+			}
+			done = false;
+		}
+		PQclear(res);
+		if (rows < 100 || !done)
+			break;
+	}
+	PQfinish(conn);
+	return done;
+}
+
+static bool
+sync_all_databases(void)
+{
+	size_t		cap = 4096;
+	size_t		len = 0;
+	char	   *names = palloc(cap);
+	bool		done = true;
+
+	PLINTH_CHECK(plinth_swift_schema_databases(names, cap, &len));
+	if (len > cap)
+	{
+		cap = len;
+		names = repalloc(names, cap);
+		PLINTH_CHECK(plinth_swift_schema_databases(names, cap, &len));
+	}
+	for (size_t at = 0; at < len && at < cap; at += strlen(names + at) + 1)
+	{
+		if (ShutdownRequestPending)
+			break;
+		if (!sync_database(names + at))
+			done = false;
+	}
+	pfree(names);
+	return done;
+}
+
+void
+plinth_schema_main(Datum arg)
+{
+	int64		seen = -1;
+	bool		retry = true;
+	TimestampTz last_pass = 0;
+
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	StartTransactionCommand();
+	worker_user = MemoryContextStrdup(TopMemoryContext, GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false));
+	CommitTransactionCommand();
+
+	for (;;)
+	{
+		int64		version = 0;
+		bool		failed = false;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (ShutdownRequestPending)
+			proc_exit(0);
+		PG_TRY();
+		{
+			plinth_prepare_worker();
+			PLINTH_CHECK(plinth_swift_schema_version(&version));
+			/*
+			 * Every database at start, each time any schema changed, and
+			 * every second (a database that just got the extension).
+			 */
+			if (version != seen || retry ||
+				TimestampDifferenceExceeds(last_pass, GetCurrentTimestamp(), 1000))
+			{
+				retry = !sync_all_databases();
+				seen = version;
+				last_pass = GetCurrentTimestamp();
+			}
+		}
+		PG_CATCH();
+		{
+			EmitErrorReport();
+			FlushErrorState();
+			failed = true;
+		}
+		PG_END_TRY();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 failed ? 10000 : (retry ? 1000 : 5), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		/* Barriers (DROP TABLESPACE, DROP DATABASE wait for every process to absorb one). */
+		CHECK_FOR_INTERRUPTS();
+	}
+}

@@ -1,0 +1,293 @@
+import PlinthEncoding
+import PlinthStore
+import PlinthTxn
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The schema log: each database's DDL, in the order it committed, so
+/// that every server sharing the store runs it against its own catalog
+/// (docs/design.md, "Several servers, one store").
+///
+/// - The server that runs a DDL statement appends it to the log with its
+///   transaction's commit (`queueSchemaStatement`, `logPendingSchema`): a
+///   rollback logs nothing. The commit re-reads the log's head in its
+///   store transaction: a concurrent DDL of another server makes one of
+///   the two fail (40001), so each entry was run on a catalog that had
+///   every earlier one.
+/// - The other servers' "plinth schema" worker replays the entries it has
+///   not applied (`beginReplay`): the statement runs with table data read
+///   from and written to an empty space (`Keyspace.replayScratch`), since
+///   the data is in the store already, and its new storage takes the store
+///   ids the first server gave it.
+/// - After its commit, the first server waits until every live server has
+///   applied the entry (`waitForSchemaReplay`): when the statement returns
+///   to its client, every server has the new schema.
+extension Session {
+    /// A DDL statement that will be logged begins: the store ids of the
+    /// storage it creates are collected (`createStorage`).
+    public func beginSchemaStatement() {
+        schemaIDs = []
+    }
+
+    /// The statement ended (run, failed or not logged).
+    public func endSchemaStatement() {
+        schemaIDs = nil
+    }
+
+    /// The statement that just ran goes to the schema log with this
+    /// transaction's commit (`logPendingSchema`); a rollback to a savepoint
+    /// takes it back (`Session.rollbackSchema`).
+    public func queueSchemaStatement(role: String, searchPath: String, statement: String,
+                                     subid: UInt32) throws(PlinthError) {
+        let t = try transaction()
+        let entry = SchemaLogEntry(origin: try server(), role: role, searchPath: searchPath,
+                                   statement: statement, storeIDs: schemaIDs ?? [])
+        t.pendingSchema.append((entry, subid))
+        schemaIDs = nil
+    }
+
+    public var hasPendingSchema: Bool { !(current?.pendingSchema.isEmpty ?? true) }
+
+    /// At the commit (the shim holds this server's schema lock): the
+    /// statements this transaction ran go to the end of the log, read
+    /// again by the commit's store transaction, so that another server's
+    /// DDL committed meanwhile makes the commit fail (40001). `applied` is
+    /// the last entry this server's catalog has (-1: not known): an entry
+    /// of another server that it has not applied yet fails it too, since
+    /// the statements ran on a catalog without it. Returns the last
+    /// sequence number.
+    public func logPendingSchema(applied: Int64) throws(PlinthError) -> Int64 {
+        guard let t = current, !t.pendingSchema.isEmpty else { return 0 }
+        let d = try db()
+        let head = d.schemaLogHeadKey
+        let found = try storeCall { () throws(StoreError) -> Bytes? in
+            try transact { tr throws(StoreError) in try tr.get(head, snapshot: true) }
+        }
+        guard let last = found.map(StoredInt.decode) ?? 0 else { throw PlinthError(corruptValue(head, "the schema log's head")) }
+        if applied >= 0 && last > applied {
+            throw PlinthError(sqlstate: .serializationFailure,
+                              message: "another server changed the schema of this database, and this server has not applied the change yet",
+                              detail: "Schema log entry \(last) is in the store; this server has applied up to \(applied).",
+                              hint: "The transaction might succeed if retried.")
+        }
+        t.txn.checkAtCommit(head, expected: found, error: StoreError(
+            .notCommitted, "another server changed the schema of this database at the same time"))
+        var seq = last
+        try storeCall { () throws(StoreError) in
+            for (entry, subid) in t.pendingSchema {
+                seq += 1
+                try t.txn.put(d.schemaLogKey(seq), entry.encoded, cid: 0, subid: subid)
+            }
+            try t.txn.put(head, StoredInt.encode(seq), cid: 0, subid: 1)
+        }
+        t.txn.atomic(.add, Keyspace.schemaVersionKey, StoredInt.encode(1))
+        t.pendingSchema = []
+        return seq
+    }
+
+    /// ROLLBACK TO SAVEPOINT: the statements of the subtransactions rolled
+    /// back are not logged.
+    public func rollbackSchema(subid: UInt32) {
+        current?.pendingSchema.removeAll { $0.subid >= subid }
+    }
+
+    public func releaseSchema(subid: UInt32, to parent: UInt32) {
+        guard let t = current else { return }
+        for i in t.pendingSchema.indices where t.pendingSchema[i].subid == subid { t.pendingSchema[i].subid = parent }
+    }
+
+    /// Where this server's position in the database's log starts when it
+    /// creates the extension: the beginning for a server new to the
+    /// database (it replays the whole schema), the end for one that used
+    /// it before (the extension dropped and created again).
+    public func schemaStart() throws(PlinthError) -> Int64 {
+        let key = Keyspace.databaseKey(server: try server(), oid: config.databaseOID)
+        let known = try storeCall { () throws(StoreError) -> Bool in
+            try transact { tr throws(StoreError) in try tr.get(key, snapshot: true) != nil }
+        }
+        var start: Int64 = 0
+        if known {
+            let head = try db().schemaLogHeadKey
+            start = try storeCall { () throws(StoreError) -> Int64 in
+                try transact { tr throws(StoreError) in try tr.get(head, snapshot: true).flatMap(StoredInt.decode) ?? 0 }
+            }
+        }
+        // From now on, servers running DDL here wait for this one.
+        noteSchemaApplied(start)
+        return start
+    }
+
+    /// The entries after `applied`, oldest first, at most `limit`.
+    public func schemaLogEntries(after applied: Int64, limit: Int) throws(PlinthError) -> [(seq: Int64, entry: SchemaLogEntry)] {
+        let d = try db()
+        let (_, end) = Keyspace.prefixRange(d.schemaLogHeadKey)
+        let begin = d.schemaLogKey(applied + 1)
+        let batch = try storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in
+                try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
+                                options: RangeOptions(limit: limit, snapshot: true))
+            }
+        }
+        var out: [(Int64, SchemaLogEntry)] = []
+        for i in 0..<batch.count {
+            let key = batch.keyBytes(i)
+            guard let seq = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: d.schemaLogHeadKey.count) }),
+                  let e = SchemaLogEntry.decode(batch.valueBytes(i)) else {
+                throw PlinthError(corruptValue(key, "a schema log entry"))
+            }
+            out.append((seq, e))
+        }
+        return out
+    }
+
+    /// How many DDL statements were logged in every database of the store.
+    public func schemaVersion() throws(PlinthError) -> Int64 {
+        try storeCall { () throws(StoreError) -> Int64 in
+            try transact { tr throws(StoreError) in
+                try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0
+            }
+        }
+    }
+
+    /// The names of the store's databases (the servers' worker replays
+    /// each one it has).
+    public func databaseNames() throws(PlinthError) -> [String] {
+        let prefix = Keyspace.databaseNamesPrefix
+        let (begin, end) = Keyspace.prefixRange(prefix)
+        let batch = try storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in
+                try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
+                                options: RangeOptions(limit: 100_000, snapshot: true))
+            }
+        }
+        var names: [String] = []
+        for i in 0..<batch.count {
+            let key = batch.keyBytes(i)
+            guard let t = try? Tuple.unpack(Array(key[prefix.count...])), t.elements.count == 1,
+                  case .string(let name) = t.elements[0] else { throw PlinthError(corruptValue(key, "a database name")) }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// This backend runs entry `seq` of another server (the "plinth schema"
+    /// worker's connection, plinth.replay): its new storage takes the
+    /// entry's store ids, and table data stays as the store has it.
+    public func beginReplay(seq: Int64) throws(PlinthError) -> SchemaLogEntry {
+        let d = try db()
+        let key = d.schemaLogKey(seq)
+        guard let v = try storeCall({ () throws(StoreError) -> Bytes? in
+            try transact { tr throws(StoreError) in try tr.get(key, snapshot: true) }
+        }) else {
+            throw PlinthError(sqlstate: .objectNotInPrerequisiteState, message: "schema log entry \(seq) is not in the store",
+                              detail: nil, hint: nil)
+        }
+        guard let e = SchemaLogEntry.decode(v) else { throw PlinthError(corruptValue(key, "a schema log entry")) }
+        replayIDs = e.storeIDs[...]
+        replaying = true
+        return e
+    }
+
+    public func endReplay() {
+        replaying = false
+        replayIDs = nil
+    }
+
+    /// The store id for storage a statement creates: the next of the
+    /// replayed entry's, else a fresh one (collected when the statement is
+    /// to be logged).
+    func storeIDForNewStorage() throws(PlinthError) -> Int64 {
+        if replaying {
+            guard let id = replayIDs?.popFirst() else {
+                throw PlinthError(sqlstate: .internalError,
+                                  message: "the replayed DDL statement creates more storage than it did on the server that ran it",
+                                  detail: "This server's catalog differs from that server's.", hint: nil)
+            }
+            return id
+        }
+        let id = try storeCall { () throws(StoreError) in try allocateID() }
+        schemaIDs?.append(id)
+        return id
+    }
+
+    /// After the commit of a transaction that logged or replayed entry
+    /// `seq`: this server's copy of its position (which other servers'
+    /// waits read). Best effort: the catalog holds the truth.
+    public func noteSchemaApplied(_ seq: Int64) {
+        guard let d = try? db(), let me = try? server() else { return }
+        _ = try? storeCall { () throws(StoreError) in
+            try transact(volatile: true) { tr throws(StoreError) in
+                let key = Keyspace.Live.appliedKey(db: d.id, server: me)
+                if let v = try tr.get(key, snapshot: false).flatMap(StoredInt.decode), v >= seq { return }
+                try tr.set(key, StoredInt.encode(seq))
+            }
+        }
+    }
+
+    /// Waits until every other live server has applied entry `seq` of this
+    /// database. A server whose position does not move for `timeoutNanos`
+    /// (plinth.server_timeout) is no longer waited for; if its heartbeat
+    /// stopped too, it is declared dead (it catches up when it restarts),
+    /// and one declared dead or stopped is not waited for at all. Returns
+    /// the servers given up on; stops early when `interrupted`.
+    public func waitForSchemaReplay(_ seq: Int64, timeoutNanos: UInt64, interrupted: () -> Bool) -> [Int64] {
+        guard let d = try? db(), let me = try? server() else { return [] }
+        let prefix = Keyspace.Live.appliedPrefix(db: d.id)
+        let (begin, end) = Keyspace.prefixRange(prefix)
+        var seen: [Int64: (applied: Int64, beat: Int64?, since: UInt64)] = [:]
+        var gaveUp: [Int64] = []
+        var pause: UInt32 = 200
+        while !interrupted() {
+            let behind: [(server: Int64, applied: Int64, run: Int64?, beat: Int64?)]
+            do {
+                behind = try storeCall { () throws(StoreError) in
+                    try transact(volatile: true) { tr throws(StoreError) in
+                        let batch = try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
+                                                    options: RangeOptions(limit: 10_000, snapshot: true))
+                        var out: [(Int64, Int64, Int64?, Int64?)] = []
+                        for i in 0..<batch.count {
+                            let applied = StoredInt.decode(batch.valueBytes(i)) ?? 0
+                            guard let s = batch.keyBytes(i).withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: prefix.count) }),
+                                  s != me, !gaveUp.contains(s), applied < seq else { continue }
+                            let run = try tr.get(Keyspace.Live.serverKey(s), snapshot: true).flatMap(StoredInt.decode)
+                            let beat = try tr.get(Keyspace.Live.beatKey(s), snapshot: true).flatMap(StoredInt.decode)
+                            out.append((s, applied, run, beat))
+                        }
+                        return out
+                    }
+                }
+            } catch {
+                return gaveUp
+            }
+            var waiting = false
+            let now = monotonicNanos()
+            for b in behind {
+                // Stopped or declared dead: it catches up when it starts.
+                guard let run = b.run, run >= 0 else { continue }
+                if let was = seen[b.server], was.applied == b.applied {
+                    if timeoutNanos > 0 && now - was.since >= timeoutNanos {
+                        if was.beat == b.beat { try? declareDead(server: b.server, incarnation: run) }
+                        gaveUp.append(b.server)
+                        continue
+                    }
+                } else {
+                    seen[b.server] = (b.applied, b.beat, now)
+                }
+                waiting = true
+            }
+            if !waiting { return gaveUp }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+        return gaveUp
+    }
+
+    /// The server stops (its liveness worker): its record says so, as if
+    /// declared dead, so that servers running DDL do not wait for it and
+    /// its locks are free; it catches up on the schema when it starts.
+    public func serverStopping() {
+        guard let me = try? server() else { return }
+        try? declareDead(server: me, incarnation: config.incarnation)
+    }
+}
