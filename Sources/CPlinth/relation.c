@@ -365,8 +365,20 @@ plinth_sweep_orphans(void)
 
 		if (m->store_id < 0)
 			continue;
+		bool		shared = false;
+
 		(void) hash_search(in_use, &m->relfilenode, HASH_FIND, &found);
 		if (found)
+			continue;
+
+		/*
+		 * Storage a live relation maps too (a crash between the two
+		 * commits, then the schema log replayed the DDL under a new
+		 * relfilenode): its data is that relation's. Swept once it is gone.
+		 */
+		for (size_t j = 0; j < n && !shared; j++)
+			shared = j != i && mappings[j].store_id == m->store_id;
+		if (shared)
 			continue;
 		PLINTH_CHECK(plinth_swift_relation_forget(m->relfilenode, GetCurrentCommandId(true),
 												  (uint32) GetCurrentSubTransactionId()));
