@@ -527,7 +527,7 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	if (plinth_in_use)
 		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0);
 	/* DDL: logged for the other servers sharing the store, or replayed from one. */
-	schema = plinth_schema_statement_begin(pstmt, context);
+	schema = plinth_schema_statement_begin(pstmt);
 	plinth_statement_depth++;
 	PG_TRY();
 	{

@@ -34,17 +34,7 @@ PGDLLEXPORT void plinth_liveness_main(Datum arg);
 void
 plinth_register_liveness_worker(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	strlcpy(worker.bgw_library_name, "plinth", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "plinth_liveness_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "plinth liveness", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "plinth liveness", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	plinth_register_worker("plinth liveness", "plinth_liveness_main", 0);
 }
 
 void

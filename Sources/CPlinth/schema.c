@@ -24,6 +24,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -46,14 +47,11 @@
 #include "utils/syscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "catalog/pg_class.h"
 
 #include "session.h"
 #include "schema.h"
 
 int			plinth_replay_seq = 0;
-
-static void plinth_register_schema_worker(void);
 
 /* A logged or replayed statement is running (statements it runs are its own). */
 static int	schema_depth = 0;
@@ -173,21 +171,23 @@ creates_temporary(Node *stmt)
 }
 
 /*
- * The server's schema lock of the database: held exclusively by a DDL
- * statement from the moment it is logged (or begins to be replayed) until
- * its commit, so that this server's entries are logged one at a time,
- * each after every entry its catalog has; shared by the worker's query of
- * what is pending, which then never sees an entry logged here but not yet
- * committed here. Released at commit, before waiting for the other servers.
+ * The server's schema lock of the database, held exclusively by a
+ * replayed statement and by the commit of a transaction that logs DDL,
+ * from its pre-commit until its commit is done: this server's entries go
+ * to the log one at a time, each after every entry its catalog has. The
+ * worker's query of what is pending takes it shared, and so never sees an
+ * entry logged here but not yet committed here. Released at commit, before
+ * waiting for the other servers.
  */
 static bool schema_lock_held = false;
 
 static void
-schema_lock(LOCKMODE mode)
+schema_lock_exclusive(void)
 {
-	LockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, mode);
-	if (mode == ExclusiveLock)
-		schema_lock_held = true;
+	if (schema_lock_held)
+		return;
+	LockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, ExclusiveLock);
+	schema_lock_held = true;
 }
 
 /* plinth.schema_applied exists here: the extension is at 0.2 or later. */
@@ -212,11 +212,11 @@ plinth_schema_init(void)
 							NULL,
 							&plinth_replay_seq, 0, 0, INT_MAX,
 							PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
-	plinth_register_schema_worker();
+	plinth_register_worker("plinth schema", "plinth_schema_main", BGWORKER_BACKEND_DATABASE_CONNECTION);
 }
 
 PlinthSchemaMode
-plinth_schema_statement_begin(PlannedStmt *pstmt, ProcessUtilityContext context)
+plinth_schema_statement_begin(PlannedStmt *pstmt)
 {
 	if (!plinth_preloaded || schema_depth > 0 || creating_extension || IsBinaryUpgrade ||
 		RecoveryInProgress() || !is_shared_ddl(pstmt->utilityStmt))
@@ -227,7 +227,7 @@ plinth_schema_statement_begin(PlannedStmt *pstmt, ProcessUtilityContext context)
 	{
 		if (plinth_statement_depth > 0)
 			return PLINTH_SCHEMA_NONE;
-		schema_lock(ExclusiveLock);
+		schema_lock_exclusive();
 		plinth_prepare();
 		PLINTH_CHECK(plinth_swift_replay_begin(plinth_replay_seq));
 		schema_depth++;
@@ -301,8 +301,6 @@ statement_text(PlannedStmt *pstmt, const char *queryString)
 void
 plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, PlinthSchemaMode mode)
 {
-	int64		seq = 0;
-
 	if (mode == PLINTH_SCHEMA_REPLAY)
 	{
 		if (OidIsValid(applied_table()))
@@ -335,11 +333,12 @@ plinth_schema_pre_commit(void)
 	int64		seq = 0;
 	bool		recorded = OidIsValid(applied_table());
 
+	/* A replay (again after the commits of CREATE INDEX CONCURRENTLY). */
 	if (pending_seq > 0)
-		schema_lock(ExclusiveLock);		/* a replay */
+		schema_lock_exclusive();
 	if (!pending_origin || !plinth_swift_schema_pending_log())
 		return;
-	schema_lock(ExclusiveLock);
+	schema_lock_exclusive();
 	/* The transaction's statements are done: its queries need a snapshot. */
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PLINTH_CHECK(plinth_swift_schema_log(recorded ? get_local_applied() : -1, &seq));
@@ -412,8 +411,9 @@ plinth_schema_at_commit(void)
 	if (gave_up > 0)
 		ereport(WARNING,
 				(errmsg("plinth: %d server(s) sharing this store did not apply this schema change", gave_up),
-				 errdetail("They sent no heartbeat for plinth.server_timeout (%d ms) and are considered gone; "
-						   "each applies the change when it restarts.", plinth_server_timeout_ms)));
+				 errdetail("Their schema position did not move for plinth.server_timeout (%d ms); a server that "
+						   "also sent no heartbeat is considered gone and applies the change when it restarts.",
+						   plinth_server_timeout_ms)));
 }
 
 void
@@ -439,7 +439,7 @@ plinth_schema_pending(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("limit must be between 1 and 10000")));
 	InitMaterializedSRF(fcinfo, 0);
 	/* Waits for a DDL of this server between the store's commit and its own. */
-	schema_lock(ShareLock);
+	LockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, ShareLock);
 	applied = get_local_applied();
 	plinth_prepare();
 	entries = palloc0(sizeof(PlinthSchemaEntry) * limit);
@@ -488,26 +488,68 @@ plinth_schema_skip(PG_FUNCTION_ARGS)
 
 PGDLLEXPORT void plinth_schema_main(Datum arg);
 
-static void
-plinth_register_schema_worker(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	strlcpy(worker.bgw_library_name, "plinth", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "plinth_schema_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "plinth schema", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "plinth schema", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
-}
-
 static char *worker_user = NULL;
-/* The entry that failed last, and how often: after three, it is passed over. */
+/* The entry that failed last, of which database, and how often: after three, it is passed over. */
+static char failed_db[NAMEDATALEN];
 static int64 failed_seq = 0;
 static int	failed_times = 0;
+
+/*
+ * Waits for the connection's socket (`for_write`: to be writable) or the
+ * latch, answering barriers and the postmaster's death; a shutdown request
+ * ends the worker (the server rolls back what the connection was doing).
+ */
+static void
+worker_wait(PGconn *conn, bool for_write)
+{
+	int			rc = WaitLatchOrSocket(MyLatch,
+									   WL_LATCH_SET | WL_EXIT_ON_PM_DEATH |
+									   (for_write ? WL_SOCKET_WRITEABLE : WL_SOCKET_READABLE),
+									   PQsocket(conn), -1L, PG_WAIT_EXTENSION);
+
+	if (rc & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (ShutdownRequestPending)
+	{
+		PQfinish(conn);
+		proc_exit(0);
+	}
+}
+
+/*
+ * Runs a query (with text parameters) and returns its last result, never
+ * NULL. A replayed statement may wait long for locks: the worker waits on
+ * the socket and its latch meanwhile, not inside libpq.
+ */
+static PGresult *
+worker_exec(PGconn *conn, const char *query, int nparams, const char *const *params)
+{
+	PGresult   *last = NULL;
+	PGresult   *res;
+
+	if (!PQsendQueryParams(conn, query, nparams, NULL, params, NULL, NULL, 0))
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	for (;;)
+	{
+		while (PQisBusy(conn))
+		{
+			worker_wait(conn, false);
+			if (!PQconsumeInput(conn))
+			{
+				PQclear(last);
+				return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+			}
+		}
+		if ((res = PQgetResult(conn)) == NULL)
+			break;
+		PQclear(last);
+		last = res;
+	}
+	return last ? last : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+}
 
 static PGconn *
 connect_local(const char *dbname)
@@ -517,6 +559,7 @@ connect_local(const char *dbname)
 	const char *keys[] = {"host", "port", "dbname", "user", "application_name", "connect_timeout", NULL};
 	const char *values[7];
 	char	   *comma;
+	PGconn	   *conn;
 
 	strlcpy(host, Unix_socket_directories && Unix_socket_directories[0] ? Unix_socket_directories : "localhost",
 			sizeof(host));
@@ -530,7 +573,15 @@ connect_local(const char *dbname)
 	values[4] = "plinth schema";
 	values[5] = "10";
 	values[6] = NULL;
-	return PQconnectdbParams(keys, values, 0);
+	conn = PQconnectStartParams(keys, values, 0);
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+		return conn;
+	for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED;)
+	{
+		worker_wait(conn, st == PGRES_POLLING_WRITING);
+		st = PQconnectPoll(conn);
+	}
+	return conn;
 }
 
 static bool
@@ -550,28 +601,26 @@ static bool
 replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role, const char *path,
 			 const char *statement)
 {
-	const char *params[2] = {seq, path};
+	const char *params[3] = {seq, path, role};
 	PGresult   *res;
 	bool		ok;
 
-	res = PQexecParams(conn, "SELECT set_config('plinth.replay', $1, false), set_config('search_path', $2, false)",
-					   2, NULL, params, NULL, NULL, 0);
+	/* Objects it creates belong to the role that ran it, when this server has it. */
+	res = worker_exec(conn, "SELECT set_config('plinth.replay', $1, false), set_config('search_path', $2, false), "
+					  "(SELECT set_config('role', $3, false) WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = $3))",
+					  3, params);
 	ok = exec_ok(conn, res, "setting up a replay", dbname);
 	PQclear(res);
 	if (!ok)
 		return false;
-	/* Objects it creates belong to the role that ran it, when this server has it. */
-	params[0] = role;
-	PQclear(PQexecParams(conn, "SELECT set_config('role', $1, false) WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
-						 1, NULL, params, NULL, NULL, 0));
-	res = PQexec(conn, statement);
+	res = worker_exec(conn, statement, 0, NULL);
 	ok = exec_ok(conn, res, NULL, dbname);
 	if (!ok)
 		ereport(LOG, (errmsg("plinth schema: could not replay schema log entry %s in database \"%s\": %s",
 							 seq, dbname, PQresultErrorMessage(res)),
 					  errdetail("The statement: %s", statement)));
 	PQclear(res);
-	PQclear(PQexec(conn, "RESET ROLE; RESET plinth.replay; RESET search_path"));
+	PQclear(worker_exec(conn, "RESET ROLE; RESET plinth.replay; RESET search_path", 0, NULL));
 	return ok;
 }
 
@@ -595,7 +644,8 @@ sync_database(const char *dbname)
 	}
 	for (;;)
 	{
-		PGresult   *res = PQexec(conn, "SELECT seq, role, search_path, statement FROM plinth.schema_pending(100)");
+		PGresult   *res = worker_exec(conn, "SELECT seq, role, search_path, statement FROM plinth.schema_pending(100)",
+									  0, NULL);
 		int			rows;
 
 		/* The extension is not there, or older than 0.2: nothing is shared. */
@@ -612,8 +662,9 @@ sync_database(const char *dbname)
 			if (replay_entry(conn, dbname, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
 							 PQgetvalue(res, i, 3)))
 				continue;
-			failed_times = failed_seq == seq ? failed_times + 1 : 1;
+			failed_times = failed_seq == seq && strcmp(failed_db, dbname) == 0 ? failed_times + 1 : 1;
 			failed_seq = seq;
+			strlcpy(failed_db, dbname, sizeof(failed_db));
 			if (failed_times >= 3)
 			{
 				const char *params[1] = {PQgetvalue(res, i, 0)};
@@ -622,7 +673,7 @@ sync_database(const char *dbname)
 						(errmsg("plinth schema: passing over schema log entry %s of database \"%s\" after three failures",
 								params[0], dbname),
 						 errdetail("This server's catalog now differs from the servers that applied it.")));
-				PQclear(PQexecParams(conn, "SELECT plinth.schema_skip($1::bigint)", 1, NULL, params, NULL, NULL, 0));
+				PQclear(worker_exec(conn, "SELECT plinth.schema_skip($1::bigint)", 1, params));
 				continue;
 			}
 			done = false;
@@ -635,6 +686,7 @@ sync_database(const char *dbname)
 	return done;
 }
 
+/* Every database of the store that this server has; false to try again later. */
 static bool
 sync_all_databases(void)
 {
@@ -667,6 +719,7 @@ plinth_schema_main(Datum arg)
 	int64		seen = -1;
 	bool		retry = true;
 	TimestampTz last_pass = 0;
+	MemoryContext pass_context;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -675,6 +728,8 @@ plinth_schema_main(Datum arg)
 	StartTransactionCommand();
 	worker_user = MemoryContextStrdup(TopMemoryContext, GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false));
 	CommitTransactionCommand();
+	/* What a pass allocates goes with it, an error's included. */
+	pass_context = AllocSetContextCreate(TopMemoryContext, "plinth schema pass", ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
@@ -688,16 +743,20 @@ plinth_schema_main(Datum arg)
 		}
 		if (ShutdownRequestPending)
 			proc_exit(0);
+		MemoryContextSwitchTo(pass_context);
 		PG_TRY();
 		{
 			plinth_prepare_worker();
 			PLINTH_CHECK(plinth_swift_schema_version(&version));
+
 			/*
-			 * Every database at start, each time any schema changed, and
-			 * every second (a database that just got the extension).
+			 * Every database at start and each time any schema changed (a
+			 * server that creates the extension advances the version too);
+			 * every ten seconds besides, in case a database's extension
+			 * was not committed yet when its pass came.
 			 */
 			if (version != seen || retry ||
-				TimestampDifferenceExceeds(last_pass, GetCurrentTimestamp(), 1000))
+				TimestampDifferenceExceeds(last_pass, GetCurrentTimestamp(), 10000))
 			{
 				retry = !sync_all_databases();
 				seen = version;
@@ -711,6 +770,8 @@ plinth_schema_main(Datum arg)
 			failed = true;
 		}
 		PG_END_TRY();
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(pass_context);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 failed ? 10000 : (retry ? 1000 : 5), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

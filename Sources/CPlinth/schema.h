@@ -10,7 +10,6 @@
 
 #include "catalog/objectaccess.h"
 #include "nodes/plannodes.h"
-#include "tcop/utility.h"
 
 /* What plinth_ProcessUtility does with a statement's DDL. */
 typedef enum PlinthSchemaMode
@@ -23,7 +22,7 @@ typedef enum PlinthSchemaMode
 /* plinth.replay: the schema log entry the statement replays (0: none). */
 extern int	plinth_replay_seq;
 
-extern PlinthSchemaMode plinth_schema_statement_begin(PlannedStmt *pstmt, ProcessUtilityContext context);
+extern PlinthSchemaMode plinth_schema_statement_begin(PlannedStmt *pstmt);
 extern void plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, PlinthSchemaMode mode);
 extern void plinth_schema_statement_reset(PlinthSchemaMode mode);
 extern void plinth_schema_note_relation(Oid relid, ObjectAccessType access);

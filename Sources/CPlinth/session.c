@@ -13,6 +13,7 @@
 #include "commands/defrem.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -252,6 +253,27 @@ plinth_shmem_startup(void)
 		pg_atomic_init_u64(&plinth_shared->last_beat, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * A background worker of Plinth (from _PG_init, in the postmaster):
+ * started once recovery is done, restarted a second after it exits.
+ * `flags` add to shared memory access (a database connection, say).
+ */
+void
+plinth_register_worker(const char *name, const char *function, int flags)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | flags;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "plinth", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, name, BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
 }
 
 /* From _PG_init, in the postmaster. */

@@ -42,6 +42,7 @@ extern void plinth_define_settings(void);
 extern void plinth_require_preload(void);
 extern void plinth_prepare(void);
 extern void plinth_prepare_worker(void);
+extern void plinth_register_worker(const char *name, const char *function, int flags);
 extern void plinth_note_beat(TimestampTz began);
 extern void plinth_session_at_transaction_end(void);
 extern void plinth_request_shared_memory(void);

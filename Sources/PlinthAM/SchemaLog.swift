@@ -64,7 +64,9 @@ extension Session {
         let found = try storeCall { () throws(StoreError) -> Bytes? in
             try transact { tr throws(StoreError) in try tr.get(head, snapshot: true) }
         }
-        guard let last = found.map(StoredInt.decode) ?? 0 else { throw PlinthError(corruptValue(head, "the schema log's head")) }
+        guard let last = found.map(StoredInt.decode) ?? 0, last >= 0, last <= Int64.max - Int64(t.pendingSchema.count) else {
+            throw PlinthError(corruptValue(head, "the schema log's head"))
+        }
         if applied >= 0 && last > applied {
             throw PlinthError(sqlstate: .serializationFailure,
                               message: "another server changed the schema of this database, and this server has not applied the change yet",
@@ -73,11 +75,12 @@ extension Session {
         }
         t.txn.checkAtCommit(head, expected: found, error: StoreError(
             .notCommitted, "another server changed the schema of this database at the same time"))
+        // Savepoints are resolved by now: everything goes with the top level.
         var seq = last
         try storeCall { () throws(StoreError) in
-            for (entry, subid) in t.pendingSchema {
+            for (entry, _) in t.pendingSchema {
                 seq += 1
-                try t.txn.put(d.schemaLogKey(seq), entry.encoded, cid: 0, subid: subid)
+                try t.txn.put(d.schemaLogKey(seq), entry.encoded, cid: 0, subid: 1)
             }
             try t.txn.put(head, StoredInt.encode(seq), cid: 0, subid: 1)
         }
@@ -113,13 +116,18 @@ extension Session {
                 try transact { tr throws(StoreError) in try tr.get(head, snapshot: true).flatMap(StoredInt.decode) ?? 0 }
             }
         }
-        // From now on, servers running DDL here wait for this one.
+        // From now on, servers running DDL here wait for this one; and with
+        // the extension's commit, this server's worker passes over its
+        // databases (a new server replays the schema at once).
         noteSchemaApplied(start)
+        try transaction().txn.atomic(.add, Keyspace.schemaVersionKey, StoredInt.encode(1))
         return start
     }
 
     /// The entries after `applied`, oldest first, at most `limit`.
     public func schemaLogEntries(after applied: Int64, limit: Int) throws(PlinthError) -> [(seq: Int64, entry: SchemaLogEntry)] {
+        // plinth.schema_applied is SQL's to change: no entry follows the last number.
+        guard applied < Int64.max else { return [] }
         let d = try db()
         let (_, end) = Keyspace.prefixRange(d.schemaLogHeadKey)
         let begin = d.schemaLogKey(applied + 1)
@@ -175,6 +183,13 @@ extension Session {
     /// worker's connection, plinth.replay): its new storage takes the
     /// entry's store ids, and table data stays as the store has it.
     public func beginReplay(seq: Int64) throws(PlinthError) -> SchemaLogEntry {
+        // Table data of a replay goes to the scratch space, chosen as its
+        // transaction begins in the store: the replay must begin it.
+        if let c = current, c.db.id != Keyspace.replayScratch {
+            throw PlinthError(sqlstate: .objectNotInPrerequisiteState,
+                              message: "a schema log entry must be replayed in a transaction of its own",
+                              detail: "This transaction used Plinth tables before.", hint: nil)
+        }
         let d = try db()
         let key = d.schemaLogKey(seq)
         guard let v = try storeCall({ () throws(StoreError) -> Bytes? in
@@ -217,10 +232,9 @@ extension Session {
     public func noteSchemaApplied(_ seq: Int64) {
         guard let d = try? db(), let me = try? server() else { return }
         _ = try? storeCall { () throws(StoreError) in
+            // Positions only grow: a blind maximum (little-endian, as stored).
             try transact(volatile: true) { tr throws(StoreError) in
-                let key = Keyspace.Live.appliedKey(db: d.id, server: me)
-                if let v = try tr.get(key, snapshot: false).flatMap(StoredInt.decode), v >= seq { return }
-                try tr.set(key, StoredInt.encode(seq))
+                try tr.atomicOp(.max, Keyspace.Live.appliedKey(db: d.id, server: me), StoredInt.encode(seq))
             }
         }
     }
@@ -245,16 +259,17 @@ extension Session {
                     try transact(volatile: true) { tr throws(StoreError) in
                         let batch = try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
                                                     options: RangeOptions(limit: 10_000, snapshot: true))
-                        var out: [(Int64, Int64, Int64?, Int64?)] = []
+                        var lagging: [(server: Int64, applied: Int64)] = []
                         for i in 0..<batch.count {
                             let applied = StoredInt.decode(batch.valueBytes(i)) ?? 0
                             guard let s = batch.keyBytes(i).withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: prefix.count) }),
                                   s != me, !gaveUp.contains(s), applied < seq else { continue }
-                            let run = try tr.get(Keyspace.Live.serverKey(s), snapshot: true).flatMap(StoredInt.decode)
-                            let beat = try tr.get(Keyspace.Live.beatKey(s), snapshot: true).flatMap(StoredInt.decode)
-                            out.append((s, applied, run, beat))
+                            lagging.append((s, applied))
                         }
-                        return out
+                        // Their runs and heartbeats, in one round trip.
+                        let records = try tr.getMany(lagging.flatMap { [Keyspace.Live.serverKey($0.server), Keyspace.Live.beatKey($0.server)] },
+                                                     snapshot: true).map { $0.flatMap(StoredInt.decode) }
+                        return lagging.enumerated().map { i, l in (l.server, l.applied, records[2 * i], records[2 * i + 1]) }
                     }
                 }
             } catch {

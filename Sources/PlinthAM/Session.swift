@@ -195,8 +195,10 @@ public final class Session {
         }
     }
 
-    /// The id recorded at `key`, allocated and recorded on first use.
-    private func recordedID(_ key: Bytes) throws(PlinthError) -> Int64 {
+    /// The id recorded at `key`, recorded on first use: the one recorded
+    /// at `shared` if there is one (a database another server named
+    /// first), else a new one, then recorded at `shared` too.
+    private func recordedID(_ key: Bytes, shared: Bytes? = nil) throws(PlinthError) -> Int64 {
         try storeCall { () throws(StoreError) -> Int64 in
             if let v = try transact({ tr throws(StoreError) in try readInt(tr, key, snapshot: false, "a store id") }) {
                 return v
@@ -204,8 +206,10 @@ public final class Session {
             let fresh = try allocateID()
             return try transact { tr throws(StoreError) -> Int64 in
                 if let v = try readInt(tr, key, snapshot: false, "a store id") { return v }
-                try tr.set(key, StoredInt.encode(fresh))
-                return fresh
+                let id = try shared.flatMap { k throws(StoreError) in try readInt(tr, k, snapshot: false, "a store id") } ?? fresh
+                try tr.set(key, StoredInt.encode(id))
+                if let shared { try tr.set(shared, StoredInt.encode(id)) }
+                return id
             }
         }
     }
@@ -216,22 +220,8 @@ public final class Session {
     /// that name, if there is one: servers sharing a store share it.
     public func db() throws(PlinthError) -> Keyspace.Database {
         if let database { return database }
-        let key = Keyspace.databaseKey(server: try server(), oid: config.databaseOID)
-        let nameKey = Keyspace.databaseNameKey(config.databaseName)
-        let id = try storeCall { () throws(StoreError) -> Int64 in
-            if let v = try transact({ tr throws(StoreError) in try readInt(tr, key, snapshot: false, "a store id") }) {
-                return v
-            }
-            let fresh = try allocateID()
-            return try transact { tr throws(StoreError) -> Int64 in
-                if let v = try readInt(tr, key, snapshot: false, "a store id") { return v }
-                let id = try readInt(tr, nameKey, snapshot: false, "a database id") ?? fresh
-                try tr.set(key, StoredInt.encode(id))
-                try tr.set(nameKey, StoredInt.encode(id))
-                return id
-            }
-        }
-        let d = Keyspace.Database(id: id)
+        let d = Keyspace.Database(id: try recordedID(Keyspace.databaseKey(server: try server(), oid: config.databaseOID),
+                                                     shared: Keyspace.databaseNameKey(config.databaseName)))
         database = d
         return d
     }
@@ -517,9 +507,20 @@ public final class Session {
         if let c = statsCache[table], now - c.at < Self.statsCacheNanoseconds {
             return (max(c.rows &+ delta.rows, 0), max(c.bytes &+ delta.bytes, 0))
         }
+        let counters = try committedCounters(table)
+        let (rows, bytes) = (counters.rows, counters.bytes)
+        if statsCache.count > 10_000 { statsCache.removeAll() }
+        statsCache[table] = (rows, bytes, now)
+        return (max(rows &+ delta.rows, 0), max(bytes &+ delta.bytes, 0))
+    }
+}
+
+extension Session {
+    /// The sums of a table's committed statistics counters, in one range read.
+    func committedCounters(_ table: Int64) throws(PlinthError) -> StatisticsCounters {
         let prefix = try db().statsPrefix(table)
-        let (rows, bytes) = try storeCall { () throws(StoreError) -> (Int64, Int64) in
-            try transact { tr throws(StoreError) -> (Int64, Int64) in
+        return try storeCall { () throws(StoreError) -> StatisticsCounters in
+            try transact { tr throws(StoreError) -> StatisticsCounters in
                 let (b, e) = Keyspace.prefixRange(prefix)
                 let r = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e), options: RangeOptions(snapshot: true))
                 var counters = StatisticsCounters()
@@ -529,12 +530,9 @@ public final class Session {
                           let v = StoredInt.decode(r.valueBytes(i)) else { continue }
                     counters.add(field: field, v)
                 }
-                return (counters.rows, counters.bytes)
+                return counters
             }
         }
-        if statsCache.count > 10_000 { statsCache.removeAll() }
-        statsCache[table] = (rows, bytes, now)
-        return (max(rows &+ delta.rows, 0), max(bytes &+ delta.bytes, 0))
     }
 }
 

@@ -17,20 +17,7 @@ extension Session {
     /// limits. Returns how many were removed.
     public func vacuumMovedRows(table: Int64, horizon: UInt64) throws(PlinthError) -> Int64 {
         let d = try db()
-        let statsPrefix = d.statsPrefix(table)
-        let marks = try storeCall { () throws(StoreError) -> Int64 in
-            try transact { tr throws(StoreError) -> Int64 in
-                let (b, e) = Keyspace.prefixRange(statsPrefix)
-                let r = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e), options: RangeOptions(snapshot: true))
-                var counters = StatisticsCounters()
-                for i in 0..<r.count {
-                    guard let field = r.withEntry(i, { k, _ in Keyspace.statsField(fromKey: k, prefixLength: statsPrefix.count) }),
-                          let v = StoredInt.decode(r.valueBytes(i)) else { continue }
-                    counters.add(field: field, v)
-                }
-                return counters.moved
-            }
-        }
+        let marks = try committedCounters(table).moved
         guard marks > 0 else { return 0 }
         let prefix = d.rowPrefix(table)
         let range = d.rowRange(table)

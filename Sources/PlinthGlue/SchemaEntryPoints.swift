@@ -104,9 +104,7 @@ public func plinthSwiftSchemaDatabases(_ names: UnsafeMutablePointer<CChar>, _ c
         }
         length.pointee = bytes.count
         guard bytes.count <= capacity else { return }
-        bytes.withUnsafeBufferPointer { b in
-            UnsafeMutableRawPointer(names).copyMemory(from: b.baseAddress!, byteCount: b.count)
-        }
+        bytes.withUnsafeBytes { b in UnsafeMutableRawBufferPointer(start: names, count: capacity).copyMemory(from: b) }
     }
 }
 

@@ -196,25 +196,15 @@ public final class Transaction {
     }
 
     private func apply(to t: any StoreTransaction) throws(StoreError) {
-        if let d = discardedPrefix {
-            try buffer.finalMutations { m throws(StoreError) in
-                switch m {
-                case .set(let k, let v): if !k.starts(with: d) { try t.set(k, v) }
-                case .clear(let k): if !k.starts(with: d) { try t.clear(k) }
-                case .clearRange(let r): if !r.begin.starts(with: d) { try t.clearRange(r.begin, r.end) }
-                }
-            }
-            for (op, k, p) in atomics where !k.starts(with: d) { try t.atomicOp(op, k, p) }
-            return
-        }
+        let discarded = discardedPrefix
         try buffer.finalMutations { m throws(StoreError) in
             switch m {
-            case .set(let k, let v): try t.set(k, v)
-            case .clear(let k): try t.clear(k)
-            case .clearRange(let r): try t.clearRange(r.begin, r.end)
+            case .set(let k, let v): if discarded.map({ !k.starts(with: $0) }) ?? true { try t.set(k, v) }
+            case .clear(let k): if discarded.map({ !k.starts(with: $0) }) ?? true { try t.clear(k) }
+            case .clearRange(let r): if discarded.map({ !r.begin.starts(with: $0) }) ?? true { try t.clearRange(r.begin, r.end) }
             }
         }
-        for (op, k, p) in atomics { try t.atomicOp(op, k, p) }
+        for (op, k, p) in atomics where discarded.map({ !k.starts(with: $0) }) ?? true { try t.atomicOp(op, k, p) }
     }
 
     public var hasStoreTransaction: Bool { tr != nil }
