@@ -24,6 +24,9 @@ init() {
 # --- Plinth (scripts/run.sh) ---
 shared_preload_libraries = 'plinth'
 default_table_access_method = 'plinth'
+# This server's store is its own (make cluster shares one): GIN, GiST and
+# the other local-file indexes may index Plinth tables.
+plinth.single_server = on
 port = $port
 listen_addresses = 'localhost'
 unix_socket_directories = '$state'

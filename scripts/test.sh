@@ -58,10 +58,25 @@ run_fuzz() {
 	if scripts/fuzz.sh; then record fuzz passed; else record fuzz FAILED; fi
 }
 
+# On a FoundationDB cluster every suite's servers share the cluster, and
+# servers sharing a store share databases of one name (and their schema):
+# each suite begins on an empty Plinth keyspace, as on a fresh embedded
+# store. The e2e runner does the same before each test (PLINTH_STORE_TOOL).
+clear_fdb() {
+	[ -n "${PLINTH_FDB_CLUSTER_FILE:-}" ] || return 0
+	if [ -z "${PLINTH_STORE_TOOL:-}" ]; then
+		swift build --product plinth-store-tool >"$state/store-tool-build.log" 2>&1 \
+			|| { cat "$state/store-tool-build.log"; exit 1; }
+		export PLINTH_STORE_TOOL="$PLINTH_ROOT/.build/debug/plinth-store-tool"
+	fi
+	"$PLINTH_STORE_TOOL" clear "fdb:$PLINTH_FDB_CLUSTER_FILE"
+}
+
 # One pg_regress run: name, schedule, configuration.
 pg_regress_run() {
 	local name=$1 schedule=$2 conf=$3 extra=${4:-}
 	echo "== pg_regress: $name ($schedule, $conf)"
+	clear_fdb
 	if as_server_user "$PG_REGRESS" --temp-instance="$work/$name-instance" --temp-config="$work/in/$conf" \
 		--bindir="$PG_BINDIR" --inputdir="$work/in" --outputdir="$work/$name" \
 		--schedule="$work/in/$schedule" --dbname=plinth_regression --encoding=UTF8 $extra; then
@@ -85,6 +100,7 @@ run_regress() {
 isolation_run() {
 	local name=$1 schedule=$2 conf=$3 dir=$work/in
 	echo "== pg_isolation_regress: $name ($schedule, $conf)"
+	clear_fdb
 	if as_server_user "$PG_ISOLATION_REGRESS" --temp-instance="$work/$name-instance" --temp-config="$work/in/$conf" \
 		--bindir="$PG_BINDIR" --inputdir="$dir" --outputdir="$work/$name" \
 		--schedule="$dir/$schedule" --dbname=plinth_isolation --encoding=UTF8 --load-extension=plinth; then
@@ -118,6 +134,7 @@ run_bench_smoke() {
 
 run_e2e() {
 	echo "== end-to-end tests (test/t)"
+	clear_fdb
 	if python3 test/t/run.py --state "$state" --user "$PLINTH_USER"; then
 		record e2e passed
 	else

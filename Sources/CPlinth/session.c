@@ -37,6 +37,7 @@ int			plinth_transaction_lifetime_ms = 5000;
 int			plinth_map_size_mb = 262144;
 bool		plinth_bulk_load = false;
 int			plinth_server_timeout_ms = 10000;
+bool		plinth_single_server = false;
 bool		plinth_fault_crash_after_store_commit = false;
 
 bool		plinth_preloaded = false;
@@ -109,6 +110,13 @@ plinth_define_settings(void)
 							"0: never (a lock of a server that died is freed when that server restarts).",
 							&plinth_server_timeout_ms, 10000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("plinth.single_server",
+							 "This store is used by this server only: indexes Postgres keeps in local files "
+							 "(GIN, GiST, SP-GiST, BRIN, hash) may index Plinth tables.",
+							 "Off, they are refused on Plinth tables: the other servers sharing the store would "
+							 "neither see nor maintain them.",
+							 &plinth_single_server, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	/*
 	 * A fault for the end-to-end tests: the backend kills itself between
 	 * the store's commit and Postgres's (the window the orphan sweep is

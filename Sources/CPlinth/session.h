@@ -24,6 +24,7 @@ extern int	plinth_map_size_mb;
 extern bool plinth_bulk_load;
 extern bool plinth_fault_crash_after_store_commit;
 extern int	plinth_server_timeout_ms;
+extern bool plinth_single_server;
 
 /* True when loaded through shared_preload_libraries (required). */
 extern bool plinth_preloaded;

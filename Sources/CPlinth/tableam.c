@@ -28,6 +28,8 @@
 #include "access/valid.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "catalog/pg_am_d.h"
+#include "commands/defrem.h"
 #include "catalog/storage.h"
 #include "catalog/storage_xlog.h"
 #include "catalog/pg_trigger.h"
@@ -1434,6 +1436,20 @@ plinth_index_build_range_scan(Relation tableRelation, Relation indexRelation, In
 	double		reltuples = 0;
 	bool		own_scan = scan == NULL;
 	PlinthScanDesc s;
+
+	/*
+	 * Btree indexes of Plinth tables are in the store. Any other kind would
+	 * be this server's files: servers sharing the store would neither see
+	 * nor maintain it (a replay of its CREATE INDEX reads no rows).
+	 */
+	if (indexRelation->rd_rel->relam != BTREE_AM_OID && !plinth_single_server)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s indexes on Plinth tables are refused: they would be kept in this server's files",
+						get_am_name(indexRelation->rd_rel->relam)),
+				 errdetail("Every server sharing the store reads and writes Plinth tables; only btree indexes "
+						   "are kept in the store with them."),
+				 errhint("Use a btree index, or set plinth.single_server = on if no other server uses this store.")));
 
 	econtext->ecxt_scantuple = slot;
 	predicate = ExecPrepareQual(indexInfo->ii_Predicate, estate);

@@ -7,6 +7,7 @@
 //   plinth-store-tool bank-check DIR ACCOUNTS
 //   plinth-store-tool crash-writer DIR WRITER
 //   plinth-store-tool crash-check DIR
+//   plinth-store-tool clear DIR        every key Plinth wrote: ("pl", ...)
 //
 // DIR is the embedded store's directory, or fdb:CLUSTER_FILE for a
 // FoundationDB cluster (fdb: alone: FoundationDB's default cluster file).
@@ -389,6 +390,14 @@ case "bank-check": bankCheck(args[2], Int(args[3])!)
 case "crash-writer": crashWriter(args[2], Int(args[3])!)
 case "crash-check": crashCheck(args[2])
 case "bench": bench()
+case "clear":
+    // The test suites on one FoundationDB cluster: each suite's servers
+    // begin on an empty Plinth keyspace (databases are matched by name).
+    let store = openStore(args[2])
+    let prefix: [UInt8] = [0x02] + Array("pl".utf8) + [0x00]
+    do { try store.transact { tr throws(StoreError) in try tr.clearRange(prefix, Array(prefix.dropLast()) + [0x01]) } } catch {
+        fail("clear \(args[2]): \(error)")
+    }
 case "bench-commit-worker":
     // Output to a file: the parent reads it after waiting.
     let out = args[7]

@@ -10,6 +10,7 @@ as passed.
 import argparse
 import importlib.util
 import os
+import subprocess
 import shutil
 import sys
 import time
@@ -69,6 +70,18 @@ class Context:
         self.directories = []
 
 
+def clear_foundationdb():
+    """On a FoundationDB cluster each test begins on an empty Plinth
+    keyspace, as on its own embedded store: servers sharing a store share
+    databases of one name (scripts/test.sh builds the tool)."""
+    cluster, tool = os.environ.get("PLINTH_FDB_CLUSTER_FILE"), os.environ.get("PLINTH_STORE_TOOL")
+    if cluster and tool:
+        subprocess.run([tool, "clear", f"fdb:{cluster}"], check=True)
+    elif cluster:
+        print("    (PLINTH_STORE_TOOL is not set: the cluster keeps what earlier tests wrote; "
+              "run the tests through scripts/test.sh)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--state", required=True)
@@ -93,6 +106,7 @@ def main():
             full = f"{fname[:-3]}.{name}"
             if args.only and not any(o in full for o in args.only):
                 continue
+            clear_foundationdb()
             ctx = Context(root, args.user)
             t0 = time.time()
             try:

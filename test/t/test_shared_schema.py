@@ -242,3 +242,22 @@ def test_server_down_then_back_and_a_new_server(ctx):
     sd, sa = _schema(d), _schema(a)
     assert sd == sa, "the new server's schema differs:\n" + "\n".join(
         difflib.unified_diff(sa.splitlines(), sd.splitlines(), "a", "d", lineterm=""))
+
+
+def test_local_indexes_with_a_single_server(ctx):
+    """plinth.single_server = on says no other server uses the store: GIN,
+    GiST and the other kinds Postgres keeps in local files may then index
+    Plinth tables, and work as on heap."""
+    store = ctx.directory("single-store")
+    s = ctx.server("single", conf={"default_table_access_method": "plinth", "plinth.data_directory": f"'{store}'",
+                                   "plinth.single_server": "on"}).start()
+    s.psql("CREATE EXTENSION plinth;"
+           "CREATE TABLE docs (id int PRIMARY KEY, tags text[], body text);"
+           "INSERT INTO docs SELECT g, ARRAY['t' || g % 10], 'doc ' || g FROM generate_series(1, 1000) g;"
+           "CREATE INDEX docs_tags ON docs USING gin (tags);"
+           "CREATE INDEX docs_body ON docs USING hash (body);"
+           "INSERT INTO docs VALUES (1001, '{t3}', 'late');")
+    q = "SET enable_seqscan = off; SELECT count(*) FROM docs WHERE tags @> '{t3}'"
+    assert "docs_tags" in s.query("SET enable_seqscan = off; EXPLAIN SELECT count(*) FROM docs WHERE tags @> '{t3}'")
+    assert s.query(q) == "101"
+    assert s.query("SET enable_seqscan = off; SELECT id FROM docs WHERE body = 'late'") == "1001"
