@@ -24,7 +24,7 @@ SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
 	-Xswiftc -cross-module-optimization -Xswiftc -enforce-exclusivity=unchecked \
 	-Xcc -I$(shell $(PG_CONFIG) --includedir-server) -Xcc -Wno-ignored-attributes
 
-.PHONY: all deps build install run stop cluster cluster-stop psql test unit-test regress isolation e2e bench bench-store fuzz clean
+.PHONY: all deps build install run stop cluster cluster-stop psql test unit-test regress isolation e2e bench bench-schema bench-store fuzz clean
 
 all: build
 
@@ -73,6 +73,10 @@ bench: install
 	scripts/bench.sh
 
 # The embedded store beside raw LMDB doing the same key-value work.
+# The shared schema's cost: DDL propagation on three servers, select-only beside a lone server.
+bench-schema: install
+	python3 bench/schema.py
+
 bench-store: deps
 	swift build $(SWIFT_BUILD_FLAGS) --product plinth-store-tool
 	.build/release/plinth-store-tool bench --keys 100000 --seconds 3 --durable on

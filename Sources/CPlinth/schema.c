@@ -495,9 +495,42 @@ static int64 failed_seq = 0;
 static int	failed_times = 0;
 
 /*
+ * The worker's connections, one per database, kept while DDL comes (a new
+ * one costs a backend's start) and closed once idle for IDLE_MS: a
+ * connection to a database holds off DROP DATABASE and CREATE DATABASE ...
+ * TEMPLATE of it (they wait up to 5 s for other sessions to leave).
+ */
+#define MAX_CONNECTIONS 16
+#define IDLE_MS 500
+
+typedef struct WorkerConnection
+{
+	char		dbname[NAMEDATALEN];
+	PGconn	   *conn;
+	TimestampTz used;
+} WorkerConnection;
+
+static WorkerConnection connections[MAX_CONNECTIONS];
+
+static void
+close_connections(bool idle_only)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+	{
+		if (connections[i].conn == NULL ||
+			(idle_only && !TimestampDifferenceExceeds(connections[i].used, now, IDLE_MS)))
+			continue;
+		PQfinish(connections[i].conn);
+		connections[i].conn = NULL;
+	}
+}
+
+/*
  * Waits for the connection's socket (`for_write`: to be writable) or the
  * latch, answering barriers and the postmaster's death; a shutdown request
- * ends the worker (the server rolls back what the connection was doing).
+ * ends the worker (the server rolls back what its connections were doing).
  */
 static void
 worker_wait(PGconn *conn, bool for_write)
@@ -514,7 +547,9 @@ worker_wait(PGconn *conn, bool for_write)
 	}
 	if (ShutdownRequestPending)
 	{
-		PQfinish(conn);
+		close_connections(false);
+		if (conn != NULL)
+			PQfinish(conn);		/* one not yet kept */
 		proc_exit(0);
 	}
 }
@@ -584,6 +619,50 @@ connect_local(const char *dbname)
 	return conn;
 }
 
+/*
+ * The kept connection to a database, or a new one; NULL when this server
+ * has no such database, or (`failed`, logged) it could not connect.
+ */
+static WorkerConnection *
+database_connection(const char *dbname, bool *failed)
+{
+	WorkerConnection *slot = NULL;
+	PGconn	   *conn;
+
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+	{
+		WorkerConnection *c = &connections[i];
+
+		if (c->conn != NULL && strcmp(c->dbname, dbname) == 0)
+		{
+			if (PQstatus(c->conn) == CONNECTION_OK)
+				return c;
+			PQfinish(c->conn);	/* the server ended it: connect again */
+			c->conn = NULL;
+		}
+		if (c->conn == NULL)
+			slot = slot ? slot : c;
+		else if (slot == NULL || (slot->conn != NULL && c->used < slot->used))
+			slot = c;			/* else the least recently used */
+	}
+	conn = connect_local(dbname);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		/* A database of another server that this one does not have says nothing. */
+		*failed = strstr(PQerrorMessage(conn), "does not exist") == NULL;
+		if (*failed)
+			ereport(LOG, (errmsg("plinth schema: could not connect to database \"%s\": %s",
+								 dbname, PQerrorMessage(conn))));
+		PQfinish(conn);
+		return NULL;
+	}
+	if (slot->conn != NULL)
+		PQfinish(slot->conn);
+	strlcpy(slot->dbname, dbname, sizeof(slot->dbname));
+	slot->conn = conn;
+	return slot;
+}
+
 static bool
 exec_ok(PGconn *conn, PGresult *res, const char *what, const char *dbname)
 {
@@ -628,20 +707,14 @@ replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role
 static bool
 sync_database(const char *dbname)
 {
-	PGconn	   *conn = connect_local(dbname);
+	bool		failed = false;
+	WorkerConnection *kept = database_connection(dbname, &failed);
+	PGconn	   *conn;
 	bool		done = true;
 
-	if (PQstatus(conn) != CONNECTION_OK)
-	{
-		/* A database of another server that this one does not have. */
-		if (strstr(PQerrorMessage(conn), "does not exist") == NULL)
-		{
-			ereport(LOG, (errmsg("plinth schema: could not connect to database \"%s\": %s", dbname, PQerrorMessage(conn))));
-			done = false;
-		}
-		PQfinish(conn);
-		return done;
-	}
+	if (kept == NULL)
+		return !failed;
+	conn = kept->conn;
 	for (;;)
 	{
 		PGresult   *res = worker_exec(conn, "SELECT seq, role, search_path, statement FROM plinth.schema_pending(100)",
@@ -682,7 +755,7 @@ sync_database(const char *dbname)
 		if (rows < 100 || !done)
 			break;
 	}
-	PQfinish(conn);
+	kept->used = GetCurrentTimestamp();
 	return done;
 }
 
@@ -742,7 +815,10 @@ plinth_schema_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		if (ShutdownRequestPending)
+		{
+			close_connections(false);
 			proc_exit(0);
+		}
 		MemoryContextSwitchTo(pass_context);
 		PG_TRY();
 		{
@@ -772,6 +848,7 @@ plinth_schema_main(Datum arg)
 		PG_END_TRY();
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(pass_context);
+		close_connections(true);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 failed ? 10000 : (retry ? 1000 : 5), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

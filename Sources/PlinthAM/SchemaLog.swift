@@ -292,8 +292,9 @@ extension Session {
                 waiting = true
             }
             if !waiting { return gaveUp }
+            // A replay takes a few ms: poll often, not ever more rarely.
             usleep(pause)
-            pause = min(pause * 2, 20_000)
+            pause = min(pause * 2, 2_000)
         }
         return gaveUp
     }

@@ -13,6 +13,7 @@ it catches up), a server joining an existing store, and pg_dump
 """
 import difflib
 import os
+import re
 import subprocess
 import time
 
@@ -261,3 +262,72 @@ def test_local_indexes_with_a_single_server(ctx):
     assert "docs_tags" in s.query("SET enable_seqscan = off; EXPLAIN SELECT count(*) FROM docs WHERE tags @> '{t3}'")
     assert s.query(q) == "101"
     assert s.query("SET enable_seqscan = off; SELECT id FROM docs WHERE body = 'late'") == "1001"
+
+
+TRANSFER = """\\set a random(1, 20)
+\\set b random(1, 20)
+\\set x random(1, 100)
+\\set lo least(:a, :b)
+\\set hi greatest(:a, :b)
+\\set dlo case when :lo = :a then -:x else :x end
+BEGIN;
+UPDATE accounts SET balance = balance + :dlo WHERE id = :lo;
+UPDATE accounts SET balance = balance - :dlo WHERE id = :hi;
+INSERT INTO ledger (src, dst, amount) VALUES (:a, :b, :x);
+COMMIT;
+"""
+
+
+def test_schema_churn_beside_a_dml_load(ctx):
+    """DDL on all three servers (tables made, altered, indexed, dropped)
+    while two of them move money between the same rows: the money is
+    conserved, every transfer is in the ledger, and the catalogs agree."""
+    _, _, servers = _cluster(ctx, "churn", ["a", "b", "c"])
+    a, b, c = servers
+    a.psql("CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL);"
+           "CREATE TABLE ledger (src int NOT NULL, dst int NOT NULL, amount int NOT NULL);"
+           "CREATE INDEX ledger_src ON ledger (src);"
+           "INSERT INTO accounts SELECT g, 1000 FROM generate_series(1, 20) g;")
+    script = os.path.join(ctx.directory("churn-scripts"), "transfer.sql")
+    with open(script, "w") as f:
+        f.write(TRANSFER)
+    load = [subprocess.Popen(s.pgbench_argv("-n", "-f", script, "-c", "2", "-T", "6"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in (a, b)]
+    churn = []
+    for s, who in ((a, "a"), (b, "b"), (c, "c")):
+        sql = "\\set ON_ERROR_STOP 0\n" + "".join(
+            f"CREATE TABLE churn_{who}_{i} (id int PRIMARY KEY, v text);\n"
+            f"CREATE INDEX churn_{who}_{i}_v ON churn_{who}_{i} (v);\n"
+            f"ALTER TABLE churn_{who}_{i} ADD COLUMN w int;\n"
+            + (f"DROP TABLE churn_{who}_{i - 1};\n" if i % 2 else "")
+            for i in range(12))
+        p = subprocess.Popen(s.psql_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        p.stdin.write(sql)
+        p.stdin.close()
+        churn.append(p)
+    done = 0
+    for p in load:
+        out, err = p.communicate(timeout=120)
+        m = re.search(r"number of transactions actually processed: (\d+)", out)
+        failed = re.search(r"number of failed transactions: (\d+)", out)
+        assert p.returncode == 0 and m and (not failed or failed.group(1) == "0"), out + err
+        done += int(m.group(1))
+    for p in churn:
+        p.wait(timeout=120)
+        for line in p.stderr.read().splitlines():
+            # DDL meeting another server's fails retryably, or finds its table gone with it.
+            assert any(w in line for w in ("could not serialize", "has not applied the change yet", "deadlock",
+                                           "does not exist", "DETAIL", "HINT", "CONTEXT")) or not line.strip(), line
+    assert done > 0
+    for s in servers:
+        assert s.query("SELECT count(*), sum(balance) FROM accounts") == "20|20000"
+        assert s.query("SELECT count(*) FROM ledger") == str(done)
+        wrong = s.query("SELECT a.id FROM accounts a LEFT JOIN (SELECT dst, sum(amount) s FROM ledger GROUP BY dst) i "
+                        "ON i.dst = a.id LEFT JOIN (SELECT src, sum(amount) s FROM ledger GROUP BY src) o ON o.src = a.id "
+                        "WHERE a.balance <> 1000 + coalesce(i.s, 0) - coalesce(o.s, 0)")
+        assert not wrong, f"balances that disagree with the ledger: {wrong}"
+    dumps = [_schema(s) for s in servers]
+    assert dumps[0] == dumps[1] == dumps[2], "catalogs diverged under churn"
+    left = a.query("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 'churn%'")
+    print(f"    {done} transfers beside the churn ({left} of its 36 tables left)", flush=True)
