@@ -434,7 +434,10 @@ static void
 plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (executor_depth == 0 && plinth_statement_depth == 0 && plinth_preloaded)
+	{
+		plinth_schema_backend_start();
 		plinth_swift_statement_start();
+	}
 	/* READ COMMITTED: the statement's snapshot is a newer one from the store. */
 	if (plinth_in_use)
 		plinth_swift_statement_snapshot(XactIsoLevel, executor_depth == 0 && plinth_statement_depth == 0);
@@ -523,7 +526,10 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	PlinthSchemaMode schema;
 
 	if (depth == 0 && plinth_preloaded)
+	{
+		plinth_schema_backend_start();
 		plinth_swift_statement_start();
+	}
 	if (plinth_in_use)
 		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0);
 	/* DDL: logged for the other servers sharing the store, or replayed from one. */

@@ -52,6 +52,7 @@
 #include "schema.h"
 
 int			plinth_replay_seq = 0;
+bool		plinth_schema_worker = false;
 
 /* A logged or replayed statement is running (statements it runs are its own). */
 static int	schema_depth = 0;
@@ -212,6 +213,12 @@ plinth_schema_init(void)
 							NULL,
 							&plinth_replay_seq, 0, 0, INT_MAX,
 							PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	/* Set on the worker's connections: they apply the log, they do not wait for it. */
+	DefineCustomBoolVariable("plinth.schema_worker",
+							 "Internal: this connection is the \"plinth schema\" worker's.",
+							 NULL,
+							 &plinth_schema_worker, false,
+							 PGC_SU_BACKEND, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	plinth_register_worker("plinth schema", "plinth_schema_main", BGWORKER_BACKEND_DATABASE_CONNECTION);
 }
 
@@ -376,6 +383,63 @@ plinth_schema_note_relation(Oid relid, ObjectAccessType access)
 	else
 		shared_relations++;
 	ReleaseSysCache(tup);
+}
+
+/*
+ * A backend's first statement, while this run's worker has not yet applied
+ * every database's log once: a server that restarted (after a crash, or
+ * after the others declared it dead and stopped waiting for it) serves no
+ * statement on a catalog that misses what the others logged meanwhile.
+ * Not behind, the statement goes on (a server alone is never behind).
+ * Behind, it waits for the worker (up to plinth.server_timeout, 10 s if
+ * that is 0) and then fails with 40001: it was planned on the old catalog,
+ * and runs as it should when run again. Once the worker caught up, the
+ * check costs nothing (a flag in shared memory): what other servers log
+ * later, they wait for this one to apply before it counts as done.
+ */
+void
+plinth_schema_backend_start(void)
+{
+	static bool checked = false;
+	int64		head = 0;
+	int64		applied;
+	int64		reached = 0;
+	TimestampTz began;
+	int			timeout_ms = plinth_server_timeout_ms > 0 ? plinth_server_timeout_ms : 10000;
+
+	if (checked || plinth_schema_ready() || plinth_schema_worker || plinth_replay_seq > 0 ||
+		!IsTransactionState() || RecoveryInProgress())
+		return;
+	checked = true;
+	if (!OidIsValid(plinth_am_oid()) || !OidIsValid(applied_table()))
+		return;
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_schema_head(&head, NULL));
+	PushActiveSnapshot(GetTransactionSnapshot());
+	applied = get_local_applied();
+	PopActiveSnapshot();
+	if (applied >= head)
+		return;
+	/* The worker's progress shows in the store (its copy of this server's position). */
+	began = GetCurrentTimestamp();
+	while (reached < head && !plinth_schema_ready())
+	{
+		if (TimestampDifferenceExceeds(began, GetCurrentTimestamp(), timeout_ms))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("this server has not applied the schema changes of the servers sharing its store yet"),
+					 errdetail("It has applied entry " INT64_FORMAT " of this database's schema log, of " INT64_FORMAT ".",
+							   Max(applied, reached), head),
+					 errhint("Its \"plinth schema\" worker applies them; its log says why it has not.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		PLINTH_CHECK(plinth_swift_schema_head(&head, &reached));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("this server was catching up on schema changes made on the servers sharing its store"),
+			 errhint("Run the statement again.")));
 }
 
 /* The commit wait answers cancel and termination (checked, not raised). */
@@ -591,8 +655,8 @@ connect_local(const char *dbname)
 {
 	char		host[MAXPGPATH];
 	char		port[16];
-	const char *keys[] = {"host", "port", "dbname", "user", "application_name", "connect_timeout", NULL};
-	const char *values[7];
+	const char *keys[] = {"host", "port", "dbname", "user", "application_name", "connect_timeout", "options", NULL};
+	const char *values[8];
 	char	   *comma;
 	PGconn	   *conn;
 
@@ -607,7 +671,8 @@ connect_local(const char *dbname)
 	values[3] = worker_user;
 	values[4] = "plinth schema";
 	values[5] = "10";
-	values[6] = NULL;
+	values[6] = "-c plinth.schema_worker=on";
+	values[7] = NULL;
 	conn = PQconnectStartParams(keys, values, 0);
 	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
 		return conn;
@@ -640,10 +705,14 @@ database_connection(const char *dbname, bool *failed)
 			PQfinish(c->conn);	/* the server ended it: connect again */
 			c->conn = NULL;
 		}
+		/* A free slot, else the least recently used one. */
 		if (c->conn == NULL)
-			slot = slot ? slot : c;
+		{
+			if (slot == NULL || slot->conn != NULL)
+				slot = c;
+		}
 		else if (slot == NULL || (slot->conn != NULL && c->used < slot->used))
-			slot = c;			/* else the least recently used */
+			slot = c;
 	}
 	conn = connect_local(dbname);
 	if (PQstatus(conn) != CONNECTION_OK)
@@ -837,6 +906,9 @@ plinth_schema_main(Datum arg)
 				retry = !sync_all_databases();
 				seen = version;
 				last_pass = GetCurrentTimestamp();
+				/* Every database applied once: backends need not check (above). */
+				if (!retry)
+					plinth_set_schema_ready();
 			}
 		}
 		PG_CATCH();

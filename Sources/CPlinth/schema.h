@@ -21,11 +21,14 @@ typedef enum PlinthSchemaMode
 
 /* plinth.replay: the schema log entry the statement replays (0: none). */
 extern int	plinth_replay_seq;
+/* plinth.schema_worker: this connection is the worker's. */
+extern bool plinth_schema_worker;
 
 extern PlinthSchemaMode plinth_schema_statement_begin(PlannedStmt *pstmt);
 extern void plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, PlinthSchemaMode mode);
 extern void plinth_schema_statement_reset(PlinthSchemaMode mode);
 extern void plinth_schema_note_relation(Oid relid, ObjectAccessType access);
+extern void plinth_schema_backend_start(void);
 extern void plinth_schema_pre_commit(void);
 extern void plinth_schema_at_commit(void);
 extern void plinth_schema_at_abort(void);

@@ -232,6 +232,8 @@ typedef struct PlinthShared
 	int64		incarnation;
 	/* When the last heartbeat that reached the store began (liveness.c). */
 	pg_atomic_uint64 last_beat;
+	/* The schema worker applied every database's log once since start (schema.c). */
+	pg_atomic_uint32 schema_ready;
 } PlinthShared;
 
 static PlinthShared *plinth_shared = NULL;
@@ -259,6 +261,7 @@ plinth_shmem_startup(void)
 	{
 		plinth_shared->incarnation = (int64) GetCurrentTimestamp();
 		pg_atomic_init_u64(&plinth_shared->last_beat, 0);
+		pg_atomic_init_u32(&plinth_shared->schema_ready, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -298,6 +301,20 @@ int64
 plinth_incarnation(void)
 {
 	return plinth_shared != NULL ? plinth_shared->incarnation : (int64) PgStartTime;
+}
+
+/* Whether this run's schema worker has caught up once (and so ever since). */
+bool
+plinth_schema_ready(void)
+{
+	return plinth_shared != NULL && pg_atomic_read_u32(&plinth_shared->schema_ready) != 0;
+}
+
+void
+plinth_set_schema_ready(void)
+{
+	if (plinth_shared != NULL)
+		pg_atomic_write_u32(&plinth_shared->schema_ready, 1);
 }
 
 void

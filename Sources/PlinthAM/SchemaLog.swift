@@ -149,6 +149,23 @@ extension Session {
         return out
     }
 
+    /// The last entry of this database's log.
+    public func schemaHead() throws(PlinthError) -> Int64 {
+        let key = try db().schemaLogHeadKey
+        return try storeCall { () throws(StoreError) -> Int64 in
+            try transact { tr throws(StoreError) in try tr.get(key, snapshot: true).flatMap(StoredInt.decode) ?? 0 }
+        }
+    }
+
+    /// This server's position in this database's log as the store has it
+    /// (`noteSchemaApplied`; 0: none).
+    public func schemaPosition() throws(PlinthError) -> Int64 {
+        let key = Keyspace.Live.appliedKey(db: try db().id, server: try server())
+        return try storeCall { () throws(StoreError) -> Int64 in
+            try transact(volatile: true) { tr throws(StoreError) in try tr.get(key, snapshot: true).flatMap(StoredInt.decode) ?? 0 }
+        }
+    }
+
     /// How many DDL statements were logged in every database of the store.
     public func schemaVersion() throws(PlinthError) -> Int64 {
         try storeCall { () throws(StoreError) -> Int64 in

@@ -52,6 +52,7 @@ private func checkContract() {
     agree(plinth_swift_schema_pending, plinthSwiftSchemaPending)
     agree(plinth_swift_schema_entries_free, plinthSwiftSchemaEntriesFree)
     agree(plinth_swift_schema_version, plinthSwiftSchemaVersion)
+    agree(plinth_swift_schema_head, plinthSwiftSchemaHead)
     agree(plinth_swift_schema_databases, plinthSwiftSchemaDatabases)
     agree(plinth_swift_server_stopping, plinthSwiftServerStopping)
 

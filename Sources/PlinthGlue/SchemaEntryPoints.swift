@@ -93,6 +93,14 @@ public func plinthSwiftSchemaVersion(_ version: UnsafeMutablePointer<Int64>) -> 
     entryPoint { () throws(PlinthError) in version.pointee = try session.schemaVersion() }
 }
 
+@_cdecl("plinth_swift_schema_head")
+public func plinthSwiftSchemaHead(_ head: UnsafeMutablePointer<Int64>, _ reached: UnsafeMutablePointer<Int64>?) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        head.pointee = try session.schemaHead()
+        if let reached { reached.pointee = try session.schemaPosition() }
+    }
+}
+
 @_cdecl("plinth_swift_schema_databases")
 public func plinthSwiftSchemaDatabases(_ names: UnsafeMutablePointer<CChar>, _ capacity: Int,
                                        _ length: UnsafeMutablePointer<Int>) -> PlinthStatus {
