@@ -18,6 +18,7 @@ import subprocess
 import time
 
 from pgserver import PG_BINDIR
+from test_shared_store import TRANSFER  # bank transfers in id order, 20 accounts
 
 TIMEOUT_S = 2
 
@@ -273,18 +274,6 @@ def test_local_indexes_with_a_single_server(ctx):
     assert s.query("SET enable_seqscan = off; SELECT id FROM docs WHERE body = 'late'") == "1001"
 
 
-TRANSFER = """\\set a random(1, 20)
-\\set b random(1, 20)
-\\set x random(1, 100)
-\\set lo least(:a, :b)
-\\set hi greatest(:a, :b)
-\\set dlo case when :lo = :a then -:x else :x end
-BEGIN;
-UPDATE accounts SET balance = balance + :dlo WHERE id = :lo;
-UPDATE accounts SET balance = balance - :dlo WHERE id = :hi;
-INSERT INTO ledger (src, dst, amount) VALUES (:a, :b, :x);
-COMMIT;
-"""
 
 
 def test_schema_churn_beside_a_dml_load(ctx):
