@@ -463,11 +463,14 @@ plinth_schema_at_commit(void)
 
 	pending_seq = 0;
 	pending_origin = false;
-	if (schema_lock_held)
-	{
+
+	/*
+	 * The origin's lock (taken at pre-commit) goes before it waits for the
+	 * others; a replay's (taken in its statement) with the transaction.
+	 */
+	if (schema_lock_held && origin)
 		UnlockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, ExclusiveLock);
-		schema_lock_held = false;
-	}
+	schema_lock_held = false;
 	if (seq == 0)
 		return;
 	plinth_swift_schema_committed(seq, origin, origin ? plinth_server_timeout_ms : 0,
@@ -629,7 +632,9 @@ worker_exec(PGconn *conn, const char *query, int nparams, const char *const *par
 	PGresult   *last = NULL;
 	PGresult   *res;
 
-	if (!PQsendQueryParams(conn, query, nparams, NULL, params, NULL, NULL, 0))
+	/* Without parameters, the simple protocol: several commands in one query. */
+	if (!(nparams > 0 ? PQsendQueryParams(conn, query, nparams, NULL, params, NULL, NULL, 0)
+		  : PQsendQuery(conn, query)))
 		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 	for (;;)
 	{
@@ -768,7 +773,10 @@ replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role
 							 seq, dbname, PQresultErrorMessage(res)),
 					  errdetail("The statement: %s", statement)));
 	PQclear(res);
-	PQclear(worker_exec(conn, "RESET ROLE; RESET plinth.replay; RESET search_path", 0, NULL));
+	res = worker_exec(conn, "RESET ROLE; RESET plinth.replay; RESET search_path", 0, NULL);
+	if (!exec_ok(conn, res, "resetting after a replay", dbname))
+		ok = false;
+	PQclear(res);
 	return ok;
 }
 
