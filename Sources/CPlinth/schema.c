@@ -20,9 +20,13 @@
 #include <limits.h>
 #include <postgresql/libpq-fe.h>
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
@@ -268,27 +272,41 @@ set_local_applied(int64 seq)
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
-/* The entry this server's catalog has reached in this database. */
+/*
+ * The entry this server's catalog has reached in this database: the newest
+ * committed row of plinth.schema_applied, read with a fresh catalog
+ * snapshot rather than the transaction's (a backend's first statement may
+ * be BEGIN, and SET TRANSACTION ISOLATION LEVEL must still follow it; the
+ * worker's query took its snapshot before it waited for the schema lock).
+ * A copy of another database (CREATE DATABASE ... TEMPLATE, another OID)
+ * starts afresh.
+ */
 static int64
 get_local_applied(void)
 {
-	int64		applied = 0;
-	bool		isnull = true;
-	Oid			argtype = OIDOID;
-	Datum		arg = ObjectIdGetDatum(MyDatabaseId);
+	Relation	rel = table_open(applied_table(), AccessShareLock);
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int64		applied = -1;
 
-	SPI_connect();
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("plinth.schema_applied must be a heap table")));
+	InvalidateCatalogSnapshot();
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	if ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		datoid_null;
+		bool		seq_null;
+		Datum		datoid = heap_getattr(tup, 1, RelationGetDescr(rel), &datoid_null);
+		Datum		seq = heap_getattr(tup, 2, RelationGetDescr(rel), &seq_null);
 
-	/*
-	 * A copy of another database (CREATE DATABASE ... TEMPLATE) starts
-	 * afresh. Not read-only: a new snapshot, taken after the schema lock
-	 * was (the worker's query began before it waited for the lock).
-	 */
-	if (SPI_execute_with_args("SELECT CASE WHEN datoid = $1 THEN seq ELSE 0 END FROM plinth.schema_applied",
-							  1, &argtype, &arg, NULL, false, 1) == SPI_OK_SELECT && SPI_processed == 1)
-		applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	if (isnull)
+		if (!datoid_null && !seq_null)
+			applied = DatumGetObjectId(datoid) == MyDatabaseId ? DatumGetInt64(seq) : 0;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (applied < 0)
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						errmsg("plinth.schema_applied must hold one row")));
 	return applied;
@@ -342,7 +360,10 @@ plinth_schema_pre_commit(void)
 
 	/* A replay (again after the commits of CREATE INDEX CONCURRENTLY). */
 	if (pending_seq > 0)
+	{
 		schema_lock_exclusive();
+		plinth_note_replay();
+	}
 	if (!pending_origin || !plinth_swift_schema_pending_log())
 		return;
 	schema_lock_exclusive();
@@ -390,12 +411,13 @@ plinth_schema_note_relation(Oid relid, ObjectAccessType access)
  * every database's log once: a server that restarted (after a crash, or
  * after the others declared it dead and stopped waiting for it) serves no
  * statement on a catalog that misses what the others logged meanwhile.
- * Not behind, the statement goes on (a server alone is never behind).
- * Behind, it waits for the worker (up to plinth.server_timeout, 10 s if
- * that is 0) and then fails with 40001: it was planned on the old catalog,
- * and runs as it should when run again. Once the worker caught up, the
- * check costs nothing (a flag in shared memory): what other servers log
- * later, they wait for this one to apply before it counts as done.
+ * The statement was planned before this check, so it fails (40001: run it
+ * again) if the server is behind — after waiting for the worker, up to
+ * plinth.server_timeout (10 s if that is 0) — or if a replay committed
+ * since this backend started. Otherwise it goes on: a server alone is never
+ * behind. Once the worker caught up, the check costs nothing (a flag in
+ * shared memory): what other servers log later, they wait for this one to
+ * apply before it counts as done.
  */
 void
 plinth_schema_backend_start(void)
@@ -403,7 +425,6 @@ plinth_schema_backend_start(void)
 	static bool checked = false;
 	int64		head = 0;
 	int64		applied;
-	int64		reached = 0;
 	TimestampTz began;
 	int			timeout_ms = plinth_server_timeout_ms > 0 ? plinth_server_timeout_ms : 10000;
 
@@ -414,27 +435,42 @@ plinth_schema_backend_start(void)
 	if (!OidIsValid(plinth_am_oid()) || !OidIsValid(applied_table()))
 		return;
 	plinth_prepare();
-	PLINTH_CHECK(plinth_swift_schema_head(&head, NULL));
-	PushActiveSnapshot(GetTransactionSnapshot());
-	applied = get_local_applied();
-	PopActiveSnapshot();
-	if (applied >= head)
+
+	/*
+	 * A store this server cannot use (unreachable, or its identity refused)
+	 * is the statement's to report if it uses Plinth: a statement that does
+	 * not (plinth_claim_server_identity()) must still run.
+	 */
+	if (plinth_swift_schema_head(&head) != PLINTH_OK)
+	{
+		plinth_boundary_reset();
 		return;
-	/* The worker's progress shows in the store (its copy of this server's position). */
+	}
+	applied = get_local_applied();
+	if (applied >= head)
+	{
+		if (plinth_last_replay() >= MyStartTimestamp)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("this server was catching up on schema changes made on the servers sharing its store"),
+					 errhint("Run the statement again.")));
+		return;
+	}
+	/* The worker's progress shows in the catalog (read with a fresh snapshot). */
 	began = GetCurrentTimestamp();
-	while (reached < head && !plinth_schema_ready())
+	while (applied < head && !plinth_schema_ready())
 	{
 		if (TimestampDifferenceExceeds(began, GetCurrentTimestamp(), timeout_ms))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("this server has not applied the schema changes of the servers sharing its store yet"),
 					 errdetail("It has applied entry " INT64_FORMAT " of this database's schema log, of " INT64_FORMAT ".",
-							   Max(applied, reached), head),
+							   applied, head),
 					 errhint("Its \"plinth schema\" worker applies them; its log says why it has not.")));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		PLINTH_CHECK(plinth_swift_schema_head(&head, &reached));
+		applied = get_local_applied();
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -801,6 +837,15 @@ sync_database(const char *dbname)
 		/* The extension is not there, or older than 0.2: nothing is shared. */
 		if (!exec_ok(conn, res, NULL, dbname))
 		{
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			/* Anything else is a failure: the pass is tried again. */
+			if (state == NULL || (strcmp(state, "3F000") != 0 && strcmp(state, "42883") != 0))
+			{
+				ereport(LOG, (errmsg("plinth schema: reading what database \"%s\" has not applied failed: %s",
+									 dbname, PQresultErrorMessage(res))));
+				done = false;
+			}
 			PQclear(res);
 			break;
 		}

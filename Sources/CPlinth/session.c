@@ -234,6 +234,8 @@ typedef struct PlinthShared
 	pg_atomic_uint64 last_beat;
 	/* The schema worker applied every database's log once since start (schema.c). */
 	pg_atomic_uint32 schema_ready;
+	/* When the latest replay of another server's DDL began to commit (schema.c). */
+	pg_atomic_uint64 last_replay;
 } PlinthShared;
 
 static PlinthShared *plinth_shared = NULL;
@@ -262,6 +264,7 @@ plinth_shmem_startup(void)
 		plinth_shared->incarnation = (int64) GetCurrentTimestamp();
 		pg_atomic_init_u64(&plinth_shared->last_beat, 0);
 		pg_atomic_init_u32(&plinth_shared->schema_ready, 0);
+		pg_atomic_init_u64(&plinth_shared->last_replay, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -315,6 +318,20 @@ plinth_set_schema_ready(void)
 {
 	if (plinth_shared != NULL)
 		pg_atomic_write_u32(&plinth_shared->schema_ready, 1);
+}
+
+/* A replay begins to commit: statements planned before may have used the old catalog. */
+void
+plinth_note_replay(void)
+{
+	if (plinth_shared != NULL)
+		pg_atomic_write_u64(&plinth_shared->last_replay, (uint64) GetCurrentTimestamp());
+}
+
+TimestampTz
+plinth_last_replay(void)
+{
+	return plinth_shared != NULL ? (TimestampTz) pg_atomic_read_u64(&plinth_shared->last_replay) : 0;
 }
 
 void

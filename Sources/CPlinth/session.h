@@ -47,6 +47,8 @@ extern void plinth_register_worker(const char *name, const char *function, int f
 extern void plinth_note_beat(TimestampTz began);
 extern bool plinth_schema_ready(void);
 extern void plinth_set_schema_ready(void);
+extern void plinth_note_replay(void);
+extern TimestampTz plinth_last_replay(void);
 extern void plinth_session_at_transaction_end(void);
 extern void plinth_request_shared_memory(void);
 extern int64 plinth_incarnation(void);

@@ -131,17 +131,13 @@ extension Session {
         let d = try db()
         let (_, end) = Keyspace.prefixRange(d.schemaLogHeadKey)
         let begin = d.schemaLogKey(applied + 1)
-        let batch = try storeCall { () throws(StoreError) in
-            try transact { tr throws(StoreError) in
-                try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
-                                options: RangeOptions(limit: limit, snapshot: true))
-            }
+        let pairs = try storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in try tr.getRangeAll(begin, end, limit: limit, snapshot: true) }
         }
         var out: [(Int64, SchemaLogEntry)] = []
-        for i in 0..<batch.count {
-            let key = batch.keyBytes(i)
+        for (key, value) in pairs {
             guard let seq = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: d.schemaLogHeadKey.count) }),
-                  let e = SchemaLogEntry.decode(batch.valueBytes(i)) else {
+                  let e = SchemaLogEntry.decode(value) else {
                 throw PlinthError(corruptValue(key, "a schema log entry"))
             }
             out.append((seq, e))
@@ -154,15 +150,6 @@ extension Session {
         let key = try db().schemaLogHeadKey
         return try storeCall { () throws(StoreError) -> Int64 in
             try transact { tr throws(StoreError) in try tr.get(key, snapshot: true).flatMap(StoredInt.decode) ?? 0 }
-        }
-    }
-
-    /// This server's position in this database's log as the store has it
-    /// (`noteSchemaApplied`; 0: none).
-    public func schemaPosition() throws(PlinthError) -> Int64 {
-        let key = Keyspace.Live.appliedKey(db: try db().id, server: try server())
-        return try storeCall { () throws(StoreError) -> Int64 in
-            try transact(volatile: true) { tr throws(StoreError) in try tr.get(key, snapshot: true).flatMap(StoredInt.decode) ?? 0 }
         }
     }
 
@@ -180,15 +167,11 @@ extension Session {
     public func databaseNames() throws(PlinthError) -> [String] {
         let prefix = Keyspace.databaseNamesPrefix
         let (begin, end) = Keyspace.prefixRange(prefix)
-        let batch = try storeCall { () throws(StoreError) in
-            try transact { tr throws(StoreError) in
-                try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
-                                options: RangeOptions(limit: 100_000, snapshot: true))
-            }
+        let pairs = try storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in try tr.getRangeAll(begin, end, limit: 100_000, snapshot: true) }
         }
         var names: [String] = []
-        for i in 0..<batch.count {
-            let key = batch.keyBytes(i)
+        for (key, _) in pairs {
             guard let t = try? Tuple.unpack(Array(key[prefix.count...])), t.elements.count == 1,
                   case .string(let name) = t.elements[0] else { throw PlinthError(corruptValue(key, "a database name")) }
             names.append(name)
@@ -274,12 +257,10 @@ extension Session {
             do {
                 behind = try storeCall { () throws(StoreError) in
                     try transact(volatile: true) { tr throws(StoreError) in
-                        let batch = try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
-                                                    options: RangeOptions(limit: 10_000, snapshot: true))
                         var lagging: [(server: Int64, applied: Int64)] = []
-                        for i in 0..<batch.count {
-                            let applied = StoredInt.decode(batch.valueBytes(i)) ?? 0
-                            guard let s = batch.keyBytes(i).withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: prefix.count) }),
+                        for (key, value) in try tr.getRangeAll(begin, end, limit: 10_000, snapshot: true) {
+                            let applied = StoredInt.decode(value) ?? 0
+                            guard let s = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: prefix.count) }),
                                   s != me, !gaveUp.contains(s), applied < seq else { continue }
                             lagging.append((s, applied))
                         }

@@ -280,12 +280,8 @@ public final class Session {
         guard let (id, shared, named) = try storeCall({ () throws(StoreError) -> (Int64, Bool, Bool)? in
             try transact { tr throws(StoreError) -> (Int64, Bool, Bool)? in
                 guard let id = try readInt(tr, key, snapshot: false, "a database id") else { return nil }
-                let all = try tr.getRange(.firstGreaterOrEqual(mappingsBegin), .firstGreaterOrEqual(mappingsEnd),
-                                          options: RangeOptions(limit: 100_000, snapshot: true))
-                var shared = false
-                for i in 0..<all.count where all.keyBytes(i) != key && StoredInt.decode(all.valueBytes(i)) == id {
-                    shared = true
-                }
+                let shared = try tr.getRangeAll(mappingsBegin, mappingsEnd, limit: 100_000, snapshot: true)
+                    .contains { $0.key != key && StoredInt.decode($0.value) == id }
                 let named = try readInt(tr, nameKey, snapshot: false, "a database id") == id
                 return (id, shared, named)
             }

@@ -94,11 +94,8 @@ public func plinthSwiftSchemaVersion(_ version: UnsafeMutablePointer<Int64>) -> 
 }
 
 @_cdecl("plinth_swift_schema_head")
-public func plinthSwiftSchemaHead(_ head: UnsafeMutablePointer<Int64>, _ reached: UnsafeMutablePointer<Int64>?) -> PlinthStatus {
-    entryPoint { () throws(PlinthError) in
-        head.pointee = try session.schemaHead()
-        if let reached { reached.pointee = try session.schemaPosition() }
-    }
+public func plinthSwiftSchemaHead(_ head: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in head.pointee = try session.schemaHead() }
 }
 
 @_cdecl("plinth_swift_schema_databases")

@@ -217,3 +217,22 @@ public struct StoreCounters: Sendable, Equatable {
         return r
     }
 }
+
+extension StoreTransaction {
+    /// Every pair of [begin, end), at most `limit`, read in as many batches
+    /// as the store answers with: FoundationDB returns a range in parts
+    /// (`KVBatch.more`), so one batch shorter than the limit is no end.
+    public func getRangeAll(_ begin: Bytes, _ end: Bytes, limit: Int,
+                            snapshot: Bool) throws(StoreError) -> [(key: Bytes, value: Bytes)] {
+        var out: [(key: Bytes, value: Bytes)] = []
+        var from = begin
+        while out.count < limit {
+            let batch = try getRange(.firstGreaterOrEqual(from), .firstGreaterOrEqual(end),
+                                     options: RangeOptions(limit: limit - out.count, snapshot: snapshot))
+            for i in 0..<batch.count { out.append((batch.keyBytes(i), batch.valueBytes(i))) }
+            guard batch.more, let last = batch.lastKey else { break }
+            from = keyAfter(last)
+        }
+        return out
+    }
+}

@@ -438,8 +438,8 @@ void		plinth_swift_schema_committed(int64_t seq, bool origin, int32_t timeout_ms
 PlinthStatus plinth_swift_schema_pending(int64_t applied, PlinthSchemaEntry *entries, size_t capacity, size_t *count);
 void		plinth_swift_schema_entries_free(PlinthSchemaEntry *entries, size_t count);
 PlinthStatus plinth_swift_schema_version(int64_t *version);
-/* The last entry of this database's log; `reached` (when not NULL): this server's position as the store has it. */
-PlinthStatus plinth_swift_schema_head(int64_t *head, int64_t *reached);
+/* The last entry of this database's log. */
+PlinthStatus plinth_swift_schema_head(int64_t *head);
 /* Names of the store's databases, each ended by a NUL; `length` > `capacity`: call again. */
 PlinthStatus plinth_swift_schema_databases(char *names, size_t capacity, size_t *length);
 /* The server stops: others no longer wait for it (liveness worker). */
