@@ -44,6 +44,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -312,6 +313,59 @@ get_local_applied(void)
 	return applied;
 }
 
+/* The bridge's (plinth_bridge.h): get_local_applied for Swift's definition guard. */
+static void
+local_position_body(void *arg)
+{
+	*(int64_t *) arg = OidIsValid(applied_table()) ? get_local_applied() : INT64_MAX;
+}
+
+bool
+plinth_schema_local_position(int64_t *position)
+{
+	return plinth_pg_try(local_position_body, position);
+}
+
+/*
+ * The relfilenodes of the relations this transaction holds a lock on that
+ * conflicts with a writer's RowExclusiveLock: on one server, Postgres
+ * keeps their writers off until this DDL commits; the definition guard
+ * (DefinitionGuard.swift) does it for the writers of other servers.
+ * Relations dropped are gone from the catalog: their dropped storage is
+ * stamped instead. Strong locks are never fast-path locks, so the shared
+ * lock table has them all.
+ */
+static uint32 *
+strongly_locked_relfilenodes(size_t *count)
+{
+	const LOCKMASK strong = LOCKBIT_ON(ShareLock) | LOCKBIT_ON(ShareRowExclusiveLock) |
+		LOCKBIT_ON(ExclusiveLock) | LOCKBIT_ON(AccessExclusiveLock);
+	LockData   *locks = GetLockStatusData();
+	uint32	   *nodes = palloc(sizeof(uint32) * Max(locks->nelements, 1));
+
+	*count = 0;
+	for (int i = 0; i < locks->nelements; i++)
+	{
+		LockInstanceData *l = &locks->locks[i];
+		HeapTuple	tup;
+
+		if (l->pid != MyProcPid || l->locktag.locktag_type != LOCKTAG_RELATION ||
+			l->locktag.locktag_field1 != MyDatabaseId || (l->holdMask & strong) == 0)
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(l->locktag.locktag_field2));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+			if (OidIsValid(form->relfilenode) && form->relpersistence != RELPERSISTENCE_TEMP)
+				nodes[(*count)++] = form->relfilenode;
+		}
+		ReleaseSysCache(tup);
+	}
+	return nodes;
+}
+
 /* The statement's own text (a query string may hold several). */
 static char *
 statement_text(PlannedStmt *pstmt, const char *queryString)
@@ -357,6 +411,8 @@ plinth_schema_pre_commit(void)
 {
 	int64		seq = 0;
 	bool		recorded = OidIsValid(applied_table());
+	uint32	   *stamped;
+	size_t		nstamped = 0;
 
 	/* A replay (again after the commits of CREATE INDEX CONCURRENTLY). */
 	if (pending_seq > 0)
@@ -369,7 +425,8 @@ plinth_schema_pre_commit(void)
 	schema_lock_exclusive();
 	/* The transaction's statements are done: its queries need a snapshot. */
 	PushActiveSnapshot(GetTransactionSnapshot());
-	PLINTH_CHECK(plinth_swift_schema_log(recorded ? get_local_applied() : -1, &seq));
+	stamped = strongly_locked_relfilenodes(&nstamped);
+	PLINTH_CHECK(plinth_swift_schema_log(recorded ? get_local_applied() : -1, stamped, nstamped, &seq));
 	if (recorded)
 		set_local_applied(seq);
 	PopActiveSnapshot();
@@ -912,6 +969,7 @@ void
 plinth_schema_main(Datum arg)
 {
 	int64		seen = -1;
+	int64		seen_metadata = -1;
 	bool		retry = true;
 	TimestampTz last_pass = 0;
 	MemoryContext pass_context;
@@ -929,6 +987,7 @@ plinth_schema_main(Datum arg)
 	for (;;)
 	{
 		int64		version = 0;
+		int64		metadata = 0;
 		bool		failed = false;
 
 		if (ConfigReloadPending)
@@ -945,7 +1004,7 @@ plinth_schema_main(Datum arg)
 		PG_TRY();
 		{
 			plinth_prepare_worker();
-			PLINTH_CHECK(plinth_swift_schema_version(&version));
+			PLINTH_CHECK(plinth_swift_schema_version(&version, &metadata));
 
 			/*
 			 * Every database at start and each time any schema changed (a
@@ -953,22 +1012,32 @@ plinth_schema_main(Datum arg)
 			 * every ten seconds besides, in case a database's extension
 			 * was not committed yet when its pass came.
 			 */
-			if (version != seen || retry ||
+			if (version != seen || metadata != seen_metadata || retry ||
 				TimestampDifferenceExceeds(last_pass, GetCurrentTimestamp(), 10000))
 			{
 				retry = !sync_all_databases();
 				seen = version;
+				seen_metadata = metadata;
 				last_pass = GetCurrentTimestamp();
 				/* Every database applied once: backends need not check (above). */
 				if (!retry)
 					plinth_set_schema_ready();
 			}
+
+			/*
+			 * A complete pass applied every entry committed before the
+			 * version and metadata version it read first: the catalog is
+			 * current through that metadata version, which writers'
+			 * commits compare with the store's (DefinitionGuard.swift).
+			 */
+			plinth_set_schema_current(!retry, seen_metadata);
 		}
 		PG_CATCH();
 		{
 			EmitErrorReport();
 			FlushErrorState();
 			failed = true;
+			plinth_set_schema_current(false, 0);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(TopMemoryContext);

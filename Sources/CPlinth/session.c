@@ -18,6 +18,7 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -236,6 +237,13 @@ typedef struct PlinthShared
 	pg_atomic_uint32 schema_ready;
 	/* When the latest replay of another server's DDL began to commit (schema.c). */
 	pg_atomic_uint64 last_replay;
+	/*
+	 * The store's metadata version as of which this server's catalog had
+	 * every DDL of the store (schema.c), valid when schema_current_known.
+	 */
+	slock_t		schema_current_lock;
+	bool		schema_current_known;
+	int64		schema_current;
 } PlinthShared;
 
 static PlinthShared *plinth_shared = NULL;
@@ -265,6 +273,9 @@ plinth_shmem_startup(void)
 		pg_atomic_init_u64(&plinth_shared->last_beat, 0);
 		pg_atomic_init_u32(&plinth_shared->schema_ready, 0);
 		pg_atomic_init_u64(&plinth_shared->last_replay, 0);
+		SpinLockInit(&plinth_shared->schema_current_lock);
+		plinth_shared->schema_current_known = false;
+		plinth_shared->schema_current = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -318,6 +329,37 @@ plinth_set_schema_ready(void)
 {
 	if (plinth_shared != NULL)
 		pg_atomic_write_u32(&plinth_shared->schema_ready, 1);
+}
+
+/*
+ * Published by the schema worker: every DDL committed to the store up to
+ * metadata version `metadata` is in this server's catalog (`known` false:
+ * not known, while it catches up).
+ */
+void
+plinth_set_schema_current(bool known, int64 metadata)
+{
+	if (plinth_shared == NULL)
+		return;
+	SpinLockAcquire(&plinth_shared->schema_current_lock);
+	plinth_shared->schema_current_known = known;
+	plinth_shared->schema_current = metadata;
+	SpinLockRelease(&plinth_shared->schema_current_lock);
+}
+
+/* The bridge's (plinth_bridge.h): read by every writing commit. */
+bool
+plinth_schema_current_through(int64_t *metadata)
+{
+	bool		known;
+
+	if (plinth_shared == NULL)
+		return false;
+	SpinLockAcquire(&plinth_shared->schema_current_lock);
+	known = plinth_shared->schema_current_known;
+	*metadata = plinth_shared->schema_current;
+	SpinLockRelease(&plinth_shared->schema_current_lock);
+	return known;
 }
 
 /* A replay begins to commit: statements planned before may have used the old catalog. */

@@ -48,6 +48,7 @@ extern void plinth_note_beat(TimestampTz began);
 extern bool plinth_schema_ready(void);
 extern void plinth_set_schema_ready(void);
 extern void plinth_note_replay(void);
+extern void plinth_set_schema_current(bool known, int64 metadata);
 extern TimestampTz plinth_last_replay(void);
 extern void plinth_session_at_transaction_end(void);
 extern void plinth_request_shared_memory(void);

@@ -101,6 +101,7 @@ extension Session {
             for (lo, hi) in t.db.allRanges(of: id) { try t.txn.clearRange(KeyRange(lo, hi), cid: cid, subid: subid) }
             try t.txn.delete(key, prior: nil, cid: cid, subid: subid)
         }
+        if !replaying { t.droppedStorage.append(id) }
         t.forget(table: id)
     }
 

@@ -56,8 +56,10 @@ extension Session {
     /// the last entry this server's catalog has (-1: not known): an entry
     /// of another server that it has not applied yet fails it too, since
     /// the statements ran on a catalog without it. Returns the last
-    /// sequence number.
-    public func logPendingSchema(applied: Int64) throws(PlinthError) -> Int64 {
+    /// sequence number. `relfilenodes`: the relations this transaction
+    /// holds a lock on that writers' locks conflict with (stamped, with the
+    /// storage it dropped: `stampDefinitions`).
+    public func logPendingSchema(applied: Int64, stamping relfilenodes: [UInt32] = []) throws(PlinthError) -> Int64 {
         guard let t = current, !t.pendingSchema.isEmpty else { return 0 }
         let d = try db()
         let head = d.schemaLogHeadKey
@@ -85,6 +87,7 @@ extension Session {
             try t.txn.put(head, StoredInt.encode(seq), cid: 0, subid: 1)
         }
         t.txn.atomic(.add, Keyspace.schemaVersionKey, StoredInt.encode(1))
+        try stampDefinitions(t, relfilenodes: relfilenodes, seq: seq)
         t.pendingSchema = []
         return seq
     }
@@ -153,11 +156,13 @@ extension Session {
         }
     }
 
-    /// How many DDL statements were logged in every database of the store.
-    public func schemaVersion() throws(PlinthError) -> Int64 {
-        try storeCall { () throws(StoreError) -> Int64 in
+    /// How many DDL statements were logged in every database of the store,
+    /// and the store's metadata version, at one read version.
+    public func schemaVersion() throws(PlinthError) -> (logged: Int64, metadata: Int64) {
+        try storeCall { () throws(StoreError) -> (Int64, Int64) in
             try transact { tr throws(StoreError) in
-                try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0
+                (try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0,
+                 try tr.metadataVersion(snapshot: true) ?? 0)
             }
         }
     }

@@ -64,6 +64,13 @@ public final class Session {
     /// Whether this server's heartbeat is recent enough that no other
     /// server can have declared it dead (the shim knows; `commit`).
     public var livenessRecent: () -> Bool = { true }
+    /// The store's metadata version as of which this server's catalog had
+    /// every committed DDL of the store (the schema worker publishes it),
+    /// or nil when not known (`DefinitionGuard.swift`).
+    public var schemaCurrentThrough: () -> Int64? = { nil }
+    /// The last schema log entry of this database that this server's
+    /// catalog has (Int64.max: the database shares no schema).
+    public var localSchemaPosition: () throws(StoreError) -> Int64 = { Int64.max }
     /// Whether this backend recorded its server's incarnation in the
     /// volatile space (`Keyspace.Live.serverKey`).
     var incarnationRecorded = false
@@ -386,7 +393,12 @@ public final class Session {
         // Its row locks are this server's: if other servers declared it
         // dead, they may have taken them — commit nothing then.
         if t.locks.recorded && !livenessRecent() { try checkNotDeclaredDead() }
-        try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
+        guardDefinitions(t)
+        do {
+            try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
+        } catch {
+            throw t.definitionConflict ?? error
+        }
         // Our own committed changes show at once, cache or not.
         for (table, d) in t.statsDelta {
             if let c = statsCache[table] { statsCache[table] = (c.rows &+ d.rows, c.bytes &+ d.bytes, c.at) }

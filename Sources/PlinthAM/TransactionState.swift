@@ -36,6 +36,12 @@ public final class TransactionState {
     /// DDL statements this transaction ran, for the schema log at its
     /// commit, with the subtransaction of each.
     var pendingSchema: [(entry: SchemaLogEntry, subid: UInt32)] = []
+    /// Store ids whose storage this transaction dropped: a DDL it logs
+    /// stamps them (`DefinitionGuard.swift`).
+    var droppedStorage: [Int64] = []
+    /// Why the commit's definition guard failed, to be raised in place of
+    /// the store's error.
+    var definitionConflict: PlinthError?
 
     /// Statistics keys are sharded by backend so that no single key takes
     /// every backend's increments.

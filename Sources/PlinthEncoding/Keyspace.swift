@@ -138,6 +138,9 @@ public enum Keyspace {
         case rowIds = 3
         case stats = 4
         case schemaLog = 5
+        /// The schema log entry that last changed a store id's definition
+        /// in a way its writers must see (`definitionKey`).
+        case definitions = 6
     }
 
     /// The keys of one database.
@@ -226,6 +229,26 @@ public enum Keyspace {
 
         public func schemaLogKey(_ seq: Int64) -> Bytes {
             key(.schemaLog) { TupleEncoder.appendInt(seq, to: &$0) }
+        }
+
+        /// The last schema log entry (an Int64) that changed the table or
+        /// index of this store id so that a writer of another server still
+        /// using the old definition must not commit. Kept after the storage
+        /// is dropped: such a writer writes there.
+        public func definitionKey(_ id: Int64) -> Bytes {
+            key(.definitions) { TupleEncoder.appendInt(id, to: &$0) }
+        }
+
+        /// The store id of a row or index entry key of this database: the
+        /// table or index it belongs to; nil for any other key.
+        public func dataStoreID(ofKey k: Bytes) -> Int64? {
+            guard k.count > prefix.count, k.starts(with: prefix) else { return nil }
+            return k.withUnsafeBytes { (b) -> Int64? in
+                guard let (tag, at) = try? TupleDecoder.decodeInt(b, at: prefix.count),
+                      tag == Tag.rows.rawValue || tag == Tag.indexEntries.rawValue,
+                      let (id, _) = try? TupleDecoder.decodeInt(b, at: at) else { return nil }
+                return id
+            }
         }
 
         /// Every key that belongs to a table or index with this store id.

@@ -217,6 +217,32 @@ final class FDBStoreTransaction: StoreTransaction {
         size += CommitSize.set(key: key.count, value: param.count)
     }
 
+    /// The client has it with the read version: no round trip once that is
+    /// known (and the commit needs one anyway).
+    func metadataVersion(snapshot: Bool) throws(StoreError) -> Int64? {
+        try checkUsable()
+        let key = MetadataVersion.key
+        if !snapshot { size += CommitSize.singleKeyRange(key.count) }
+        let future = try Future(withCBytes(key) { k, kn in cfdb_transaction_get(handle, k, kn, snapshot ? 1 : 0) })
+        let value = try future.value()
+        counters.reads += 1
+        return value.flatMap { MetadataVersion.decode($0, versionstamp: true) }
+    }
+
+    /// The commit's versionstamp becomes the metadata version. FoundationDB
+    /// lets this one system key be written without system-key access.
+    func bumpMetadataVersion() throws(StoreError) {
+        try checkUsable()
+        let key = MetadataVersion.key, operand = MetadataVersion.fdbOperand
+        withCBytes(key) { k, kn in
+            withCBytes(operand) { p, pn in
+                cfdb_transaction_atomic_op(handle, k, kn, p, pn, MetadataVersion.fdbMutationCode)
+            }
+        }
+        mutationBytes += key.count + operand.count
+        size += CommitSize.set(key: key.count, value: operand.count)
+    }
+
     func addReadConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
         try addConflictRange(begin, end, type: CFDB_CONFLICT_RANGE_TYPE_READ)
     }

@@ -42,6 +42,16 @@ nonisolated(unsafe) let session: Session = {
     StoreInterrupts.poll = { plinth_interrupt_pending() && plinth_interrupt_raised() }
     let s = Session()
     s.livenessRecent = { plinth_liveness_recent() }
+    s.schemaCurrentThrough = {
+        var v: Int64 = 0
+        return plinth_schema_current_through(&v) ? v : nil
+    }
+    s.localSchemaPosition = { () throws(StoreError) -> Int64 in
+        var p: Int64 = 0
+        // An error raised by Postgres waits to be re-raised.
+        guard plinth_schema_local_position(&p) else { throw StoreError(.interrupted) }
+        return p
+    }
     s.transactionRunning = { (xid) throws(StoreError) -> Bool in
         var running = true
         // An error raised by Postgres waits to be re-raised, as an interrupt's does.

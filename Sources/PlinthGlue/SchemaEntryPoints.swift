@@ -33,8 +33,12 @@ public func plinthSwiftSchemaPendingLog() -> Bool {
 }
 
 @_cdecl("plinth_swift_schema_log")
-public func plinthSwiftSchemaLog(_ applied: Int64, _ seq: UnsafeMutablePointer<Int64>) -> PlinthStatus {
-    entryPoint { () throws(PlinthError) in seq.pointee = try session.logPendingSchema(applied: applied) }
+public func plinthSwiftSchemaLog(_ applied: Int64, _ relfilenodes: UnsafePointer<UInt32>?, _ count: Int,
+                                 _ seq: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let nodes = relfilenodes.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+        seq.pointee = try session.logPendingSchema(applied: applied, stamping: nodes)
+    }
 }
 
 @_cdecl("plinth_swift_schema_start")
@@ -89,8 +93,9 @@ public func plinthSwiftSchemaEntriesFree(_ entries: UnsafeMutablePointer<PlinthS
 }
 
 @_cdecl("plinth_swift_schema_version")
-public func plinthSwiftSchemaVersion(_ version: UnsafeMutablePointer<Int64>) -> PlinthStatus {
-    entryPoint { () throws(PlinthError) in version.pointee = try session.schemaVersion() }
+public func plinthSwiftSchemaVersion(_ version: UnsafeMutablePointer<Int64>,
+                                     _ metadata: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in (version.pointee, metadata.pointee) = try session.schemaVersion() }
 }
 
 @_cdecl("plinth_swift_schema_head")

@@ -457,6 +457,26 @@ final class LMDBTransaction: StoreTransaction {
         cleared.set(merged.begin, merged.end)
     }
 
+    /// The counter under FoundationDB's key, read as any key is (its own
+    /// bump shows), but counted as no read: on FoundationDB it comes with
+    /// the read version.
+    func metadataVersion(snapshot: Bool) throws(StoreError) -> Int64? {
+        let before = counters
+        let v = try get(MetadataVersion.key, snapshot: snapshot)
+        counters = before
+        return v.flatMap { MetadataVersion.decode($0, versionstamp: false) }
+    }
+
+    /// An atomic add under the system key, the one key above \xff a
+    /// transaction may change (as on FoundationDB).
+    func bumpMetadataVersion() throws(StoreError) {
+        try checkUsable()
+        let one: Bytes = [1, 0, 0, 0, 0, 0, 0, 0]
+        mutations.append(.atomic(.add, MetadataVersion.key, one))
+        writePoints.append(MetadataVersion.key)
+        addSize(CommitSize.set(key: MetadataVersion.key.count, value: one.count))
+    }
+
     func atomicOp(_ op: MutationType, _ key: Bytes, _ param: Bytes) throws(StoreError) {
         try checkUsable()
         try Self.checkWritableKey(key)

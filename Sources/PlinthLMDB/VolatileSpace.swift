@@ -162,6 +162,13 @@ final class LMDBVolatileTransaction: StoreTransaction {
         if let v = applyAtomic(op, existing: existing, param: param) { try set(key, v) } else { try clear(key) }
     }
 
+    /// The volatile space keeps no metadata: nothing caches it.
+    func metadataVersion(snapshot: Bool) throws(StoreError) -> Int64? { nil }
+
+    func bumpMetadataVersion() throws(StoreError) {
+        throw StoreError(.keyOutsideLegalRange, "the volatile space has no metadata version")
+    }
+
     func addReadConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError) {
         if compareBytes(begin, end) > 0 { throw StoreError(.invertedRange) }
     }

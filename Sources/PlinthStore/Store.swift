@@ -71,6 +71,15 @@ public protocol StoreTransaction: AnyObject {
     func addReadConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError)
     func addWriteConflictRange(_ begin: Bytes, _ end: Bytes) throws(StoreError)
 
+    /// The store's metadata version (`MetadataVersion`) at this
+    /// transaction's read version, or nil if no commit ever bumped it.
+    /// Adds a read conflict on it unless `snapshot`. Not a round trip:
+    /// FoundationDB returns it with the read version.
+    func metadataVersion(snapshot: Bool) throws(StoreError) -> Int64?
+    /// This commit changes the metadata version. A transaction that did so
+    /// must not read it afterwards (FoundationDB refuses).
+    func bumpMetadataVersion() throws(StoreError)
+
     /// Commits; returns the commit version, or -1 for a transaction that
     /// wrote nothing (nothing to commit, never a conflict).
     func commit() throws(StoreError) -> Int64
@@ -166,6 +175,35 @@ public enum MutationType: Int32, Sendable, CaseIterable {
     case byteMin = 16
     case byteMax = 17
     case compareAndClear = 20
+}
+
+/// FoundationDB's `\xff/metadataVersion`: a value that changes with every
+/// commit that bumps it, read with no round trip, so that a cache of
+/// metadata (here: the catalog each server keeps of the shared schema) is
+/// known to be current without reading anything. FoundationDB sets it to
+/// the commit's versionstamp; the embedded engine keeps the same key as a
+/// counter. Only equality is meaningful.
+public enum MetadataVersion {
+    public static let key: Bytes = [0xFF] + Array("/metadataVersion".utf8)
+    /// FoundationDB's only accepted operand: a versionstamp placeholder (10
+    /// bytes) and its offset (4 bytes).
+    public static let fdbOperand: Bytes = Bytes(repeating: 0, count: 14)
+    /// FDBMutationType SET_VERSIONSTAMPED_VALUE.
+    public static let fdbMutationCode: Int32 = 15
+
+    /// A stored value as a number: the versionstamp's commit version
+    /// (big-endian: the commits of one version are never seen apart) or the counter
+    /// (little-endian, as atomic adds store it).
+    public static func decode(_ v: Bytes, versionstamp: Bool) -> Int64? {
+        guard v.count >= 8 else { return nil }
+        var n: UInt64 = 0
+        if versionstamp {
+            for i in 0..<8 { n = n << 8 | UInt64(v[i]) }
+        } else {
+            for i in (0..<8).reversed() { n = n << 8 | UInt64(v[i]) }
+        }
+        return Int64(bitPattern: n)
+    }
 }
 
 /// FoundationDB's limits (documented in "Known Limitations"); the embedded

@@ -98,6 +98,14 @@ public final class Transaction {
 
     public var hasCommitChecks: Bool { !commitChecks.isEmpty }
 
+    /// Runs in the commit's store transaction before the writes go (and
+    /// only when there are writes): the check that no table this
+    /// transaction wrote changed its definition meanwhile (Session's
+    /// definition guard). It may read; what it reads adds read conflicts.
+    public var commitGuard: ((any StoreTransaction) throws(StoreError) -> Void)?
+    /// The commit changes the store's metadata version (a DDL commit).
+    public var bumpsMetadataVersion = false
+
     private func runCommitChecks(_ t: any StoreTransaction) throws(StoreError) {
         for c in commitChecks where try t.get(c.key, snapshot: false) != c.expected { throw c.error }
     }
@@ -555,7 +563,9 @@ public final class Transaction {
             let t = try store.beginTransaction()
             tr = t
             try runCommitChecks(t)
+            try commitGuard?(t)
             try apply(to: t)
+            if bumpsMetadataVersion { try t.bumpMetadataVersion() }
             return try t.commit()
         }
         guard hasWrites else {
@@ -567,8 +577,10 @@ public final class Transaction {
         }
         let t = try storeTransaction()
         try runCommitChecks(t)
+        try commitGuard?(t)
         try addPointConflicts(to: t)
         try apply(to: t)
+        if bumpsMetadataVersion { try t.bumpMetadataVersion() }
         return try t.commit()
     }
 
@@ -586,6 +598,8 @@ public final class Transaction {
         atomics.removeAll()
         atomicBytes = 0
         commitChecks.removeAll()
+        commitGuard = nil
+        bumpsMetadataVersion = false
         finished = true
     }
 }

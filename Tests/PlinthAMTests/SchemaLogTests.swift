@@ -117,4 +117,81 @@ import PlinthTxn
         }
         #expect(stored == 1)
     }
+
+    /// A writer on b that began before a's DDL on its table commits after
+    /// it: it fails unless b's catalog had the change (DefinitionGuard).
+    @Test func aWriterThatMissedAnotherServersDDLFails() throws {
+        let s = try Servers()
+        s.a.session.beginSchemaStatement()
+        let id = try s.a.session.createStorage(relfilenode: 600, replacing: 0, cid: 0, subid: 1)
+        try s.a.session.queueSchemaStatement(role: "r", searchPath: "", statement: "CREATE TABLE t ()", subid: 1)
+        #expect(try s.a.session.logPendingSchema(applied: 0) == 1)
+        try s.a.session.commit()
+        _ = try s.b.beginReplay(seq: 1)
+        _ = try s.b.createStorage(relfilenode: 800, replacing: 0, cid: 0, subid: 1)
+        try s.b.commit()
+        s.b.endReplay()
+        let before = try s.a.session.transact { tr throws(StoreError) in try tr.metadataVersion(snapshot: true) }
+
+        // b, whose catalog is current as of `before`, writes t.
+        var applied: Int64 = 1
+        s.b.schemaCurrentThrough = { before ?? 0 }
+        s.b.localSchemaPosition = { applied }
+        func write(_ xid: UInt32) throws {
+            let t = try s.b.transaction()
+            _ = try storedTuple([1]).withUnsafeBytes { try t.insert(table: id, tuple: $0, cid: 0, subid: 1, xid: xid) }
+        }
+        // No DDL since: the commit reads no stamp.
+        try write(20)
+        s.b.statementStarted()
+        try s.b.commit()
+        #expect(s.b.lastStatement.reads == 0)
+
+        // a changes t (entry 2) while b's transaction runs.
+        try write(21)
+        try s.a.session.queueSchemaStatement(role: "r", searchPath: "", statement: "ALTER TABLE t ADD CHECK (false)", subid: 1)
+        #expect(try s.a.session.logPendingSchema(applied: 1, stamping: [600]) == 2)
+        try s.a.session.commit()
+        let e = #expect(throws: PlinthError.self) { try s.b.commit() }
+        #expect(e?.sqlstate == .serializationFailure)
+        #expect(e?.message.contains("schema change") == true)
+        s.b.abort()
+
+        // Once b's catalog has entry 2, its writers commit (the stamp is read).
+        applied = 2
+        try write(22)
+        s.b.statementStarted()
+        try s.b.commit()
+        #expect(s.b.lastStatement.reads == 1)
+
+        // A writer of another table is not held up by t's stamp.
+        s.a.session.beginSchemaStatement()
+        let other = try s.a.session.createStorage(relfilenode: 601, replacing: 0, cid: 0, subid: 1)
+        try s.a.session.commit()
+        applied = 1
+        let t = try s.b.transaction()
+        _ = try storedTuple([1]).withUnsafeBytes { try t.insert(table: other, tuple: $0, cid: 0, subid: 1, xid: 23) }
+        try s.b.commit()
+    }
+
+    /// Storage a TRUNCATE or rewrite dropped is stamped: a writer that
+    /// still uses it fails.
+    @Test func droppedStorageIsStamped() throws {
+        let s = try Servers()
+        let old = try s.a.session.createStorage(relfilenode: 610, replacing: 0, cid: 0, subid: 1)
+        try s.a.session.commit()
+        s.b.schemaCurrentThrough = { nil }
+        s.b.localSchemaPosition = { 0 }
+        let t = try s.b.transaction()
+        _ = try storedTuple([1]).withUnsafeBytes { try t.insert(table: old, tuple: $0, cid: 0, subid: 1, xid: 30) }
+
+        s.a.session.beginSchemaStatement()
+        _ = try s.a.session.createStorage(relfilenode: 611, replacing: 610, cid: 0, subid: 1)
+        try s.a.session.queueSchemaStatement(role: "r", searchPath: "", statement: "TRUNCATE t", subid: 1)
+        #expect(try s.a.session.logPendingSchema(applied: 0) == 1)
+        try s.a.session.commit()
+        let e = #expect(throws: PlinthError.self) { try s.b.commit() }
+        #expect(e?.sqlstate == .serializationFailure)
+        s.b.abort()
+    }
 }

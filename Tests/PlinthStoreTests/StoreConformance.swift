@@ -354,6 +354,29 @@ enum StoreConformance {
     // MARK: serializability
 
     static let conflicts: [ConformanceCase] = [
+        ConformanceCase("metadata version: changes with each bump, a read conflict unless snapshot") { store, p in
+            // A real cluster's version may be anything, and other tests may bump it.
+            let before = try transact(store) { tr throws(StoreError) in try tr.metadataVersion(snapshot: true) }
+            try transact(store) { tr throws(StoreError) in
+                try tr.set(p["ddl"], b("1"))
+                try tr.bumpMetadataVersion()
+            }
+            let after = try transact(store) { tr throws(StoreError) in try tr.metadataVersion(snapshot: true) }
+            #expect(after != nil && after != before)
+            // Read it, and another commit bumps it: a conflict.
+            let reader = try store.beginTransaction()
+            #expect(try reader.metadataVersion(snapshot: false) == after)
+            try transact(store) { tr throws(StoreError) in try tr.bumpMetadataVersion() }
+            try reader.set(p["w"], b("1"))
+            expectConflict(reader)
+            // Read as a snapshot: no conflict.
+            let snap = try store.beginTransaction()
+            _ = try snap.metadataVersion(snapshot: true)
+            try transact(store) { tr throws(StoreError) in try tr.bumpMetadataVersion() }
+            try snap.set(p["w"], b("2"))
+            #expect(try snap.commit() > 0)
+        },
+
         ConformanceCase("read-write conflict") { store, p in
             try transact(store) { tr throws(StoreError) in try tr.set(p["x"], b("0")) }
             let t1 = try store.beginTransaction()

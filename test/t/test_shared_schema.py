@@ -217,6 +217,63 @@ def test_concurrent_ddl_on_two_servers(ctx):
     print(f"    concurrent DDL on three servers: {made} of 45 committed, {errors} failed with 40001", flush=True)
 
 
+def test_a_writer_spanning_another_servers_ddl_fails(ctx):
+    """On one server a writer's table lock holds TRUNCATE, ALTER TABLE and
+    CREATE INDEX off until it ends. A writer on another server whose
+    transaction spans such DDL fails at its commit (40001) instead: its rows
+    never land in storage the DDL dropped, past a constraint it added, or
+    outside an index it built. Writers of other tables, and writers that
+    begin after the DDL returned, are not held up."""
+    _, _, (a, b) = _cluster(ctx, "spanning", ["a", "b"])
+    a.psql("CREATE TABLE t (x int); CREATE TABLE other (x int); INSERT INTO t VALUES (1);")
+    cases = [
+        # (the writer's value, DDL on a, what must hold afterwards on both servers: query, expected)
+        (-5, "TRUNCATE t", "SELECT count(*) FROM t", "0"),
+        (-5, "ALTER TABLE t ADD CONSTRAINT t_positive CHECK (x > 0)", "SELECT count(*) FROM t WHERE x <= 0", "0"),
+        (5, "CREATE INDEX t_x ON t (x)", "SET enable_seqscan = off; SELECT count(*) FROM t WHERE x = 5", "0"),
+        (5, "ALTER TABLE t ALTER COLUMN x TYPE bigint", "SELECT count(*) FROM t WHERE x = 5", "0"),
+    ]
+    for value, ddl, check, expected in cases:
+        before = a.query("SELECT seq FROM plinth.schema_applied")
+        writer = b.session(verbose=True)
+        writer.run(f"BEGIN; INSERT INTO t VALUES ({value}); INSERT INTO other VALUES (1);")
+        # a's DDL commits, then waits for b, whose replay waits for the writer's lock.
+        p = subprocess.Popen(a.psql_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        p.stdin.write(ddl + ";")
+        p.stdin.close()
+        _wait_for(f"{ddl!r} to commit on a", lambda: a.query("SELECT seq FROM plinth.schema_applied") != before)
+        writer.send("COMMIT;")
+        try:
+            writer.wait()
+            committed = True
+        except Exception:
+            committed = False
+        assert not committed and "40001" in writer.stderr() and "concurrent schema change" in writer.stderr(), \
+            f"a writer spanning {ddl!r} on another server: {writer.stderr() or 'committed'}"
+        writer.close()
+        assert p.wait(timeout=60) == 0, p.stderr.read()
+        for s in (a, b):
+            got = s.query(check)
+            assert got == expected, f"after {ddl!r}: {os.path.basename(s.dir)} answers {got!r} to {check!r}"
+        assert a.query("SELECT count(*) FROM other") == b.query("SELECT count(*) FROM other") == "0"
+
+    # A writer of another table commits across DDL on t.
+    writer = b.session(verbose=True)
+    writer.run("BEGIN; INSERT INTO other VALUES (2);")
+    a.psql("ALTER TABLE t ADD COLUMN y int;")
+    writer.run("COMMIT;")
+    writer.close()
+    assert a.query("SELECT count(*) FROM other") == "1"
+
+    # Writers that begin once the DDL returned commit, on either server, at once.
+    for i in range(10):
+        (a if i % 2 else b).psql(f"ALTER TABLE t ADD COLUMN c{i} int;")
+        b.psql(f"INSERT INTO t (x, c{i}) VALUES ({i + 10}, {i});")
+        a.psql(f"UPDATE t SET c{i} = c{i} + 1 WHERE x = {i + 10};")
+    assert b.query("SELECT count(*), sum(c9) FROM t") == "10|10"
+
+
 def test_server_down_then_back_and_a_new_server(ctx):
     store, conf, (a, b, c) = _cluster(ctx, "down", ["a", "b", "c"])
     a.psql("CREATE TABLE before (id int PRIMARY KEY, v text); INSERT INTO before VALUES (1, 'one');")

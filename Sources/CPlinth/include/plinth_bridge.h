@@ -73,6 +73,20 @@ bool		plinth_interrupt_raised(void);
  */
 bool		plinth_transaction_in_progress(uint32_t xid, bool *running);
 
+/*
+ * The store's metadata version as of which this server's catalog had every
+ * DDL committed to the store, published by its schema worker (schema.c).
+ * False when not known. Cheap; raises nothing.
+ */
+bool		plinth_schema_current_through(int64_t *metadata);
+
+/*
+ * The last schema log entry of this database this server's catalog has
+ * (INT64_MAX: the database shares no schema), inside plinth_pg_try.
+ * Returns false when that raised an error: it waits to be re-raised.
+ */
+bool		plinth_schema_local_position(int64_t *position);
+
 /* ---- configuration ------------------------------------------------- */
 
 /* The settings the store needs, read by the shim from the GUCs. */
@@ -426,8 +440,12 @@ void		plinth_swift_schema_end(void);
 PlinthStatus plinth_swift_schema_queue(const char *role, const char *search_path, const char *statement,
 									   uint32_t subid);
 bool		plinth_swift_schema_pending_log(void);
-/* At pre-commit. `applied`: where this server's catalog stands (-1: unknown, the extension is being dropped). */
-PlinthStatus plinth_swift_schema_log(int64_t applied, int64_t *seq);
+/*
+ * At pre-commit. `applied`: where this server's catalog stands (-1: unknown,
+ * the extension is being dropped). `relfilenodes`: the relations whose
+ * writers this DDL would wait for (DefinitionGuard.swift).
+ */
+PlinthStatus plinth_swift_schema_log(int64_t applied, const uint32_t *relfilenodes, size_t count, int64_t *seq);
 PlinthStatus plinth_swift_replay_begin(int64_t seq);
 /* Where a new plinth.schema_applied starts (plinth_schema_start). */
 PlinthStatus plinth_swift_schema_start(int64_t *start);
@@ -437,7 +455,8 @@ void		plinth_swift_schema_committed(int64_t seq, bool origin, int32_t timeout_ms
 										  bool (*interrupted) (void), int32_t *gave_up);
 PlinthStatus plinth_swift_schema_pending(int64_t applied, PlinthSchemaEntry *entries, size_t capacity, size_t *count);
 void		plinth_swift_schema_entries_free(PlinthSchemaEntry *entries, size_t count);
-PlinthStatus plinth_swift_schema_version(int64_t *version);
+/* DDL statements logged in the whole store, and the store's metadata version (0: never bumped). */
+PlinthStatus plinth_swift_schema_version(int64_t *version, int64_t *metadata);
 /* The last entry of this database's log. */
 PlinthStatus plinth_swift_schema_head(int64_t *head);
 /* Names of the store's databases, each ended by a NUL; `length` > `capacity`: call again. */
