@@ -390,9 +390,12 @@ plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, Plinth
 	/* A statement that touched temporary relations only stays local. */
 	if (temp_relations > 0 && shared_relations == 0)
 		return;
-	/* DROP EXTENSION plinth: this server no longer uses Plinth here. */
-	if (!OidIsValid(applied_table()))
-		return;
+
+	/*
+	 * DROP EXTENSION plinth (plinth.schema_applied went with it) is logged
+	 * too: its tables' data is the other servers' as well, and they drop
+	 * them with it.
+	 */
 	plinth_prepare();
 	PLINTH_CHECK(plinth_swift_schema_queue(GetUserNameFromId(GetUserId(), false),
 										   GetConfigOption("search_path", false, false),

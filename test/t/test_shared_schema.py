@@ -274,6 +274,30 @@ def test_a_writer_spanning_another_servers_ddl_fails(ctx):
     assert b.query("SELECT count(*), sum(c9) FROM t") == "10|10"
 
 
+def test_drop_extension_on_one_server_drops_it_on_every_server(ctx):
+    """DROP EXTENSION plinth CASCADE drops the Plinth tables, whose data
+    every server shares: it is applied everywhere, so no server keeps a
+    table whose data is gone. The extension is created again server by
+    server, as at first, and works as before."""
+    _, _, (a, b, c) = _cluster(ctx, "dropext", ["a", "b", "c"])
+    a.psql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1); CREATE VIEW v AS SELECT id FROM t;"
+           "CREATE TABLE kept (x int) USING heap; INSERT INTO kept VALUES (7);")
+    rc, _, err = b.psql("DROP EXTENSION plinth;", check=False)
+    assert rc != 0 and "depend" in err, f"DROP EXTENSION without CASCADE should be refused: {err}"
+    b.psql("DROP EXTENSION plinth CASCADE;")
+    for s in (a, b, c):
+        assert s.query("SELECT count(*) FROM pg_extension WHERE extname = 'plinth'") == "0"
+        assert s.query("SELECT count(*) FROM pg_class WHERE relname IN ('t', 'v')") == "0", \
+            f"{os.path.basename(s.dir)} kept a table whose data was dropped"
+        assert s.query("SELECT count(*) FROM pg_class WHERE relname = 'kept'") == "1"
+    assert a.query("SELECT x FROM kept") == "7", "a heap table is no extension's"
+    for s in (a, b, c):
+        s.psql("CREATE EXTENSION plinth;")
+    c.psql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (2);")
+    for s in (a, b, c):
+        assert s.query("SELECT id FROM t") == "2"
+
+
 def test_server_down_then_back_and_a_new_server(ctx):
     store, conf, (a, b, c) = _cluster(ctx, "down", ["a", "b", "c"])
     a.psql("CREATE TABLE before (id int PRIMARY KEY, v text); INSERT INTO before VALUES (1, 'one');")
