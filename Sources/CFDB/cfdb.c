@@ -273,6 +273,12 @@ static void stop_network_at_exit(void) {
     if (api.stop_network() == 0) pthread_join(network_thread, NULL);
 }
 
+void cfdb_stop_network(void) {
+    pthread_mutex_lock(&state_lock);
+    stop_network_at_exit();
+    pthread_mutex_unlock(&state_lock);
+}
+
 int cfdb_start_network(char *err, size_t err_len) {
     pthread_mutex_lock(&state_lock);
     int result = 0;

@@ -144,6 +144,19 @@ plinth_require_preload(void)
 }
 
 /*
+ * The process exits, Postgres's cleanup done (transactions aborted, locks
+ * released): FoundationDB's network thread is stopped while the process
+ * still can. From exit()'s own handlers, libfdb_c's stop crashes now and
+ * then (it traces with thread-local state exit() has already destroyed),
+ * and a backend that crashes restarts every connection.
+ */
+static void
+plinth_at_process_exit(int code, Datum arg)
+{
+	plinth_swift_process_exit();
+}
+
+/*
  * Hands Swift the current settings (they may change with SET and SIGHUP);
  * `database_name` is empty in a process connected to no database.
  */
@@ -159,6 +172,8 @@ plinth_configure(const char *database_name)
 	if (!paths_known)
 	{
 		paths_known = true;
+		/* The store's last words come before exit() (plinth_swift_process_exit). */
+		on_proc_exit(plinth_at_process_exit, 0);
 		if (plinth_data_directory != NULL && plinth_data_directory[0] != '\0')
 			strlcpy(store_path, plinth_data_directory, MAXPGPATH);
 		else

@@ -323,6 +323,12 @@ public final class Session {
         }
     }
 
+    /// The backend exits (Postgres's proc_exit, after its own cleanup):
+    /// FoundationDB's network stops before exit() tears the process down.
+    public func processExiting() {
+        if foundationDB != nil { FDBStore.stopNetwork() }
+    }
+
     // MARK: the Postgres transaction
 
     /// The state of the running Postgres transaction, begun on first use.

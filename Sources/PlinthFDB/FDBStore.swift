@@ -46,6 +46,13 @@ public final class FDBStore: Store {
     /// - apiVersion: 620 to 710 (`apiVersionNotSupported` otherwise, or when
     ///   the library is older than 7.1). Fixed per process by the first open.
     /// - network: client options, applied by the first open in the process.
+    /// The process is about to exit: the network thread stops now, while
+    /// the process can still run it down (`cfdb_stop_network`). After this
+    /// no store of this process may be used.
+    public static func stopNetwork() {
+        cfdb_stop_network()
+    }
+
     public static func open(clusterFile: String?, apiVersion: Int32 = 710, libraryPath: String? = nil,
                             timeoutMilliseconds: Int = 5000,
                             network: FDBNetworkOptions = FDBNetworkOptions()) throws(StoreError) -> FDBStore {

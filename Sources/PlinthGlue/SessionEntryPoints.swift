@@ -30,6 +30,11 @@ public func plinthSwiftConfigure(_ c: UnsafePointer<PlinthConfig>) {
     session.configure(n)
 }
 
+@_cdecl("plinth_swift_process_exit")
+public func plinthSwiftProcessExit() {
+    session.processExiting()
+}
+
 @_cdecl("plinth_swift_set_parallel_worker")
 public func plinthSwiftSetParallelWorker(_ yes: Bool) {
     session.isParallelWorker = yes

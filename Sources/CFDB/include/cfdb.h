@@ -140,6 +140,14 @@ int cfdb_start_network(char *err, size_t err_len);
    started the network (a child forked from the process that did). */
 int cfdb_network_running(fdb_error_t *exit_code);
 
+/* Stops the network thread and waits for it, if this process and thread
+   started it; nothing otherwise, or if it is stopped already. For a host
+   whose exit runs its own cleanup first (Postgres's proc_exit): called from
+   there, before exit() destroys the main thread's thread-local state that
+   libfdb_c's stop_network still uses (it traces). The atexit handler then
+   finds nothing to do. */
+void cfdb_stop_network(void);
+
 /* Calls through to libfdb_c. Only valid after a successful cfdb_load (and,
    for everything but the error functions, cfdb_select_api_version). */
 const char *cfdb_get_error(fdb_error_t code);

@@ -395,6 +395,8 @@ PlinthStatus plinth_swift_test_database_keys(int64_t *count);
 /* SessionEntryPoints.swift: settings, transactions, statements, counters */
 void		plinth_swift_configure(const PlinthConfig *config);
 void		plinth_swift_set_parallel_worker(bool yes);
+/* The process exits (on_proc_exit): the store's network stops. Never fails. */
+void		plinth_swift_process_exit(void);
 PlinthStatus plinth_swift_xact_event(PlinthXactEvent event);
 void		plinth_swift_subxact_event(PlinthSubXactEvent event, uint32_t subid, uint32_t parent);
 PlinthStatus plinth_swift_statement_event(PlinthStatementEvent event, int32_t depth, const PlinthLockIds *ids,
