@@ -516,6 +516,31 @@ plinth_ExecutorFinish(QueryDesc *queryDesc)
 	plinth_statement_event(PLINTH_STATEMENT_EXECUTOR_FINISHED, depth);
 }
 
+/*
+ * CREATE DATABASE, after Postgres copied the template (template1 unless
+ * named): the store copies the template's Plinth data for the new
+ * database, whose relations have the template's relfilenodes. The copy's
+ * mappings commit with this transaction.
+ */
+static void
+plinth_copy_template(CreatedbStmt *stmt)
+{
+	const char *template = "template1";
+	ListCell   *lc;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+			template = defGetString(opt);
+	}
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_database_copy(get_database_oid(template, false), get_database_oid(stmt->dbname, false),
+											stmt->dbname, GetCurrentCommandId(true),
+											(uint32) GetCurrentSubTransactionId()));
+}
+
 /* COPY FROM, index builds and other writers outside the executor. */
 static void
 plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -573,6 +598,9 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		PLINTH_CHECK(plinth_swift_database_rename(get_database_oid(r->newname, false), r->subname, r->newname,
 												  GetCurrentCommandId(true), (uint32) GetCurrentSubTransactionId()));
 	}
+	/* A database made from a template: Plinth's tables are copied too. */
+	if (plinth_preloaded && IsA(pstmt->utilityStmt, CreatedbStmt))
+		plinth_copy_template((CreatedbStmt *) pstmt->utilityStmt);
 	if (depth == 0 && plinth_preloaded)
 		plinth_swift_statement_end();
 }

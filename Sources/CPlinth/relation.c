@@ -100,7 +100,7 @@ plinth_store_id(Relation rel)
 						RelationGetRelationName(rel)),
 				 errdetail("No store id is recorded for its storage (relfilenode %u) in this database.",
 						   rel->rd_node.relNode),
-				 errhint("Was it copied from a template database? Plinth tables are not copied by CREATE DATABASE.")));
+				 errhint("Was the database copied from a template whose Plinth data is on another server? CREATE DATABASE copies what the template holds on this server.")));
 	if (cache == NULL)
 		cache = MemoryContextAllocZero(CacheMemoryContext, sizeof(PlinthRelCache));
 	cache->relfilenode = rel->rd_node.relNode;

@@ -8,6 +8,7 @@ public struct SQLState: Equatable, Sendable {
     public static let programLimitExceeded = SQLState("54000")
     public static let featureNotSupported = SQLState("0A000")
     public static let uniqueViolation = SQLState("23505")
+    public static let duplicateDatabase = SQLState("42P04")
     public static let objectNotInPrerequisiteState = SQLState("55000")
     public static let connectionFailure = SQLState("08006")
     public static let undefinedFile = SQLState("58P01")

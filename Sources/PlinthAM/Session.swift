@@ -323,6 +323,56 @@ public final class Session {
         }
     }
 
+    /// CREATE DATABASE ... TEMPLATE: Postgres copies the template's
+    /// catalog and files, relfilenodes included; the store copies what
+    /// Plinth keeps of it under a new database id, in batches (a template
+    /// of any size). The copy is found by the new database only once this
+    /// transaction commits its mappings; if it aborts, the copy is cleared.
+    /// Postgres lets no one else use the template meanwhile.
+    public func copyDatabase(from template: UInt32, to oid: UInt32, name: String,
+                             cid: UInt32, subid: UInt32) throws(PlinthError) {
+        let me = try server()
+        let templateKey = Keyspace.databaseKey(server: me, oid: template)
+        let nameKey = Keyspace.databaseNameKey(name)
+        let (source, taken) = try storeCall { () throws(StoreError) -> (Int64?, Bool) in
+            try transact { tr throws(StoreError) -> (Int64?, Bool) in
+                (try readInt(tr, templateKey, snapshot: true, "a database id"), try tr.get(nameKey, snapshot: true) != nil)
+            }
+        }
+        // The template never used Plinth here: nothing to copy.
+        guard let source else { return }
+        if taken {
+            throw PlinthError(sqlstate: .duplicateDatabase,
+                              message: "a database named \"\(name)\" already exists on another server sharing this Plinth store",
+                              detail: "Servers share databases by name; a copy of a template cannot also be that database.",
+                              hint: "Choose another name, or drop that database on the other server first.")
+        }
+        let t = try transaction()
+        let from = Keyspace.Database(id: source)
+        let to = Keyspace.Database(id: try storeCall { () throws(StoreError) in try allocateID() })
+        t.copiedDatabases.append(to.id)
+        for (lo, hi) in from.copiedRanges(server: me) {
+            var next: Bytes? = lo
+            while let begin = next {
+                next = try storeCall { () throws(StoreError) -> Bytes? in
+                    try transact { tr throws(StoreError) -> Bytes? in
+                        let batch = try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(hi),
+                                                    options: RangeOptions(limit: 10_000, targetBytes: 2_000_000, snapshot: true))
+                        for i in 0..<batch.count {
+                            try tr.set(to.prefix + batch.keyBytes(i)[from.prefix.count...], batch.valueBytes(i))
+                        }
+                        guard batch.more, let last = batch.lastKey else { return nil }
+                        return keyAfter(last)
+                    }
+                }
+            }
+        }
+        try storeCall { () throws(StoreError) in
+            try t.txn.put(Keyspace.databaseKey(server: me, oid: oid), StoredInt.encode(to.id), cid: cid, subid: subid)
+            try t.txn.put(nameKey, StoredInt.encode(to.id), cid: cid, subid: subid)
+        }
+    }
+
     /// The backend exits (Postgres's proc_exit, after its own cleanup):
     /// FoundationDB's network stops before exit() tears the process down.
     public func processExiting() {
@@ -416,6 +466,11 @@ public final class Session {
     public func abort() {
         guard let t = current else { return }
         t.txn.abort()
+        // Best effort: a copy left by a crash is never found, only kept.
+        for id in t.copiedDatabases {
+            let (lo, hi) = Keyspace.databaseRange(id)
+            _ = try? storeCall { () throws(StoreError) in try transact { tr throws(StoreError) in try tr.clearRange(lo, hi) } }
+        }
         end(t)
     }
 

@@ -42,6 +42,9 @@ public final class TransactionState {
     /// Why the commit's definition guard failed, to be raised in place of
     /// the store's error.
     var definitionConflict: PlinthError?
+    /// Databases this transaction copied from a template (their data is in
+    /// the store already; cleared if it aborts).
+    var copiedDatabases: [Int64] = []
 
     /// Statistics keys are sharded by backend so that no single key takes
     /// every backend's increments.

@@ -251,6 +251,15 @@ public enum Keyspace {
             }
         }
 
+        /// What CREATE DATABASE ... TEMPLATE copies of a database: the
+        /// server's mappings, and the rows, index entries, row id
+        /// allocators and statistics of every table and index — not the
+        /// schema log or definition stamps (the copy's schema is its own).
+        public func copiedRanges(server: Int64) -> [(Bytes, Bytes)] {
+            [Keyspace.prefixRange(relationPrefix(server: server))] +
+                [Tag.rows, .indexEntries, .rowIds, .stats].map { Keyspace.prefixRange(key($0)) }
+        }
+
         /// Every key that belongs to a table or index with this store id.
         public func allRanges(of id: Int64) -> [(Bytes, Bytes)] {
             [Keyspace.prefixRange(rowPrefix(id)),

@@ -39,6 +39,7 @@ private func checkContract() {
     agree(plinth_swift_database_drop, plinthSwiftDatabaseDrop)
     agree(plinth_swift_claim_server_identity, plinthSwiftClaimServerIdentity)
     agree(plinth_swift_database_rename, plinthSwiftDatabaseRename)
+    agree(plinth_swift_database_copy, plinthSwiftDatabaseCopy)
     agree(plinth_swift_process_exit, plinthSwiftProcessExit)
 
     agree(plinth_swift_schema_begin, plinthSwiftSchemaBegin)

@@ -227,6 +227,14 @@ public func plinthSwiftDatabaseRename(_ oid: UInt32, _ from: UnsafePointer<CChar
     }
 }
 
+@_cdecl("plinth_swift_database_copy")
+public func plinthSwiftDatabaseCopy(_ template: UInt32, _ oid: UInt32, _ name: UnsafePointer<CChar>,
+                                    _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        try session.copyDatabase(from: template, to: oid, name: String(cString: name), cid: cid, subid: subid)
+    }
+}
+
 @_cdecl("plinth_swift_claim_server_identity")
 public func plinthSwiftClaimServerIdentity() -> PlinthStatus {
     entryPoint { () throws(PlinthError) in try session.claimServerIdentity() }

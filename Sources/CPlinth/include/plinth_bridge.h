@@ -427,6 +427,9 @@ PlinthStatus plinth_swift_database_drop(uint32_t database_oid, const char *name,
 PlinthStatus plinth_swift_claim_server_identity(void);
 PlinthStatus plinth_swift_database_rename(uint32_t database_oid, const char *from, const char *to,
 										  uint32_t cid, uint32_t subid);
+/* CREATE DATABASE ... TEMPLATE: the template's Plinth data, copied for the new database. */
+PlinthStatus plinth_swift_database_copy(uint32_t template_oid, uint32_t database_oid, const char *name,
+										uint32_t cid, uint32_t subid);
 
 /* SchemaEntryPoints.swift: the schema log shared by the servers of a store */
 typedef struct PlinthSchemaEntry
