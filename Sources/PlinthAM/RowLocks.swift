@@ -128,11 +128,9 @@ extension TransactionState {
                                       detail: "Row \(e.row) of store table \(e.table) was changed by another transaction after this statement's snapshot; the statement changes too many rows to re-check them one by one.",
                                       hint: "Retry the transaction.")
                 }
-                for e in done {
-                    if let m = deferred.moves.removeValue(forKey: HashedKey(e.prefix)) {
-                        try noteRowMoved(from: e.prefix, to: m.prefix, toRow: m.row)
-                    }
-                }
+                try noteRowsMoved(done.compactMap { e in
+                    deferred.moves.removeValue(forKey: HashedKey(e.prefix)).map { (e.prefix, $0.prefix, $0.row) }
+                })
                 deferred.removeFirst(taken)
             }
             if let blocked { return blocked }
@@ -282,21 +280,39 @@ extension TransactionState {
     /// are copied there. Otherwise a DELETE of the new version would not
     /// wait for them — heap carries them to the new tuple.
     func noteRowMoved(from prefix: Bytes, to target: Bytes, toRow: Int64) throws(PlinthError) {
-        guard let me = locks.holder, let stack = locks.objects[HashedKey(prefix)],
-              let strongest = stack.max(by: { $0.mode < $1.mode }) else { return }
+        try noteRowsMoved([(prefix, target, toRow)])
+    }
+
+    /// `noteRowMoved` for many rows (a batch of row locks, `takeDeferredLocks`):
+    /// one volatile transaction, their holders read in one round trip.
+    func noteRowsMoved(_ moves: [(from: Bytes, to: Bytes, toRow: Int64)]) throws(PlinthError) {
+        guard let me = locks.holder else { return }
+        let held = moves.compactMap { m -> (from: Bytes, to: Bytes, toRow: Int64, mode: RowLockMode, waitXid: UInt32)? in
+            guard let stack = locks.objects[HashedKey(m.from)],
+                  let strongest = stack.max(by: { $0.mode < $1.mode }) else { return nil }
+            return (m.from, m.to, m.toRow, strongest.mode, strongest.waitXid)
+        }
+        guard !held.isEmpty else { return }
         try storeCall { () throws(StoreError) in
             try session.transact(volatile: true) { tr throws(StoreError) in
-                try tr.set(prefix + me.bytes, Keyspace.Live.lockValue(mode: strongest.mode.rawValue,
-                                                                      waitXid: strongest.waitXid, movedTo: toRow))
-                let (b, e) = Keyspace.prefixRange(prefix)
-                let batch = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e), options: RangeOptions(limit: 0, mode: .wantAll))
-                for i in 0..<batch.count {
-                    let key = batch.keyBytes(i)
-                    guard let holder = key.withUnsafeBytes({ LockHolder.parse($0, at: prefix.count) }), holder != me,
-                          let (m, w, _) = Keyspace.Live.parseLockValue(batch.value(i)) else { continue }
-                    let local = holder.server == me.server && holder.incarnation == me.incarnation
-                    guard try session.isRunning(holder, local: local, waitXid: w, tr) else { continue }
-                    try tr.set(target + holder.bytes, Keyspace.Live.lockValue(mode: m, waitXid: w))
+                for m in held {
+                    try tr.set(m.from + me.bytes, Keyspace.Live.lockValue(mode: m.mode.rawValue, waitXid: m.waitXid,
+                                                                          movedTo: m.toRow))
+                }
+                let ranges = held.map { m -> KeyRange in
+                    let (b, e) = Keyspace.prefixRange(m.from)
+                    return KeyRange(b, e)
+                }
+                let batches = try tr.getRanges(ranges, options: RangeOptions(limit: 0, mode: .wantAll))
+                for (m, batch) in zip(held, batches) {
+                    for i in 0..<batch.count {
+                        let key = batch.keyBytes(i)
+                        guard let holder = key.withUnsafeBytes({ LockHolder.parse($0, at: m.from.count) }), holder != me,
+                              let (mode, w, _) = Keyspace.Live.parseLockValue(batch.value(i)) else { continue }
+                        let local = holder.server == me.server && holder.incarnation == me.incarnation
+                        guard try session.isRunning(holder, local: local, waitXid: w, tr) else { continue }
+                        try tr.set(m.to + holder.bytes, Keyspace.Live.lockValue(mode: mode, waitXid: w))
+                    }
                 }
             }
         }
