@@ -31,6 +31,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -876,15 +877,47 @@ replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role
 	return ok;
 }
 
+/*
+ * Whether this server has a database of that name. One it lacks, another
+ * server's, is not connected to at all: each attempt would log a FATAL
+ * "does not exist". The worker is connected to no database: it scans the
+ * shared pg_database itself, as the autovacuum launcher does (its name
+ * index cannot be opened without a database).
+ */
+static bool
+database_exists(const char *dbname)
+{
+	MemoryContext pass = CurrentMemoryContext;
+	bool		exists = false;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (!exists && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		exists = strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), dbname) == 0;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(pass);
+	return exists;
+}
+
 /* Applies what one database has not applied; false to try again later. */
 static bool
 sync_database(const char *dbname)
 {
 	bool		failed = false;
-	WorkerConnection *kept = database_connection(dbname, &failed);
+	WorkerConnection *kept;
 	PGconn	   *conn;
 	bool		done = true;
 
+	if (!database_exists(dbname))
+		return true;
+	kept = database_connection(dbname, &failed);
 	if (kept == NULL)
 		return !failed;
 	conn = kept->conn;

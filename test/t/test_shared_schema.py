@@ -298,6 +298,23 @@ def test_drop_extension_on_one_server_drops_it_on_every_server(ctx):
         assert s.query("SELECT id FROM t") == "2"
 
 
+def test_a_database_only_one_server_has(ctx):
+    """Databases are shared by name, but a server need not have all of
+    them: one that lacks a database another server uses in the store
+    passes it over quietly (no connection attempt, no FATAL in its log),
+    and keeps applying the schema of those it has."""
+    _, _, (a, b) = _cluster(ctx, "onlyone", ["a", "b"])
+    a.psql("CREATE DATABASE only_a")
+    a.psql("CREATE EXTENSION plinth; CREATE TABLE t (x int); INSERT INTO t VALUES (1);", db="only_a")
+    a.psql("CREATE TABLE shared_after (x int);")
+    assert b.query("SELECT count(*) FROM pg_class WHERE relname = 'shared_after'") == "1"
+    time.sleep(1)
+    log = b.log_text()
+    assert 'database "only_a" does not exist' not in log, "the worker tried to connect to a database it does not have"
+    for s in (a, b):
+        assert 'background worker "plinth schema"' not in s.log_text(), f"the schema worker of {s.dir} exited"
+
+
 def test_server_down_then_back_and_a_new_server(ctx):
     store, conf, (a, b, c) = _cluster(ctx, "down", ["a", "b", "c"])
     a.psql("CREATE TABLE before (id int PRIMARY KEY, v text); INSERT INTO before VALUES (1, 'one');")
