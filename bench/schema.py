@@ -18,10 +18,11 @@ next server is asked whether it has the change (it must).
 
 Per-transaction cost: `pgbench -S` (select-only, 1 client, fixed number of
 transactions) on the first of the three servers beside the lone server,
-paired A B A B by farm-bench (the machine's drift cancels). A DML
-transaction makes no schema check (the design needs none: DDL returns only
-once every live server applied it); the servers' "plinth schema" workers
-poll the store, and this shows whether that costs anything measurable.
+paired A B A B by farm-bench (the machine's drift cancels). A read-only
+transaction makes no schema check (a writing one compares the store's
+metadata version at its commit, on a lone server too); the servers'
+"plinth schema" workers poll the store, and this shows whether that costs
+anything measurable.
 """
 import argparse
 import os
