@@ -359,7 +359,10 @@ public final class Session {
                         let batch = try tr.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(hi),
                                                     options: RangeOptions(limit: 10_000, targetBytes: 2_000_000, snapshot: true))
                         for i in 0..<batch.count {
-                            try tr.set(to.prefix + batch.keyBytes(i)[from.prefix.count...], batch.valueBytes(i))
+                            // Bytes from the store: a key outside the range read is damage, not a trap.
+                            let key = batch.keyBytes(i)
+                            guard key.starts(with: from.prefix) else { throw corruptValue(key, "a key of database \(source)") }
+                            try tr.set(to.prefix + key[from.prefix.count...], batch.valueBytes(i))
                         }
                         guard batch.more, let last = batch.lastKey else { return nil }
                         return keyAfter(last)
