@@ -42,6 +42,7 @@
 #include "indexam.h"
 #include "indexes.h"
 #include "schema.h"
+#include "sequences.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -307,6 +308,7 @@ plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 	if (classId != RelationRelationId)
 		return;
 	plinth_schema_note_relation(objectId, access);
+	plinth_sequence_object_access(objectId, access);
 	if (access == OAT_POST_ALTER)
 	{
 		plinth_index_storage_moved(objectId);
@@ -559,6 +561,9 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0);
 	/* DDL: logged for the other servers sharing the store, or replayed from one. */
 	schema = plinth_schema_statement_begin(pstmt);
+	/* Sequences used or changed outside the planner's sight (sequences.c). */
+	if (plinth_preloaded)
+		plinth_sequences_before_utility(pstmt->utilityStmt);
 	plinth_statement_depth++;
 	PG_TRY();
 	{
@@ -566,6 +571,8 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		if (plinth_preloaded)
+			plinth_sequences_after_utility(pstmt->utilityStmt);
 		if (schema != PLINTH_SCHEMA_NONE)
 			plinth_schema_statement_done(pstmt, queryString, schema);
 	}
@@ -598,6 +605,11 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		PLINTH_CHECK(plinth_swift_database_rename(get_database_oid(r->newname, false), r->subname, r->newname,
 												  GetCurrentCommandId(true), (uint32) GetCurrentSubTransactionId()));
 	}
+	/* DISCARD SEQUENCES (or ALL) forgets this backend's leases, as Postgres's caches. */
+	if (plinth_preloaded && IsA(pstmt->utilityStmt, DiscardStmt) &&
+		(((DiscardStmt *) pstmt->utilityStmt)->target == DISCARD_SEQUENCES ||
+		 ((DiscardStmt *) pstmt->utilityStmt)->target == DISCARD_ALL))
+		plinth_sequences_discard();
 	/* A database made from a template: Plinth's tables are copied too. */
 	if (plinth_preloaded && IsA(pstmt->utilityStmt, CreatedbStmt))
 		plinth_copy_template((CreatedbStmt *) pstmt->utilityStmt);

@@ -7,6 +7,7 @@
  *
  *   plinth.c  functions.c  test_functions.c
  *      hooks.c                         transaction and statement life cycle
+ *         sequences.c                  sequences shared through the store
  *         tableam.c  indexam.c         the access methods' callbacks
  *            indexes.c                 index maintenance
  *               relation.c  keys.c     relations, TIDs, slots; key elements
@@ -25,6 +26,7 @@
 #include "indexes.h"
 #include "liveness.h"
 #include "schema.h"
+#include "sequences.h"
 
 PG_MODULE_MAGIC;
 
@@ -51,6 +53,7 @@ _PG_init(void)
 	plinth_install_btree_dispatch();
 	plinth_register_liveness_worker();
 	plinth_schema_init();
+	plinth_sequences_init();
 }
 
 PG_FUNCTION_INFO_V1(plinth_check_preloaded);

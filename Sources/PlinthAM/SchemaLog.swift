@@ -205,6 +205,7 @@ extension Session {
         }
         guard let e = SchemaLogEntry.decode(v) else { throw PlinthError(corruptValue(key, "a schema log entry")) }
         replayIDs = e.storeIDs[...]
+        replaySequences = e.sequencesLogged
         replaying = true
         return e
     }

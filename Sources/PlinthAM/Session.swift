@@ -79,6 +79,8 @@ public final class Session {
     var schemaIDs: [Int64]?
     /// Replaying another server's DDL: the store ids its storage takes.
     var replayIDs: ArraySlice<Int64>?
+    /// The replayed entry's store ids include its sequences' (format 2).
+    var replaySequences = true
     /// Replaying another server's DDL: table data is not this statement's
     /// to read or write (it is in the store already).
     public internal(set) var replaying = false
@@ -186,7 +188,7 @@ public final class Session {
     }
 
     /// An integer value read in one of Plinth's own transactions.
-    private func readInt(_ tr: any StoreTransaction, _ key: Bytes, snapshot: Bool, _ what: String) throws(StoreError) -> Int64? {
+    func readInt(_ tr: any StoreTransaction, _ key: Bytes, snapshot: Bool, _ what: String) throws(StoreError) -> Int64? {
         guard let v = try tr.get(key, snapshot: snapshot) else { return nil }
         guard let i = StoredInt.decode(v) else { throw corruptValue(key, what) }
         return i

@@ -16,6 +16,9 @@
 ///     ("pl", <db>, 4, <table>, <shard>, <field>) -> statistics counter (atomic add)
 ///     ("pl", <db>, 5)                       -> schema log: sequence number of its last entry
 ///     ("pl", <db>, 5, <seq>)                -> schema log entry (`SchemaLogEntry`)
+///     ("pl", <db>, 6, <store id>)           -> schema log entry that last changed its definition
+///     ("pl", <db>, 7, <server>, <sequence oid>) -> store id of a sequence
+///     ("pl", <db>, 8, <sequence>)           -> the sequence's state (`SequenceState`)
 ///
 /// and, in the volatile space (`Store.beginVolatileTransaction`: kept only
 /// while the processes using them run):
@@ -141,6 +144,10 @@ public enum Keyspace {
         /// The schema log entry that last changed a store id's definition
         /// in a way its writers must see (`definitionKey`).
         case definitions = 6
+        /// A server's sequence OIDs mapped to store ids (`sequenceKey`).
+        case sequences = 7
+        /// Where each sequence stands (`sequenceStateKey`).
+        case sequenceStates = 8
     }
 
     /// The keys of one database.
@@ -239,6 +246,26 @@ public enum Keyspace {
             key(.definitions) { TupleEncoder.appendInt(id, to: &$0) }
         }
 
+        /// The mappings of one server's sequences: sequenceKey(server, *).
+        public func sequencePrefix(server: Int64) -> Bytes {
+            key(.sequences) { TupleEncoder.appendInt(server, to: &$0) }
+        }
+
+        /// A sequence is mapped by its OID, not its relfilenode: ALTER
+        /// SEQUENCE gives it new storage, and its values stay.
+        public func sequenceKey(server: Int64, oid: UInt32) -> Bytes {
+            key(.sequences) {
+                TupleEncoder.appendInt(server, to: &$0)
+                TupleEncoder.appendInt(Int64(oid), to: &$0)
+            }
+        }
+
+        /// The last value handed out by the sequence of this store id, for
+        /// every server; absent until the first, and again after RESTART.
+        public func sequenceStateKey(_ id: Int64) -> Bytes {
+            key(.sequenceStates) { TupleEncoder.appendInt(id, to: &$0) }
+        }
+
         /// The store id of a row or index entry key of this database: the
         /// table or index it belongs to; nil for any other key.
         public func dataStoreID(ofKey k: Bytes) -> Int64? {
@@ -252,12 +279,13 @@ public enum Keyspace {
         }
 
         /// What CREATE DATABASE ... TEMPLATE copies of a database: the
-        /// server's mappings, and the rows, index entries, row id
-        /// allocators and statistics of every table and index — not the
-        /// schema log or definition stamps (the copy's schema is its own).
+        /// server's mappings of relations and sequences, the rows, index
+        /// entries, row id allocators and statistics of every table and
+        /// index, and the state of every sequence — not the schema log or
+        /// definition stamps (the copy's schema is its own).
         public func copiedRanges(server: Int64) -> [(Bytes, Bytes)] {
-            [Keyspace.prefixRange(relationPrefix(server: server))] +
-                [Tag.rows, .indexEntries, .rowIds, .stats].map { Keyspace.prefixRange(key($0)) }
+            [Keyspace.prefixRange(relationPrefix(server: server)), Keyspace.prefixRange(sequencePrefix(server: server))] +
+                [Tag.rows, .indexEntries, .rowIds, .stats, .sequenceStates].map { Keyspace.prefixRange(key($0)) }
         }
 
         /// Every key that belongs to a table or index with this store id.

@@ -7,7 +7,8 @@
 /// The store ids the statement gave new storage, in the order it created
 /// it, go with it: the same statement on the same catalog creates storage
 /// in the same order, and each server maps its own relfilenode to the id
-/// the first server assigned.
+/// the first server assigned. Since format 2, sequences take store ids
+/// too (`sequencesLogged`); replayed entries of format 1 leave theirs local.
 public struct SchemaLogEntry: Equatable, Sendable {
     /// The server that ran the statement first.
     public var origin: Int64
@@ -17,26 +18,29 @@ public struct SchemaLogEntry: Equatable, Sendable {
     public var searchPath: String
     public var statement: String
     public var storeIDs: [Int64]
+    /// Whether the sequences the statement created are among `storeIDs`.
+    public var sequencesLogged: Bool
 
-    public init(origin: Int64, role: String, searchPath: String, statement: String, storeIDs: [Int64]) {
+    public init(origin: Int64, role: String, searchPath: String, statement: String, storeIDs: [Int64],
+                sequencesLogged: Bool = true) {
         self.origin = origin
         self.role = role
         self.searchPath = searchPath
         self.statement = statement
         self.storeIDs = storeIDs
+        self.sequencesLogged = sequencesLogged
     }
 
-    /// A tuple: (1, origin, role, search_path, statement, ids...). The
-    /// leading 1 is the entry's format.
+    /// A tuple: (format, origin, role, search_path, statement, ids...).
     public var encoded: [UInt8] {
-        Tuple([.int(1), .int(origin), .string(role), .string(searchPath), .string(statement)]
+        Tuple([.int(sequencesLogged ? 2 : 1), .int(origin), .string(role), .string(searchPath), .string(statement)]
               + storeIDs.map { .int($0) }).pack()
     }
 
     /// nil when the bytes are not an entry this Plinth reads.
     public static func decode(_ bytes: [UInt8]) -> SchemaLogEntry? {
         guard let t = try? Tuple.unpack(bytes), t.elements.count >= 5,
-              case .int(1) = t.elements[0], case .int(let origin) = t.elements[1],
+              case .int(let format) = t.elements[0], format == 1 || format == 2, case .int(let origin) = t.elements[1],
               case .string(let role) = t.elements[2], case .string(let path) = t.elements[3],
               case .string(let statement) = t.elements[4] else { return nil }
         var ids: [Int64] = []
@@ -44,6 +48,7 @@ public struct SchemaLogEntry: Equatable, Sendable {
             guard case .int(let id) = e else { return nil }
             ids.append(id)
         }
-        return SchemaLogEntry(origin: origin, role: role, searchPath: path, statement: statement, storeIDs: ids)
+        return SchemaLogEntry(origin: origin, role: role, searchPath: path, statement: statement, storeIDs: ids,
+                              sequencesLogged: format == 2)
     }
 }

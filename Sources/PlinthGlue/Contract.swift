@@ -42,6 +42,15 @@ private func checkContract() {
     agree(plinth_swift_database_copy, plinthSwiftDatabaseCopy)
     agree(plinth_swift_process_exit, plinthSwiftProcessExit)
 
+    agree(plinth_swift_sequence_create, plinthSwiftSequenceCreate)
+    agree(plinth_swift_sequence_lookup, plinthSwiftSequenceLookup)
+    agree(plinth_swift_sequence_drop, plinthSwiftSequenceDrop)
+    agree(plinth_swift_sequence_restart, plinthSwiftSequenceRestart)
+    agree(plinth_swift_sequence_state, plinthSwiftSequenceState)
+    agree(plinth_swift_sequence_lease, plinthSwiftSequenceLease)
+    agree(plinth_swift_sequence_set, plinthSwiftSequenceSet)
+    agree(plinth_swift_sequence_give_back, plinthSwiftSequenceGiveBack)
+
     agree(plinth_swift_schema_begin, plinthSwiftSchemaBegin)
     agree(plinth_swift_schema_end, plinthSwiftSchemaEnd)
     agree(plinth_swift_schema_queue, plinthSwiftSchemaQueue)

@@ -469,6 +469,46 @@ PlinthStatus plinth_swift_schema_databases(char *names, size_t capacity, size_t 
 /* The server stops: others no longer wait for it (liveness worker). */
 void		plinth_swift_server_stopping(void);
 
+/* SequenceEntryPoints.swift: sequences shared by the servers of a store (sequences.c) */
+typedef struct PlinthSequenceDefinition
+{
+	int64_t		increment;
+	int64_t		min;
+	int64_t		max;
+	bool		cycle;
+} PlinthSequenceDefinition;
+
+typedef enum PlinthSequenceLimit
+{
+	PLINTH_SEQUENCE_OK = 0,
+	PLINTH_SEQUENCE_REACHED_MAXIMUM = 1,
+	PLINTH_SEQUENCE_REACHED_MINIMUM = 2
+} PlinthSequenceLimit;
+
+/* Values first, first + increment, ... last: `count` of them. */
+typedef struct PlinthSequenceLease
+{
+	int64_t		first;
+	int64_t		last;
+	int64_t		count;
+	int32_t		limit;			/* PlinthSequenceLimit: not OK, no value */
+} PlinthSequenceLease;
+
+PlinthStatus plinth_swift_sequence_create(uint32_t oid, uint32_t cid, uint32_t subid);
+/* *store_id 0: the sequence is this server's own. */
+PlinthStatus plinth_swift_sequence_lookup(uint32_t oid, int64_t *store_id);
+PlinthStatus plinth_swift_sequence_drop(uint32_t oid, uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_sequence_restart(int64_t store_id, uint32_t cid, uint32_t subid);
+/* *found false: the store has no state yet; the catalog's stands. */
+PlinthStatus plinth_swift_sequence_state(int64_t store_id, bool *found, int64_t *last, bool *is_called);
+PlinthStatus plinth_swift_sequence_lease(int64_t store_id, const PlinthSequenceDefinition *definition,
+										 int64_t local_last, bool local_is_called, int64_t count,
+										 PlinthSequenceLease *lease);
+PlinthStatus plinth_swift_sequence_set(int64_t store_id, int64_t last, bool is_called, bool only_forward,
+									   bool ascending);
+/* Values leased up to `leased_last` and used up to `last_used` go back, if no one leased since. */
+PlinthStatus plinth_swift_sequence_give_back(int64_t store_id, int64_t leased_last, int64_t last_used);
+
 /* TableEntryPoints.swift: rows */
 PlinthStatus plinth_swift_insert(int64_t table, const void *tuple, size_t len, uint32_t cid, uint32_t subid,
 								 uint32_t xid, bool for_update, int64_t *row_id);
