@@ -45,9 +45,16 @@ start)
 		pgctl "$dir" status >/dev/null 2>&1 || pgctl "$dir" -l "$dir/server.log" -w start >/dev/null \
 			|| { tail -20 "$dir/server.log"; exit 1; }
 		if [ "$fresh" = 1 ]; then
+			# A server joining others gets the extension from their schema
+			# (its worker creates it), maybe while this runs: then it is there.
 			for db in template1 postgres; do
-				"$PG_BINDIR/psql" -X -q -h "$dir" -p "$port" -U "$PLINTH_USER" -d "$db" \
-					-c "CREATE EXTENSION IF NOT EXISTS plinth" >/dev/null
+				for try in $(seq 1 50); do
+					err=$("$PG_BINDIR/psql" -X -q -h "$dir" -p "$port" -U "$PLINTH_USER" -d "$db" \
+						-c "CREATE EXTENSION IF NOT EXISTS plinth" 2>&1 >/dev/null) && break
+					case "$err" in *"already exists"*) break ;; esac
+					[ "$try" = 50 ] && { echo "$err" >&2; exit 1; }
+					sleep 0.2
+				done
 			done
 		fi
 		echo "server $i: psql -h $dir -p $port -U $PLINTH_USER postgres"

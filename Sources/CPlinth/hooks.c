@@ -41,6 +41,7 @@
 #include "hooks.h"
 #include "indexam.h"
 #include "indexes.h"
+#include "databases.h"
 #include "schema.h"
 #include "sequences.h"
 
@@ -140,38 +141,14 @@ plinth_forget_dropped_temp_storage(void)
 	dropped_temp_storage = NIL;
 }
 
-/*
- * Databases this transaction drops (DROP DATABASE). Their store data goes
- * at commit: dropdb may still fail after the drop hook ran (other sessions
- * connected), and then nothing must be lost.
- */
-static List *dropped_databases = NIL;
-static List *dropped_database_names = NIL;
-
-static void
-plinth_forget_dropped_databases(void)
-{
-	ListCell   *lc;
-	ListCell   *name;
-
-	forboth(lc, dropped_databases, name, dropped_database_names)
-	{
-		plinth_prepare();
-		PLINTH_CHECK(plinth_swift_database_drop(lfirst_oid(lc), (const char *) lfirst(name),
-												GetCurrentCommandId(false),
-												(uint32) GetCurrentSubTransactionId()));
-	}
-	dropped_databases = NIL;
-	dropped_database_names = NIL;
-}
-
 static void
 plinth_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			plinth_forget_dropped_databases();
+			/* Dropped databases' keys, and database statements to the database log. */
+			plinth_databases_pre_commit();
 			if (!plinth_in_use)
 				return;
 
@@ -210,15 +187,19 @@ plinth_xact_callback(XactEvent event, void *arg)
 			plinth_boundary_reset();
 			plinth_indexes_at_transaction_end();
 			plinth_session_at_transaction_end();
-			dropped_databases = NIL;	/* in TopTransactionContext: gone */
-			dropped_database_names = NIL;
 			dropped_temp_storage = NIL;
 			executor_depth = 0;
 			/* DDL: the other servers apply it before the client hears of the commit. */
 			if (event == XACT_EVENT_COMMIT)
+			{
+				plinth_databases_at_commit();
 				plinth_schema_at_commit();
+			}
 			else
+			{
+				plinth_databases_at_abort();
 				plinth_schema_at_abort();
+			}
 			break;
 		default:
 			break;
@@ -296,13 +277,7 @@ plinth_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 		return;
 	if (classId == DatabaseRelationId && access == OAT_DROP)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-		char	   *name = get_database_name(objectId);
-
-		dropped_databases = lappend_oid(dropped_databases, objectId);
-		dropped_database_names = lappend(dropped_database_names, name ? name : pstrdup(""));
-		MemoryContextSwitchTo(old);
+		plinth_databases_note_drop(objectId);
 		return;
 	}
 	if (classId != RelationRelationId)
@@ -518,31 +493,6 @@ plinth_ExecutorFinish(QueryDesc *queryDesc)
 	plinth_statement_event(PLINTH_STATEMENT_EXECUTOR_FINISHED, depth);
 }
 
-/*
- * CREATE DATABASE, after Postgres copied the template (template1 unless
- * named): the store copies the template's Plinth data for the new
- * database, whose relations have the template's relfilenodes. The copy's
- * mappings commit with this transaction.
- */
-static void
-plinth_copy_template(CreatedbStmt *stmt)
-{
-	const char *template = "template1";
-	ListCell   *lc;
-
-	foreach(lc, stmt->options)
-	{
-		DefElem    *opt = lfirst_node(DefElem, lc);
-
-		if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-			template = defGetString(opt);
-	}
-	plinth_prepare();
-	PLINTH_CHECK(plinth_swift_database_copy(get_database_oid(template, false), get_database_oid(stmt->dbname, false),
-											stmt->dbname, GetCurrentCommandId(true),
-											(uint32) GetCurrentSubTransactionId()));
-}
-
 /* COPY FROM, index builds and other writers outside the executor. */
 static void
 plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -559,6 +509,13 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	}
 	if (plinth_in_use)
 		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0);
+	/* A database statement another server ran, and this one has applied already. */
+	if ((pstmt = plinth_database_statement_begin(pstmt)) == NULL)
+	{
+		if (depth == 0 && plinth_preloaded)
+			plinth_swift_statement_end();
+		return;
+	}
 	/* DDL: logged for the other servers sharing the store, or replayed from one. */
 	schema = plinth_schema_statement_begin(pstmt);
 	/* Sequences used or changed outside the planner's sight (sequences.c). */
@@ -573,6 +530,8 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 		if (plinth_preloaded)
 			plinth_sequences_after_utility(pstmt->utilityStmt);
+		/* Databases: the store follows, and the database log has the statement. */
+		plinth_database_statement_done(pstmt, queryString);
 		if (schema != PLINTH_SCHEMA_NONE)
 			plinth_schema_statement_done(pstmt, queryString, schema);
 	}
@@ -595,24 +554,11 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		((VacuumStmt *) pstmt->utilityStmt)->rels == NIL &&
 		OidIsValid(plinth_am_oid()))
 		(void) plinth_sweep_orphans();
-	/* A database renamed: servers sharing the store find it by its new name. */
-	if (plinth_preloaded && IsA(pstmt->utilityStmt, RenameStmt) &&
-		((RenameStmt *) pstmt->utilityStmt)->renameType == OBJECT_DATABASE)
-	{
-		RenameStmt *r = (RenameStmt *) pstmt->utilityStmt;
-
-		plinth_prepare();
-		PLINTH_CHECK(plinth_swift_database_rename(get_database_oid(r->newname, false), r->subname, r->newname,
-												  GetCurrentCommandId(true), (uint32) GetCurrentSubTransactionId()));
-	}
 	/* DISCARD SEQUENCES (or ALL) forgets this backend's leases, as Postgres's caches. */
 	if (plinth_preloaded && IsA(pstmt->utilityStmt, DiscardStmt) &&
 		(((DiscardStmt *) pstmt->utilityStmt)->target == DISCARD_SEQUENCES ||
 		 ((DiscardStmt *) pstmt->utilityStmt)->target == DISCARD_ALL))
 		plinth_sequences_discard();
-	/* A database made from a template: Plinth's tables are copied too. */
-	if (plinth_preloaded && IsA(pstmt->utilityStmt, CreatedbStmt))
-		plinth_copy_template((CreatedbStmt *) pstmt->utilityStmt);
 	if (depth == 0 && plinth_preloaded)
 		plinth_swift_statement_end();
 }

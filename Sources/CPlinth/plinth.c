@@ -7,7 +7,8 @@
  *
  *   plinth.c  functions.c  test_functions.c
  *      hooks.c                         transaction and statement life cycle
- *         sequences.c                  sequences shared through the store
+ *         schema.c                     the schema log shared through the store, its worker
+ *         databases.c  sequences.c     databases and sequences shared through the store
  *         tableam.c  indexam.c         the access methods' callbacks
  *            indexes.c                 index maintenance
  *               relation.c  keys.c     relations, TIDs, slots; key elements
@@ -25,6 +26,7 @@
 #include "indexam.h"
 #include "indexes.h"
 #include "liveness.h"
+#include "databases.h"
 #include "schema.h"
 #include "sequences.h"
 
@@ -53,6 +55,7 @@ _PG_init(void)
 	plinth_install_btree_dispatch();
 	plinth_register_liveness_worker();
 	plinth_schema_init();
+	plinth_databases_init();
 	plinth_sequences_init();
 }
 

@@ -54,6 +54,7 @@
 #include "utils/timestamp.h"
 
 #include "session.h"
+#include "databases.h"
 #include "schema.h"
 
 int			plinth_replay_seq = 0;
@@ -67,6 +68,10 @@ static int	shared_relations = 0;
 /* The entry this transaction logged or replayed, for its commit. */
 static int64 pending_seq = 0;
 static bool pending_origin = false;
+/* This transaction created the extension (not the worker): the others follow before the commit returns. */
+static bool pending_extension = false;
+/* This transaction dropped the extension: this server has no position in the database's log any more. */
+static bool pending_extension_dropped = false;
 
 /*
  * Statements that change no shared schema: transaction control, session
@@ -280,7 +285,8 @@ set_local_applied(int64 seq)
  * be BEGIN, and SET TRANSACTION ISOLATION LEVEL must still follow it; the
  * worker's query took its snapshot before it waited for the schema lock).
  * A copy of another database (CREATE DATABASE ... TEMPLATE, another OID)
- * starts afresh.
+ * has the template's row, and the template's catalog and schema log up to
+ * that entry (Databases.swift).
  */
 static int64
 get_local_applied(void)
@@ -303,7 +309,7 @@ get_local_applied(void)
 		Datum		seq = heap_getattr(tup, 2, RelationGetDescr(rel), &seq_null);
 
 		if (!datoid_null && !seq_null)
-			applied = DatumGetObjectId(datoid) == MyDatabaseId ? DatumGetInt64(seq) : 0;
+			applied = DatumGetInt64(seq);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -366,16 +372,6 @@ strongly_locked_relfilenodes(size_t *count)
 	return nodes;
 }
 
-/* The statement's own text (a query string may hold several). */
-static char *
-statement_text(PlannedStmt *pstmt, const char *queryString)
-{
-	int			loc = pstmt->stmt_location > 0 ? pstmt->stmt_location : 0;
-	int			len = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(queryString + loc);
-
-	return pnstrdup(queryString + loc, len);
-}
-
 /* The statement ran (inside plinth_ProcessUtility's PG_TRY). */
 void
 plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, PlinthSchemaMode mode)
@@ -384,6 +380,8 @@ plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, Plinth
 	{
 		if (OidIsValid(applied_table()))
 			set_local_applied(plinth_replay_seq);
+		else
+			pending_extension_dropped = true;
 		pending_seq = Max(pending_seq, plinth_replay_seq);
 		return;
 	}
@@ -399,7 +397,7 @@ plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, Plinth
 	plinth_prepare();
 	PLINTH_CHECK(plinth_swift_schema_queue(GetUserNameFromId(GetUserId(), false),
 										   GetConfigOption("search_path", false, false),
-										   statement_text(pstmt, queryString),
+										   plinth_statement_text(pstmt, queryString),
 										   (uint32) GetCurrentSubTransactionId()));
 	pending_origin = true;
 }
@@ -432,6 +430,8 @@ plinth_schema_pre_commit(void)
 	PLINTH_CHECK(plinth_swift_schema_log(recorded ? get_local_applied() : -1, stamped, nstamped, &seq));
 	if (recorded)
 		set_local_applied(seq);
+	else
+		pending_extension_dropped = true;
 	PopActiveSnapshot();
 	pending_seq = seq;
 }
@@ -556,6 +556,7 @@ plinth_schema_at_commit(void)
 	int64		seq = pending_seq;
 	bool		origin = pending_origin;
 	int32		gave_up = 0;
+	int32		gave_up_extension = 0;
 
 	pending_seq = 0;
 	pending_origin = false;
@@ -567,10 +568,17 @@ plinth_schema_at_commit(void)
 	if (schema_lock_held && origin)
 		UnlockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, ExclusiveLock);
 	schema_lock_held = false;
-	if (seq == 0)
-		return;
-	plinth_swift_schema_committed(seq, origin, origin ? plinth_server_timeout_ms : 0,
-								  schema_wait_interrupted, &gave_up);
+	/* CREATE EXTENSION plinth: the other servers' workers create it too. */
+	if (pending_extension)
+	{
+		pending_extension = false;
+		plinth_swift_schema_extension_wait(plinth_server_timeout_ms, schema_wait_interrupted, &gave_up_extension);
+	}
+	if (seq > 0)
+		plinth_swift_schema_committed(seq, origin, pending_extension_dropped, origin ? plinth_server_timeout_ms : 0,
+									  schema_wait_interrupted, &gave_up);
+	pending_extension_dropped = false;
+	gave_up = Max(gave_up, gave_up_extension);
 	if (gave_up > 0)
 		ereport(WARNING,
 				(errmsg("plinth: %d server(s) sharing this store did not apply this schema change", gave_up),
@@ -585,6 +593,8 @@ plinth_schema_at_abort(void)
 	schema_lock_held = false;	/* released with the transaction's locks */
 	pending_seq = 0;
 	pending_origin = false;
+	pending_extension = false;
+	pending_extension_dropped = false;
 }
 
 /* SQL: the entries this database has not applied (the worker's query). */
@@ -635,6 +645,7 @@ plinth_schema_start(PG_FUNCTION_ARGS)
 
 	plinth_prepare();
 	PLINTH_CHECK(plinth_swift_schema_start(&start));
+	pending_extension = !plinth_schema_worker;
 	PG_RETURN_INT64(start);
 }
 
@@ -845,19 +856,23 @@ exec_ok(PGconn *conn, PGresult *res, const char *what, const char *dbname)
 	return ok;
 }
 
-/* Replays one entry; false when it failed. */
+/*
+ * Replays one entry (`setting`: plinth.replay, or plinth.replay_database
+ * for the database log's); false when it failed.
+ */
 static bool
-replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role, const char *path,
-			 const char *statement)
+replay_entry(PGconn *conn, const char *dbname, const char *setting, const char *seq, const char *role,
+			 const char *path, const char *statement)
 {
-	const char *params[3] = {seq, path, role};
+	const char *params[4] = {seq, path, role, setting};
 	PGresult   *res;
 	bool		ok;
+	char		reset[128];
 
 	/* Objects it creates belong to the role that ran it, when this server has it. */
-	res = worker_exec(conn, "SELECT set_config('plinth.replay', $1, false), set_config('search_path', $2, false), "
+	res = worker_exec(conn, "SELECT set_config($4, $1, false), set_config('search_path', $2, false), "
 					  "(SELECT set_config('role', $3, false) WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = $3))",
-					  3, params);
+					  4, params);
 	ok = exec_ok(conn, res, "setting up a replay", dbname);
 	PQclear(res);
 	if (!ok)
@@ -869,7 +884,8 @@ replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role
 							 seq, dbname, PQresultErrorMessage(res)),
 					  errdetail("The statement: %s", statement)));
 	PQclear(res);
-	res = worker_exec(conn, "RESET ROLE; RESET plinth.replay; RESET search_path", 0, NULL);
+	snprintf(reset, sizeof(reset), "RESET ROLE; RESET %s; RESET search_path", setting);
+	res = worker_exec(conn, reset, 0, NULL);
 	if (!exec_ok(conn, res, "resetting after a replay", dbname))
 		ok = false;
 	PQclear(res);
@@ -877,17 +893,17 @@ replay_entry(PGconn *conn, const char *dbname, const char *seq, const char *role
 }
 
 /*
- * Whether this server has a database of that name. One it lacks, another
- * server's, is not connected to at all: each attempt would log a FATAL
- * "does not exist". The worker is connected to no database: it scans the
- * shared pg_database itself, as the autovacuum launcher does (its name
+ * This server's database of that name (InvalidOid: none). One it lacks,
+ * another server's, is not connected to at all: each attempt would log a
+ * FATAL "does not exist". The worker is connected to no database: it scans
+ * the shared pg_database itself, as the autovacuum launcher does (its name
  * index cannot be opened without a database).
  */
-static bool
-database_exists(const char *dbname)
+static Oid
+local_database(const char *dbname)
 {
 	MemoryContext pass = CurrentMemoryContext;
-	bool		exists = false;
+	Oid			found = InvalidOid;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
@@ -896,25 +912,58 @@ database_exists(const char *dbname)
 	(void) GetTransactionSnapshot();
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
-	while (!exists && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-		exists = strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), dbname) == 0;
+	while (!OidIsValid(found) && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (strcmp(NameStr(db->datname), dbname) == 0)
+			found = db->oid;
+	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(pass);
-	return exists;
+	return found;
 }
 
-/* Applies what one database has not applied; false to try again later. */
+/*
+ * The database lacks the extension here (the worker's query found no
+ * plinth schema): if the servers sharing it created it, this server does
+ * too, and then replays the database's schema log; else there is nothing
+ * to share. False when creating it failed.
+ */
 static bool
-sync_database(const char *dbname)
+create_missing_extension(PGconn *conn, Oid dboid, const char *dbname, bool *created)
+{
+	PGresult   *res;
+	bool		ok;
+
+	*created = false;
+	PLINTH_CHECK(plinth_swift_schema_extension_created(dboid, dbname, created));
+	if (!*created)
+		return true;
+	res = worker_exec(conn, "CREATE EXTENSION IF NOT EXISTS plinth", 0, NULL);
+	ok = exec_ok(conn, res, "creating the extension the other servers have", dbname);
+	PQclear(res);
+	*created = ok;
+	return ok;
+}
+
+/*
+ * Applies what one database has not applied (up to entry `upto`, if not
+ * 0); false to try again later.
+ */
+static bool
+sync_database(const char *dbname, int64 upto)
 {
 	bool		failed = false;
 	WorkerConnection *kept;
 	PGconn	   *conn;
 	bool		done = true;
+	bool		tried_extension = false;
+	Oid			dboid = local_database(dbname);
 
-	if (!database_exists(dbname))
+	if (!OidIsValid(dboid))
 		return true;
 	kept = database_connection(dbname, &failed);
 	if (kept == NULL)
@@ -938,6 +987,21 @@ sync_database(const char *dbname)
 									 dbname, PQresultErrorMessage(res))));
 				done = false;
 			}
+			else if (!tried_extension)
+			{
+				bool		created;
+
+				tried_extension = true;
+				PQclear(res);
+				if (!create_missing_extension(conn, dboid, dbname, &created))
+				{
+					done = false;
+					break;
+				}
+				if (created)
+					continue;
+				break;
+			}
 			PQclear(res);
 			break;
 		}
@@ -946,8 +1010,14 @@ sync_database(const char *dbname)
 		{
 			int64		seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 
-			if (replay_entry(conn, dbname, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-							 PQgetvalue(res, i, 3)))
+			/* A database copied from this one waits for it at this entry (sync_database_log). */
+			if (upto > 0 && seq > upto)
+			{
+				rows = 0;
+				break;
+			}
+			if (replay_entry(conn, dbname, "plinth.replay", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+							 PQgetvalue(res, i, 2), PQgetvalue(res, i, 3)))
 				continue;
 			failed_times = failed_seq == seq && strcmp(failed_db, dbname) == 0 ? failed_times + 1 : 1;
 			failed_seq = seq;
@@ -973,6 +1043,159 @@ sync_database(const char *dbname)
 	return done;
 }
 
+/*
+ * A database the worker's connection may use while the entry changes
+ * `a` and `b` (neither may have other sessions): postgres, else template1,
+ * else any that allows connections.
+ */
+static bool
+maintenance_database(const char *a, const char *b, char *out)
+{
+	MemoryContext pass = CurrentMemoryContext;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int			best = 0;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		const char *name = NameStr(db->datname);
+		int			rank = strcmp(name, "postgres") == 0 ? 3 : strcmp(name, "template1") == 0 ? 2 : 1;
+
+		if (!db->datallowconn || strcmp(name, a) == 0 || strcmp(name, b) == 0 || rank <= best)
+			continue;
+		strlcpy(out, name, NAMEDATALEN);
+		best = rank;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(pass);
+	return best > 0;
+}
+
+static int64 failed_database_seq = 0;
+static int	failed_database_times = 0;
+
+/* Runs one entry of the database log; false to try again later. */
+static bool
+apply_database_entry(const PlinthDatabaseEntry *e)
+{
+	char		seq[32];
+	char		maintenance[NAMEDATALEN];
+	PGconn	   *conn;
+	bool		ok;
+
+	snprintf(seq, sizeof(seq), INT64_FORMAT, e->seq);
+	/* A copy of a template: the template as the first server copied it. */
+	if (e->kind == PLINTH_DATABASE_CREATE && e->template_position > 0 &&
+		!sync_database(e->other, e->template_position))
+		return false;
+	/* Connections to the databases it changes would hold it off. */
+	close_connections(false);
+	if (!maintenance_database(e->name, e->other, maintenance))
+	{
+		ereport(LOG, (errmsg("plinth schema: no database to apply database log entry %s from", seq)));
+		return false;
+	}
+	conn = connect_local(maintenance);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		ereport(LOG, (errmsg("plinth schema: could not connect to database \"%s\": %s", maintenance,
+							 PQerrorMessage(conn))));
+		PQfinish(conn);
+		return false;
+	}
+
+	/*
+	 * A copy needs its template free of other sessions: Postgres waits 5 s
+	 * for them to leave. If they did not, the second attempt ends them, as
+	 * DROP DATABASE ... WITH (FORCE) would: the first server has the copy.
+	 */
+	if (e->kind == PLINTH_DATABASE_CREATE && failed_database_seq == e->seq && failed_database_times > 0)
+	{
+		const char *params[1] = {e->other};
+
+		ereport(LOG, (errmsg("plinth schema: ending the sessions of database \"%s\" to copy it as database log entry %s does",
+							 e->other, seq)));
+		PQclear(worker_exec(conn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+							"WHERE datname = $1 AND pid <> pg_backend_pid()", 1, params));
+	}
+	ok = replay_entry(conn, maintenance, "plinth.replay_database", seq, e->role, "\"$user\", public", e->statement);
+	PQfinish(conn);
+	if (!ok)
+	{
+		failed_database_times = failed_database_seq == e->seq ? failed_database_times + 1 : 1;
+		failed_database_seq = e->seq;
+		if (failed_database_times < 3)
+			return false;
+		ereport(WARNING,
+				(errmsg("plinth schema: passing over database log entry %s after three failures", seq),
+				 errdetail("This server's databases now differ from the servers that applied it.")));
+	}
+	PLINTH_CHECK(plinth_swift_database_applied(e->seq));
+	return true;
+}
+
+/*
+ * The database log's entries this server has not applied, in order,
+ * before any database's schema log: a schema log entry may need a
+ * database created before it, and a database copied from a template needs
+ * the template as it was then. Read under the database log lock, so that
+ * an entry this server logged is never run again before its commit is done.
+ */
+static bool
+sync_database_log(void)
+{
+	MemoryContext pass = CurrentMemoryContext;
+	PlinthDatabaseEntry *entries = palloc0(sizeof(PlinthDatabaseEntry) * 100);
+	size_t		n = 100;
+	bool		done = true;
+
+	while (done && n == 100 && !ShutdownRequestPending)
+	{
+		bool		read = true;
+
+		StartTransactionCommand();
+		plinth_database_log_lock_shared();
+
+		/*
+		 * A store this server may not use yet (its identity refused until
+		 * plinth_claim_server_identity()) is tried again soon, as a
+		 * database whose pending entries cannot be read.
+		 */
+		PG_TRY();
+		{
+			PLINTH_CHECK(plinth_swift_database_entries(entries, 100, &n));
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(pass);
+			EmitErrorReport();
+			FlushErrorState();
+			read = false;
+		}
+		PG_END_TRY();
+		if (!read)
+		{
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(pass);
+			return false;
+		}
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(pass);
+		for (size_t i = 0; i < n && done && !ShutdownRequestPending; i++)
+			done = apply_database_entry(&entries[i]);
+		plinth_swift_database_entries_free(entries, n);
+	}
+	return done;
+}
+
 /* Every database of the store that this server has; false to try again later. */
 static bool
 sync_all_databases(void)
@@ -993,7 +1216,7 @@ sync_all_databases(void)
 	{
 		if (ShutdownRequestPending)
 			break;
-		if (!sync_database(names + at))
+		if (!sync_database(names + at, 0))
 			done = false;
 	}
 	pfree(names);
@@ -1050,7 +1273,13 @@ plinth_schema_main(Datum arg)
 			if (version != seen || metadata != seen_metadata || retry ||
 				TimestampDifferenceExceeds(last_pass, GetCurrentTimestamp(), 10000))
 			{
+				bool		databases = sync_database_log();
+
 				retry = !sync_all_databases();
+				/* A database entry may need a role another database's log just made. */
+				if (!databases)
+					databases = sync_database_log();
+				retry = retry || !databases;
 				seen = version;
 				seen_metadata = metadata;
 				last_pass = GetCurrentTimestamp();
@@ -1071,6 +1300,7 @@ plinth_schema_main(Datum arg)
 		{
 			EmitErrorReport();
 			FlushErrorState();
+			AbortOutOfAnyTransaction();
 			failed = true;
 			plinth_set_schema_current(false, 0);
 		}

@@ -63,9 +63,16 @@ extension Session {
         guard let t = current, !t.pendingSchema.isEmpty else { return 0 }
         let d = try db()
         let head = d.schemaLogHeadKey
-        let found = try storeCall { () throws(StoreError) -> Bytes? in
-            try transact { tr throws(StoreError) in try tr.get(head, snapshot: true) }
+        // With the database log's head and this server's position in it,
+        // in the same round trip (`databaseLogHead`).
+        let position = Keyspace.databaseLogPositionKey(server: try server())
+        let (found, databaseLog) = try storeCall { () throws(StoreError) -> (Bytes?, (Bytes?, Bytes?)) in
+            try transact { tr throws(StoreError) in
+                let v = try tr.getMany([head, Keyspace.databaseLogHeadKey, position], snapshot: true)
+                return (v[0], (v[1], v[2]))
+            }
         }
+        if t.databaseLogHeadRead == nil { try noteDatabaseLogHead(t, found: databaseLog.0, position: databaseLog.1) }
         guard let last = found.map(StoredInt.decode) ?? 0, last >= 0, last <= Int64.max - Int64(t.pendingSchema.count) else {
             throw PlinthError(corruptValue(head, "the schema log's head"))
         }
@@ -77,16 +84,38 @@ extension Session {
         }
         t.txn.checkAtCommit(head, expected: found, error: StoreError(
             .notCommitted, "another server changed the schema of this database at the same time"))
+        // The database log this server's catalog has (its own entries of
+        // this transaction included): the other servers replay these
+        // entries once they have it too. Another server's database
+        // statement committing meanwhile fails this commit.
+        var databases: Int64
+        if let own = t.databaseLogHead {
+            databases = own
+        } else {
+            let read = try databaseLogHead(t)
+            databases = read.last
+            t.txn.checkAtCommit(Keyspace.databaseLogHeadKey, expected: read.found, error: StoreError(
+                .notCommitted, "another server created, dropped or changed a database at the same time"))
+        }
         // Savepoints are resolved by now: everything goes with the top level.
         var seq = last
         try storeCall { () throws(StoreError) in
-            for (entry, _) in t.pendingSchema {
+            for (var entry, _) in t.pendingSchema {
                 seq += 1
+                entry.databaseLogPosition = databases
                 try t.txn.put(d.schemaLogKey(seq), entry.encoded, cid: 0, subid: 1)
             }
             try t.txn.put(head, StoredInt.encode(seq), cid: 0, subid: 1)
         }
         t.txn.atomic(.add, Keyspace.schemaVersionKey, StoredInt.encode(1))
+        // DROP EXTENSION plinth (the catalog's position went with it): the
+        // servers drop it as they replay this, and whoever creates it again
+        // starts after it.
+        if applied < 0 {
+            try storeCall { () throws(StoreError) in
+                try t.txn.put(d.extensionKey, ExtensionState(created: false, start: seq).encoded, cid: 0, subid: 1)
+            }
+        }
         try stampDefinitions(t, relfilenodes: relfilenodes, seq: seq)
         t.pendingSchema = []
         return seq
@@ -96,46 +125,112 @@ extension Session {
     /// back are not logged.
     public func rollbackSchema(subid: UInt32) {
         current?.pendingSchema.removeAll { $0.subid >= subid }
+        rollbackDatabases(subid: subid)
     }
 
     public func releaseSchema(subid: UInt32, to parent: UInt32) {
         guard let t = current else { return }
         for i in t.pendingSchema.indices where t.pendingSchema[i].subid == subid { t.pendingSchema[i].subid = parent }
+        releaseDatabases(subid: subid, to: parent)
     }
 
     /// Where this server's position in the database's log starts when it
-    /// creates the extension: the beginning for a server new to the
-    /// database (it replays the whole schema), the end for one that used
-    /// it before (the extension dropped and created again).
+    /// creates the extension: after the last DROP EXTENSION plinth of the
+    /// log (its beginning if none), so that a server new to the database
+    /// replays the whole schema, and one that had the extension before
+    /// replays what was made since it was created again. The database
+    /// then has the extension: the other servers' workers create it too.
+    /// A database of a store from before this state was kept: the end of
+    /// the log for a server that used the database before, else its
+    /// beginning.
     public func schemaStart() throws(PlinthError) -> Int64 {
-        let key = Keyspace.databaseKey(server: try server(), oid: config.databaseOID)
-        let known = try storeCall { () throws(StoreError) -> Bool in
-            try transact { tr throws(StoreError) in try tr.get(key, snapshot: true) != nil }
-        }
-        var start: Int64 = 0
-        if known {
-            let head = try db().schemaLogHeadKey
-            start = try storeCall { () throws(StoreError) -> Int64 in
-                try transact { tr throws(StoreError) in try tr.get(head, snapshot: true).flatMap(StoredInt.decode) ?? 0 }
+        let d = try db()
+        let mapping = Keyspace.databaseKey(server: try server(), oid: config.databaseOID)
+        let (state, known, head) = try storeCall { () throws(StoreError) -> (Bytes?, Bool, Int64) in
+            try transact { tr throws(StoreError) in
+                let v = try tr.getMany([d.extensionKey, mapping, d.schemaLogHeadKey], snapshot: true)
+                return (v[0], v[1] != nil, v[2].flatMap(StoredInt.decode) ?? 0)
             }
+        }
+        var start: Int64 = known ? head : 0
+        if let state {
+            guard let s = ExtensionState.decode(state) else { throw PlinthError(corruptValue(d.extensionKey, "the extension's state")) }
+            start = s.start
+        }
+        let t = try transaction()
+        try storeCall { () throws(StoreError) in
+            try t.txn.put(d.extensionKey, ExtensionState(created: true, start: start).encoded, cid: 0, subid: 1)
         }
         // From now on, servers running DDL here wait for this one; and with
         // the extension's commit, this server's worker passes over its
         // databases (a new server replays the schema at once).
         noteSchemaApplied(start)
-        try transaction().txn.atomic(.add, Keyspace.schemaVersionKey, StoredInt.encode(1))
+        t.txn.atomic(.add, Keyspace.schemaVersionKey, StoredInt.encode(1))
         return start
     }
 
-    /// The entries after `applied`, oldest first, at most `limit`.
+    /// After the commit of CREATE EXTENSION plinth on the server that ran
+    /// it first: waits until every live server that has this database
+    /// (its mapping) has created the extension too (its worker does), as
+    /// for other DDL. Returns the servers given up on.
+    public func waitForExtension(timeoutNanos: UInt64, interrupted: () -> Bool) -> [Int64] {
+        guard let d = try? db() else { return [] }
+        let (begin, end) = Keyspace.prefixRange(Keyspace.databaseMappingsPrefix)
+        let pairs = (try? storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in try tr.getRangeAll(begin, end, limit: 100_000, snapshot: true) }
+        }) ?? []
+        var servers: [Int64] = []
+        for (key, value) in pairs where StoredInt.decode(value) == d.id {
+            guard let t = try? Tuple.unpack(Array(key[Keyspace.databaseMappingsPrefix.count...])), t.elements.count == 2,
+                  case .int(let server) = t.elements[0] else { continue }
+            servers.append(server)
+        }
+        let start = (try? storeCall { () throws(StoreError) -> Int64 in
+            try transact { tr throws(StoreError) -> Int64 in
+                try tr.get(d.extensionKey, snapshot: true).flatMap(ExtensionState.decode)?.start ?? 0
+            }
+        }) ?? 0
+        return waitForSchemaReplay(start, expected: servers, timeoutNanos: timeoutNanos, interrupted: interrupted)
+    }
+
+    /// Whether the servers sharing this server's database `oid` (or, if
+    /// this server has not mapped it, the store's database `name`, which it
+    /// maps then: the servers creating the extension wait for those that
+    /// map the database) have created the extension there (the worker
+    /// creates it then).
+    public func extensionCreated(oid: UInt32, name: String) throws(PlinthError) -> Bool {
+        let mapping = Keyspace.databaseKey(server: try server(), oid: oid)
+        return try storeCall { () throws(StoreError) -> Bool in
+            try transact { tr throws(StoreError) -> Bool in
+                var id = try readInt(tr, mapping, snapshot: false, "a database id")
+                if id == nil, let named = try readInt(tr, Keyspace.databaseNameKey(name), snapshot: false, "a database id") {
+                    try tr.set(mapping, StoredInt.encode(named))
+                    id = named
+                }
+                guard let id else { return false }
+                let key = Keyspace.Database(id: id).extensionKey
+                guard let v = try tr.get(key, snapshot: true) else { return false }
+                guard let s = ExtensionState.decode(v) else { throw corruptValue(key, "the extension's state") }
+                return s.created
+            }
+        }
+    }
+
+    /// The entries after `applied`, oldest first, at most `limit`, up to
+    /// the first that needs a database log entry this server has not
+    /// applied yet (its worker applies that one first).
     public func schemaLogEntries(after applied: Int64, limit: Int) throws(PlinthError) -> [(seq: Int64, entry: SchemaLogEntry)] {
         // plinth.schema_applied is SQL's to change: no entry follows the last number.
         guard applied < Int64.max else { return [] }
         let d = try db()
         let (_, end) = Keyspace.prefixRange(d.schemaLogHeadKey)
         let begin = d.schemaLogKey(applied + 1)
-        let pairs = try storeCall { () throws(StoreError) in
-            try transact { tr throws(StoreError) in try tr.getRangeAll(begin, end, limit: limit, snapshot: true) }
+        let position = Keyspace.databaseLogPositionKey(server: try server())
+        let (pairs, databases) = try storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in
+                (try tr.getRangeAll(begin, end, limit: limit, snapshot: true),
+                 try readInt(tr, position, snapshot: true, "a database log position") ?? 0)
+            }
         }
         var out: [(Int64, SchemaLogEntry)] = []
         for (key, value) in pairs {
@@ -143,6 +238,7 @@ extension Session {
                   let e = SchemaLogEntry.decode(value) else {
                 throw PlinthError(corruptValue(key, "a schema log entry"))
             }
+            if e.databaseLogPosition > databases { break }
             out.append((seq, e))
         }
         return out
@@ -245,15 +341,29 @@ extension Session {
         }
     }
 
+    /// The extension was dropped here: this server's position goes (best
+    /// effort), so that a server creating it again waits for this one to
+    /// create it too (`waitForExtension`), and DDL waits for it no more.
+    public func forgetSchemaPosition() {
+        guard let d = try? db(), let me = try? server() else { return }
+        _ = try? storeCall { () throws(StoreError) in
+            try transact(volatile: true) { tr throws(StoreError) in try tr.clear(Keyspace.Live.appliedKey(db: d.id, server: me)) }
+        }
+    }
+
     /// Waits until every other live server has applied entry `seq` of this
     /// database. A server whose position does not move for `timeoutNanos`
     /// (plinth.server_timeout) is no longer waited for; if its heartbeat
     /// stopped too, it is declared dead (it catches up when it restarts),
     /// and one declared dead or stopped is not waited for at all. Returns
     /// the servers given up on; stops early when `interrupted`.
-    public func waitForSchemaReplay(_ seq: Int64, timeoutNanos: UInt64, interrupted: () -> Bool) -> [Int64] {
-        guard let d = try? db(), let me = try? server() else { return [] }
-        let prefix = Keyspace.Live.appliedPrefix(db: d.id)
+    /// `log`: the database log (`Keyspace.databaseLogID`) rather than this
+    /// database's schema log. `expected`: servers waited for even if they
+    /// have no position in it yet.
+    public func waitForSchemaReplay(_ seq: Int64, log: Int64? = nil, expected: [Int64] = [], timeoutNanos: UInt64,
+                                    interrupted: () -> Bool) -> [Int64] {
+        guard let id = log ?? (try? db())?.id, let me = try? server() else { return [] }
+        let prefix = Keyspace.Live.appliedPrefix(db: id)
         let (begin, end) = Keyspace.prefixRange(prefix)
         var seen: [Int64: (applied: Int64, beat: Int64?, since: UInt64)] = [:]
         var gaveUp: [Int64] = []
@@ -264,12 +374,15 @@ extension Session {
                 behind = try storeCall { () throws(StoreError) in
                     try transact(volatile: true) { tr throws(StoreError) in
                         var lagging: [(server: Int64, applied: Int64)] = []
+                        var missing = Set(expected)
                         for (key, value) in try tr.getRangeAll(begin, end, limit: 10_000, snapshot: true) {
                             let applied = StoredInt.decode(value) ?? 0
-                            guard let s = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: prefix.count) }),
-                                  s != me, !gaveUp.contains(s), applied < seq else { continue }
+                            guard let s = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: prefix.count) }) else { continue }
+                            missing.remove(s)
+                            guard s != me, !gaveUp.contains(s), applied < seq else { continue }
                             lagging.append((s, applied))
                         }
+                        for s in missing.sorted() where s != me && !gaveUp.contains(s) { lagging.append((s, -1)) }
                         // Their runs and heartbeats, in one round trip.
                         let records = try tr.getMany(lagging.flatMap { [Keyspace.Live.serverKey($0.server), Keyspace.Live.beatKey($0.server)] },
                                                      snapshot: true).map { $0.flatMap(StoredInt.decode) }

@@ -36,6 +36,13 @@ public final class TransactionState {
     /// DDL statements this transaction ran, for the schema log at its
     /// commit, with the subtransaction of each.
     var pendingSchema: [(entry: SchemaLogEntry, subid: UInt32)] = []
+    /// Database statements this transaction ran, for the database log at
+    /// its commit, with the subtransaction of each.
+    var pendingDatabases: [(entry: DatabaseLogEntry, subid: UInt32)] = []
+    /// The database log's head as this transaction read it (checked again
+    /// at its commit), and the entry its own statements took there.
+    var databaseLogHeadRead: (found: Bytes?, last: Int64)?
+    var databaseLogHead: Int64?
     /// Store ids whose storage this transaction dropped: a DDL it logs
     /// stamps them (`DefinitionGuard.swift`).
     var droppedStorage: [Int64] = []

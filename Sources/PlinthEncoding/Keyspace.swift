@@ -8,6 +8,9 @@
 ///     ("pl", "db", <server>, <database oid>) -> database id
 ///     ("pl", "dbname", <name>)              -> database id: servers match databases by name
 ///     ("pl", "schema")                      -> how many DDL statements were logged, in every database (atomic add)
+///     ("pl", "dblog")                       -> database log: sequence number of its last entry
+///     ("pl", "dblog", <seq>)                -> database log entry (`DatabaseLogEntry`)
+///     ("pl", "dbapplied", <server>)         -> last database log entry the server applied
 ///     ("pl", <db>, 0, <server>, <relfilenode>) -> store id of a relation (and its creator)
 ///     ("pl", <db>, 1, <table>, <row>)       -> row (RowFormat)
 ///     ("pl", <db>, 1, <table>, <row>, <n>)  -> chunk n of a row too large for one value
@@ -19,13 +22,14 @@
 ///     ("pl", <db>, 6, <store id>)           -> schema log entry that last changed its definition
 ///     ("pl", <db>, 7, <server>, <sequence oid>) -> store id of a sequence
 ///     ("pl", <db>, 8, <sequence>)           -> the sequence's state (`SequenceState`)
+///     ("pl", <db>, 9)                       -> whether the servers have the extension here (`ExtensionState`)
 ///
 /// and, in the volatile space (`Store.beginVolatileTransaction`: kept only
 /// while the processes using them run):
 ///
 ///     ("pl", "live", "server", <server>)     -> the server's incarnation now running
 ///     ("pl", "live", "txn", <holder>)        -> record of a transaction holding locks
-///     ("pl", "live", "applied", <db>, <server>) -> last schema log entry the server applied
+///     ("pl", "live", "applied", <db>, <server>) -> last schema log entry the server applied (<db> 0: of the database log)
 ///     ("pl", "live", <db>, 1, <table>, <row>, <holder>) -> row lock (`Live.lockValue`)
 ///     ("pl", "live", <db>, 2, <entry prefix>, <holder>) -> lock of a unique index key
 ///
@@ -95,6 +99,28 @@ public enum Keyspace {
     /// of each server polls this one key.
     public static let schemaVersionKey: Bytes = pack(root) { TupleEncoder.appendString("schema", to: &$0) }
 
+    /// The database log's last entry; its entries are `databaseLogKey`
+    /// (`DatabaseLogEntry`): CREATE / DROP / RENAME / ALTER DATABASE, in
+    /// the order they committed, for every server sharing the store.
+    public static let databaseLogHeadKey: Bytes = pack(root) { TupleEncoder.appendString("dblog", to: &$0) }
+
+    public static func databaseLogKey(_ seq: Int64) -> Bytes {
+        pack(databaseLogHeadKey) { TupleEncoder.appendInt(seq, to: &$0) }
+    }
+
+    /// The last database log entry a server has applied to its catalog.
+    public static func databaseLogPositionKey(server: Int64) -> Bytes {
+        pack(root) {
+            TupleEncoder.appendString("dbapplied", to: &$0)
+            TupleEncoder.appendInt(server, to: &$0)
+        }
+    }
+
+    /// The log id the servers' positions in the database log are kept
+    /// under in the volatile space (`Live.appliedKey`), beside those of
+    /// each database's schema log (database ids start at 1).
+    public static let databaseLogID: Int64 = 0
+
     /// Every database name (`databaseNameKey`).
     public static let databaseNamesPrefix: Bytes = pack(root) { TupleEncoder.appendString("dbname", to: &$0) }
 
@@ -148,6 +174,8 @@ public enum Keyspace {
         case sequences = 7
         /// Where each sequence stands (`sequenceStateKey`).
         case sequenceStates = 8
+        /// Whether the servers have the extension here (`extensionKey`).
+        case extensionState = 9
     }
 
     /// The keys of one database.
@@ -168,6 +196,11 @@ public enum Keyspace {
             body(&out)
             return out
         }
+
+        /// Whether the database has the extension (`ExtensionState`): a
+        /// server that lacks it creates it, and where its schema log
+        /// position starts.
+        public var extensionKey: Bytes { key(.extensionState) }
 
         /// The mappings of one server: relationKey(server, *).
         public func relationPrefix(server: Int64) -> Bytes {
@@ -281,11 +314,15 @@ public enum Keyspace {
         /// What CREATE DATABASE ... TEMPLATE copies of a database: the
         /// server's mappings of relations and sequences, the rows, index
         /// entries, row id allocators and statistics of every table and
-        /// index, and the state of every sequence — not the schema log or
-        /// definition stamps (the copy's schema is its own).
+        /// index, the state of every sequence, and the schema log with its
+        /// definition stamps: the copy's schema is the template's, and its
+        /// log, which goes on from there, is the whole history of its
+        /// schema (a server that did not copy the template's catalog, the
+        /// template gone, replays it from the beginning).
         public func copiedRanges(server: Int64) -> [(Bytes, Bytes)] {
-            [Keyspace.prefixRange(relationPrefix(server: server)), Keyspace.prefixRange(sequencePrefix(server: server))] +
-                [Tag.rows, .indexEntries, .rowIds, .stats, .sequenceStates].map { Keyspace.prefixRange(key($0)) }
+            [Keyspace.prefixRange(relationPrefix(server: server)), Keyspace.prefixRange(sequencePrefix(server: server)),
+             (key(.schemaLog), key(.schemaLog) + [0xFF])] +
+                [Tag.rows, .indexEntries, .rowIds, .stats, .sequenceStates, .definitions].map { Keyspace.prefixRange(key($0)) }
         }
 
         /// Every key that belongs to a table or index with this store id.

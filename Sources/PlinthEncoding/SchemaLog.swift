@@ -9,6 +9,10 @@
 /// in the same order, and each server maps its own relfilenode to the id
 /// the first server assigned. Since format 2, sequences take store ids
 /// too (`sequencesLogged`); replayed entries of format 1 leave theirs local.
+/// Since format 3, the entry names the database log entry its server had
+/// reached (`databaseLogPosition`): a server replays it only once it has
+/// applied that one too, so that a database copied from a template gets
+/// the template's schema as of the copy, on every server.
 public struct SchemaLogEntry: Equatable, Sendable {
     /// The server that ran the statement first.
     public var origin: Int64
@@ -20,35 +24,67 @@ public struct SchemaLogEntry: Equatable, Sendable {
     public var storeIDs: [Int64]
     /// Whether the sequences the statement created are among `storeIDs`.
     public var sequencesLogged: Bool
+    /// The last entry of the store's database log when this one was logged.
+    public var databaseLogPosition: Int64
 
     public init(origin: Int64, role: String, searchPath: String, statement: String, storeIDs: [Int64],
-                sequencesLogged: Bool = true) {
+                sequencesLogged: Bool = true, databaseLogPosition: Int64 = 0) {
         self.origin = origin
         self.role = role
         self.searchPath = searchPath
         self.statement = statement
         self.storeIDs = storeIDs
         self.sequencesLogged = sequencesLogged
+        self.databaseLogPosition = sequencesLogged ? databaseLogPosition : 0
     }
 
-    /// A tuple: (format, origin, role, search_path, statement, ids...).
+    /// A tuple: (format, origin, role, search_path, statement,
+    /// [database log position, since format 3,] ids...).
     public var encoded: [UInt8] {
-        Tuple([.int(sequencesLogged ? 2 : 1), .int(origin), .string(role), .string(searchPath), .string(statement)]
-              + storeIDs.map { .int($0) }).pack()
+        let head: [TupleElement] = [.int(origin), .string(role), .string(searchPath), .string(statement)]
+        if !sequencesLogged { return Tuple([.int(1)] + head + storeIDs.map { .int($0) }).pack() }
+        return Tuple([.int(3)] + head + [.int(databaseLogPosition)] + storeIDs.map { .int($0) }).pack()
     }
 
     /// nil when the bytes are not an entry this Plinth reads.
     public static func decode(_ bytes: [UInt8]) -> SchemaLogEntry? {
         guard let t = try? Tuple.unpack(bytes), t.elements.count >= 5,
-              case .int(let format) = t.elements[0], format == 1 || format == 2, case .int(let origin) = t.elements[1],
+              case .int(let format) = t.elements[0], (1...3).contains(format), case .int(let origin) = t.elements[1],
               case .string(let role) = t.elements[2], case .string(let path) = t.elements[3],
               case .string(let statement) = t.elements[4] else { return nil }
+        var position: Int64 = 0
+        if format == 3 {
+            guard t.elements.count >= 6, case .int(let p) = t.elements[5] else { return nil }
+            position = p
+        }
         var ids: [Int64] = []
-        for e in t.elements.dropFirst(5) {
+        for e in t.elements.dropFirst(format == 3 ? 6 : 5) {
             guard case .int(let id) = e else { return nil }
             ids.append(id)
         }
         return SchemaLogEntry(origin: origin, role: role, searchPath: path, statement: statement, storeIDs: ids,
-                              sequencesLogged: format == 2)
+                              sequencesLogged: format >= 2, databaseLogPosition: position)
+    }
+}
+
+/// Whether a database has the extension on the servers sharing it
+/// (`Keyspace.Database.extensionKey`), and the schema log entry a server
+/// that creates it starts after: 0, or the last DROP EXTENSION plinth
+/// (the entries before it are of objects that went with it).
+public struct ExtensionState: Equatable, Sendable {
+    public var created: Bool
+    public var start: Int64
+
+    public init(created: Bool, start: Int64) {
+        self.created = created
+        self.start = start
+    }
+
+    public var encoded: [UInt8] { Tuple([.int(created ? 1 : 0), .int(start)]).pack() }
+
+    public static func decode(_ bytes: [UInt8]) -> ExtensionState? {
+        guard let t = try? Tuple.unpack(bytes), t.elements.count == 2, case .int(let c) = t.elements[0], c == 0 || c == 1,
+              case .int(let start) = t.elements[1], start >= 0 else { return nil }
+        return ExtensionState(created: c == 1, start: start)
     }
 }

@@ -57,10 +57,12 @@ public func plinthSwiftReplayEnd() {
 }
 
 @_cdecl("plinth_swift_schema_committed")
-public func plinthSwiftSchemaCommitted(_ seq: Int64, _ origin: Bool, _ timeoutMs: Int32,
+public func plinthSwiftSchemaCommitted(_ seq: Int64, _ origin: Bool, _ dropped: Bool, _ timeoutMs: Int32,
                                        _ interrupted: @convention(c) () -> Bool,
                                        _ gaveUp: UnsafeMutablePointer<Int32>) {
-    session.noteSchemaApplied(seq)
+    // DROP EXTENSION plinth: this server no longer takes part in the
+    // database's log (until it has the extension again).
+    if dropped { session.forgetSchemaPosition() } else { session.noteSchemaApplied(seq) }
     gaveUp.pointee = 0
     guard origin else { return }
     let lost = session.waitForSchemaReplay(seq, timeoutNanos: UInt64(max(timeoutMs, 0)) * 1_000_000,
@@ -101,6 +103,21 @@ public func plinthSwiftSchemaVersion(_ version: UnsafeMutablePointer<Int64>,
 @_cdecl("plinth_swift_schema_head")
 public func plinthSwiftSchemaHead(_ head: UnsafeMutablePointer<Int64>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in head.pointee = try session.schemaHead() }
+}
+
+@_cdecl("plinth_swift_schema_extension_wait")
+public func plinthSwiftSchemaExtensionWait(_ timeoutMs: Int32, _ interrupted: @convention(c) () -> Bool,
+                                           _ gaveUp: UnsafeMutablePointer<Int32>) {
+    let lost = session.waitForExtension(timeoutNanos: UInt64(max(timeoutMs, 0)) * 1_000_000, interrupted: { interrupted() })
+    gaveUp.pointee = Int32(lost.count)
+}
+
+@_cdecl("plinth_swift_schema_extension_created")
+public func plinthSwiftSchemaExtensionCreated(_ oid: UInt32, _ name: UnsafePointer<CChar>,
+                                              _ created: UnsafeMutablePointer<Bool>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        created.pointee = try session.extensionCreated(oid: oid, name: String(cString: name))
+    }
 }
 
 @_cdecl("plinth_swift_schema_databases")

@@ -214,27 +214,6 @@ public func plinthSwiftRelationStats(_ table: Int64, _ withRowIDLimit: Bool,
     }
 }
 
-@_cdecl("plinth_swift_database_drop")
-public func plinthSwiftDatabaseDrop(_ oid: UInt32, _ name: UnsafePointer<CChar>, _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
-    entryPoint { () throws(PlinthError) in try session.dropDatabase(oid, name: String(cString: name), cid: cid, subid: subid) }
-}
-
-@_cdecl("plinth_swift_database_rename")
-public func plinthSwiftDatabaseRename(_ oid: UInt32, _ from: UnsafePointer<CChar>, _ to: UnsafePointer<CChar>,
-                                      _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
-    entryPoint { () throws(PlinthError) in
-        try session.renameDatabase(oid, from: String(cString: from), to: String(cString: to), cid: cid, subid: subid)
-    }
-}
-
-@_cdecl("plinth_swift_database_copy")
-public func plinthSwiftDatabaseCopy(_ template: UInt32, _ oid: UInt32, _ name: UnsafePointer<CChar>,
-                                    _ cid: UInt32, _ subid: UInt32) -> PlinthStatus {
-    entryPoint { () throws(PlinthError) in
-        try session.copyDatabase(from: template, to: oid, name: String(cString: name), cid: cid, subid: subid)
-    }
-}
-
 @_cdecl("plinth_swift_claim_server_identity")
 public func plinthSwiftClaimServerIdentity() -> PlinthStatus {
     entryPoint { () throws(PlinthError) in try session.claimServerIdentity() }

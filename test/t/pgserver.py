@@ -165,6 +165,21 @@ class Server:
     def query(self, sql, db="postgres"):
         return self.psql(sql, db)[1]
 
+    def wait_for_extension(self, db="postgres", timeout=30):
+        """On a server sharing a store: its schema worker creates the
+        extension where another server did; waits until it has."""
+        deadline = time.time() + timeout
+        while True:
+            rc, out, err = self.psql("SELECT count(*) FROM pg_extension WHERE extname = 'plinth'", db=db, check=False)
+            if rc == 0 and out == "1":
+                return
+            # A server that joined catches up first (its statements fail meanwhile).
+            if rc != 0 and "catching up" not in err:
+                raise RuntimeError(err)
+            if time.time() > deadline:
+                raise RuntimeError(f"the extension did not reach database {db} of {self.dir}")
+            time.sleep(0.05)
+
     def session(self, db="postgres", verbose=False):
         return Session(self, db, verbose)
 

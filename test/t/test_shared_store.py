@@ -38,8 +38,9 @@ def _shared_servers(ctx, prefix, names):
     conf = {"default_table_access_method": "plinth", "plinth.data_directory": f"'{store}'",
             "plinth.server_timeout": "'2s'"}
     servers = [ctx.server(f"{prefix}-{n}", conf=conf).start() for n in names]
+    servers[0].psql("CREATE EXTENSION plinth;")
     for s in servers:
-        s.psql("CREATE EXTENSION plinth;")
+        s.wait_for_extension()
         assert s.query("SHOW plinth.data_directory") == store
     return store, servers
 

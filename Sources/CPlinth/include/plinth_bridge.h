@@ -423,13 +423,51 @@ PlinthStatus plinth_swift_relation_move(uint32_t old_relfilenode, uint32_t new_r
 PlinthStatus plinth_swift_relation_truncate(int64_t table, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_relation_stats(int64_t table, bool with_row_id_limit, PlinthRelStats *stats);
 PlinthStatus plinth_swift_relation_vacuum(int64_t table, uint64_t horizon, int64_t *removed);
-PlinthStatus plinth_swift_database_drop(uint32_t database_oid, const char *name, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_claim_server_identity(void);
+
+/* DatabaseEntryPoints.swift: databases, and the database log shared by the servers of a store */
+typedef enum PlinthDatabaseKind
+{
+	PLINTH_DATABASE_CREATE = 1,
+	PLINTH_DATABASE_DROP = 2,
+	PLINTH_DATABASE_RENAME = 3,
+	PLINTH_DATABASE_ALTER = 4
+} PlinthDatabaseKind;
+
+typedef struct PlinthDatabaseEntry
+{
+	int64_t		seq;
+	int32_t		kind;			/* PlinthDatabaseKind */
+	char	   *role;			/* malloc'ed by Swift: plinth_swift_database_entries_free */
+	char	   *statement;
+	char	   *name;			/* a rename's old name */
+	char	   *other;			/* CREATE: the template; RENAME: the new name */
+	int64_t		template_position;	/* CREATE: the template's schema log entry to copy it at (0: none) */
+} PlinthDatabaseEntry;
+
+/* CREATE DATABASE ran: the new database's id, mapping and template data; logged at the commit. */
+PlinthStatus plinth_swift_database_create(uint32_t template_oid, uint32_t database_oid, const char *name,
+										  const char *template_name, const char *role, const char *statement,
+										  uint32_t cid, uint32_t subid);
+/* A replayed CREATE DATABASE (plinth.replay_database): this server's mappings of the entry's database. */
+PlinthStatus plinth_swift_database_replay_create(int64_t seq, uint32_t database_oid, uint32_t template_oid,
+												 uint32_t cid, uint32_t subid);
+PlinthStatus plinth_swift_database_drop(uint32_t database_oid, const char *name, uint32_t cid, uint32_t subid);
 PlinthStatus plinth_swift_database_rename(uint32_t database_oid, const char *from, const char *to,
 										  uint32_t cid, uint32_t subid);
-/* CREATE DATABASE ... TEMPLATE: the template's Plinth data, copied for the new database. */
-PlinthStatus plinth_swift_database_copy(uint32_t template_oid, uint32_t database_oid, const char *name,
-										uint32_t cid, uint32_t subid);
+/* DROP, RENAME or ALTER DATABASE ran: logged at the commit. */
+PlinthStatus plinth_swift_database_queue(int32_t kind, const char *name, const char *other, const char *role,
+										 const char *statement, uint32_t subid);
+bool		plinth_swift_database_pending_log(void);
+/* At pre-commit, before the schema log's: the statements to the database log. */
+PlinthStatus plinth_swift_database_log(int64_t *seq);
+/* After the origin's commit and plinth_swift_database_applied: never fails; `gave_up`: servers no longer waited for. */
+void		plinth_swift_database_wait(int64_t seq, int32_t timeout_ms, bool (*interrupted) (void), int32_t *gave_up);
+/* The worker's: the entries after this server's position. */
+PlinthStatus plinth_swift_database_entries(PlinthDatabaseEntry *entries, size_t capacity, size_t *count);
+void		plinth_swift_database_entries_free(PlinthDatabaseEntry *entries, size_t count);
+/* This server's catalog has entry `seq` (after Postgres's commit of it, or of its replay). */
+PlinthStatus plinth_swift_database_applied(int64_t seq);
 
 /* SchemaEntryPoints.swift: the schema log shared by the servers of a store */
 typedef struct PlinthSchemaEntry
@@ -456,7 +494,7 @@ PlinthStatus plinth_swift_replay_begin(int64_t seq);
 PlinthStatus plinth_swift_schema_start(int64_t *start);
 void		plinth_swift_replay_end(void);
 /* After Postgres's commit: never fails; `gave_up`: servers no longer waited for. */
-void		plinth_swift_schema_committed(int64_t seq, bool origin, int32_t timeout_ms,
+void		plinth_swift_schema_committed(int64_t seq, bool origin, bool dropped, int32_t timeout_ms,
 										  bool (*interrupted) (void), int32_t *gave_up);
 PlinthStatus plinth_swift_schema_pending(int64_t applied, PlinthSchemaEntry *entries, size_t capacity, size_t *count);
 void		plinth_swift_schema_entries_free(PlinthSchemaEntry *entries, size_t count);
@@ -464,6 +502,10 @@ void		plinth_swift_schema_entries_free(PlinthSchemaEntry *entries, size_t count)
 PlinthStatus plinth_swift_schema_version(int64_t *version, int64_t *metadata);
 /* The last entry of this database's log. */
 PlinthStatus plinth_swift_schema_head(int64_t *head);
+/* After CREATE EXTENSION plinth's commit: waits for the servers that have this database to create it too. */
+void		plinth_swift_schema_extension_wait(int32_t timeout_ms, bool (*interrupted) (void), int32_t *gave_up);
+/* Whether the servers sharing this server's database have the extension there (the worker creates it then). */
+PlinthStatus plinth_swift_schema_extension_created(uint32_t database_oid, const char *name, bool *created);
 /* Names of the store's databases, each ended by a NUL; `length` > `capacity`: call again. */
 PlinthStatus plinth_swift_schema_databases(char *names, size_t capacity, size_t *length);
 /* The server stops: others no longer wait for it (liveness worker). */
