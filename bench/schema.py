@@ -10,8 +10,9 @@ user. Two set-ups on the embedded store, each with its own servers:
 - three servers on one store (the first server's peers replay its DDL).
 
 DDL propagation: the same DDL statements (CREATE TABLE, CREATE INDEX, ALTER
-TABLE, DROP TABLE, in turn), each timed from the client until the server
-answered, on the lone server and round-robin on the three. On three
+TABLE, DROP TABLE, in turn; then CREATE and DROP DATABASE), each timed from
+the client until the server answered, on the lone server and round-robin
+on the three. On three
 servers a statement returns once the other two applied it: the difference
 of the medians is what propagation costs. Right after each statement, the
 next server is asked whether it has the change (it must).
@@ -56,6 +57,13 @@ def ddl_statements(n):
     return out
 
 
+def database_statements(n):
+    out = []
+    for i in range(n // 2):
+        out += [f"CREATE DATABASE bench_db{i}", f"DROP DATABASE bench_db{i}"]
+    return out
+
+
 def time_ddl(servers, statements):
     """Milliseconds per statement, round-robin over `servers`; and how many
     times the next server did not have the change yet."""
@@ -69,9 +77,10 @@ def time_ddl(servers, statements):
             times.append((time.perf_counter() - t0) * 1000)
             if len(servers) > 1:
                 other = sessions[(i + 1) % len(sessions)]
-                name = re.search(r"bench_t\d+", sql).group(0)
+                name = re.search(r"bench_(t|db)\d+", sql).group(0)
                 want = "0" if sql.startswith("DROP") else "1"
-                if other.query(f"SELECT count(*) FROM pg_class WHERE relname = '{name}';") != want:
+                catalog = "pg_database WHERE datname" if "DATABASE" in sql else "pg_class WHERE relname"
+                if other.query(f"SELECT count(*) FROM {catalog} = '{name}';") != want:
                     missing += 1
     finally:
         for s in sessions:
@@ -110,7 +119,12 @@ def main():
                 for i in (1, 2, 3)]
         for s in [lone] + trio:
             servers.append(s.init().start())
+        # Created on one of the three, the extension reaches the others
+        # through their schema workers.
+        for s in (lone, trio[0]):
             s.psql("CREATE EXTENSION plinth;")
+        for s in trio[1:]:
+            s.wait_for_extension()
 
         statements = ddl_statements(args.statements)
         alone, _ = time_ddl([lone], statements)
@@ -120,6 +134,18 @@ def main():
         print(f"  three servers, round-robin: {summary(three)}")
         print(f"  propagation (median difference): {statistics.median(three) - statistics.median(alone):.1f} ms")
         print(f"  statements the next server did not have when asked right after: {missing}")
+
+        # Database statements: the database log (each server creates or
+        # drops its own copy of the database).
+        databases = database_statements(max(args.statements // 10, 2))
+        alone, _ = time_ddl([lone], databases)
+        three, missed = time_ddl(trio, databases)
+        missing += missed
+        print(f"\nDatabases, {len(databases)} statements (CREATE DATABASE / DROP DATABASE):")
+        print(f"  one server alone:          {summary(alone)}")
+        print(f"  three servers, round-robin: {summary(three)}")
+        print(f"  propagation (median difference): {statistics.median(three) - statistics.median(alone):.1f} ms")
+        print(f"  statements the next server did not have when asked right after: {missed}")
 
         for s in (lone, trio[0]):
             subprocess.run(s.pgbench_argv("-i", "-s", "1", "-q"), check=True, capture_output=True,

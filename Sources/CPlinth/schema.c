@@ -568,11 +568,16 @@ plinth_schema_at_commit(void)
 	if (schema_lock_held && origin)
 		UnlockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, ExclusiveLock);
 	schema_lock_held = false;
-	/* CREATE EXTENSION plinth: the other servers' workers create it too. */
+	/*
+	 * CREATE EXTENSION plinth: this server has it now; the other servers'
+	 * workers create it too, and the server that created it first waits
+	 * for them.
+	 */
 	if (pending_extension)
 	{
 		pending_extension = false;
-		plinth_swift_schema_extension_wait(plinth_server_timeout_ms, schema_wait_interrupted, &gave_up_extension);
+		plinth_swift_schema_extension_committed(!plinth_schema_worker, plinth_server_timeout_ms,
+												schema_wait_interrupted, &gave_up_extension);
 	}
 	if (seq > 0)
 		plinth_swift_schema_committed(seq, origin, pending_extension_dropped, origin ? plinth_server_timeout_ms : 0,
@@ -645,7 +650,7 @@ plinth_schema_start(PG_FUNCTION_ARGS)
 
 	plinth_prepare();
 	PLINTH_CHECK(plinth_swift_schema_start(&start));
-	pending_extension = !plinth_schema_worker;
+	pending_extension = true;
 	PG_RETURN_INT64(start);
 }
 
@@ -943,7 +948,25 @@ create_missing_extension(PGconn *conn, Oid dboid, const char *dbname, bool *crea
 	if (!*created)
 		return true;
 	res = worker_exec(conn, "CREATE EXTENSION IF NOT EXISTS plinth", 0, NULL);
-	ok = exec_ok(conn, res, "creating the extension the other servers have", dbname);
+	ok = exec_ok(conn, res, NULL, dbname);
+	if (!ok)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		/*
+		 * A session of this server created it at the same moment (the store
+		 * says so from that transaction's store commit, before its own): it
+		 * is there, and the next pass replays the log.
+		 */
+		if (state != NULL && (strcmp(state, "23505") == 0 || strcmp(state, "42710") == 0))
+		{
+			PQclear(res);
+			*created = false;
+			return false;
+		}
+		ereport(LOG, (errmsg("plinth schema: creating the extension the other servers have in database \"%s\" failed: %s",
+							 dbname, PQresultErrorMessage(res))));
+	}
 	PQclear(res);
 	*created = ok;
 	return ok;
@@ -1128,6 +1151,15 @@ apply_database_entry(const PlinthDatabaseEntry *e)
 	}
 	ok = replay_entry(conn, maintenance, "plinth.replay_database", seq, e->role, "\"$user\", public", e->statement);
 	PQfinish(conn);
+
+	/*
+	 * A new database joins this server to its schema log (and gets the
+	 * extension if its template lacked it here) before the entry counts
+	 * as applied: DDL the others make in it from then on waits for this
+	 * server.
+	 */
+	if (ok && e->kind == PLINTH_DATABASE_CREATE && !sync_database(e->name, 0))
+		return false;
 	if (!ok)
 	{
 		failed_database_times = failed_database_seq == e->seq ? failed_database_times + 1 : 1;

@@ -59,6 +59,15 @@ extension Session {
             t.copiedDatabases.append(id)
             try copyData(from: Keyspace.Database(id: source), to: Keyspace.Database(id: id), server: me)
             try copyExtensionState(from: Keyspace.Database(id: source), to: Keyspace.Database(id: id), t, cid: cid, subid: subid)
+            // The copy's catalog is the template's, at that entry of the
+            // log it carries: DDL other servers make in it once they have
+            // it waits for this server too (a volatile mark; if this
+            // transaction aborts, it names a database no one uses).
+            try storeCall { () throws(StoreError) in
+                try transact(volatile: true) { tr throws(StoreError) in
+                    try tr.atomicOp(.max, Keyspace.Live.appliedKey(db: id, server: me), StoredInt.encode(position))
+                }
+            }
         }
         try storeCall { () throws(StoreError) in
             try t.txn.put(Keyspace.databaseKey(server: me, oid: oid), StoredInt.encode(id), cid: cid, subid: subid)

@@ -171,8 +171,8 @@ extension Session {
 
     /// After the commit of CREATE EXTENSION plinth on the server that ran
     /// it first: waits until every live server that has this database
-    /// (its mapping) has created the extension too (its worker does), as
-    /// for other DDL. Returns the servers given up on.
+    /// (its mapping) has committed the extension too (its worker creates
+    /// it), as for other DDL. Returns the servers given up on.
     public func waitForExtension(timeoutNanos: UInt64, interrupted: () -> Bool) -> [Int64] {
         guard let d = try? db() else { return [] }
         let (begin, end) = Keyspace.prefixRange(Keyspace.databaseMappingsPrefix)
@@ -185,12 +185,8 @@ extension Session {
                   case .int(let server) = t.elements[0] else { continue }
             servers.append(server)
         }
-        let start = (try? storeCall { () throws(StoreError) -> Int64 in
-            try transact { tr throws(StoreError) -> Int64 in
-                try tr.get(d.extensionKey, snapshot: true).flatMap(ExtensionState.decode)?.start ?? 0
-            }
-        }) ?? 0
-        return waitForSchemaReplay(start, expected: servers, timeoutNanos: timeoutNanos, interrupted: interrupted)
+        return waitForSchemaReplay(1, positions: Keyspace.Live.extensionPrefix(db: d.id), expected: servers,
+                                   timeoutNanos: timeoutNanos, interrupted: interrupted)
     }
 
     /// Whether the servers sharing this server's database `oid` (or, if
@@ -347,7 +343,22 @@ extension Session {
     public func forgetSchemaPosition() {
         guard let d = try? db(), let me = try? server() else { return }
         _ = try? storeCall { () throws(StoreError) in
-            try transact(volatile: true) { tr throws(StoreError) in try tr.clear(Keyspace.Live.appliedKey(db: d.id, server: me)) }
+            try transact(volatile: true) { tr throws(StoreError) in
+                try tr.clear(Keyspace.Live.appliedKey(db: d.id, server: me))
+                try tr.clear(Keyspace.Live.extensionKey(db: d.id, server: me))
+            }
+        }
+    }
+
+    /// After the commit of CREATE EXTENSION plinth here (by a session or by
+    /// the worker): the server that created it first stops waiting for
+    /// this one (`waitForExtension`). Best effort.
+    public func noteExtensionCreated() {
+        guard let d = try? db(), let me = try? server() else { return }
+        _ = try? storeCall { () throws(StoreError) in
+            try transact(volatile: true) { tr throws(StoreError) in
+                try tr.set(Keyspace.Live.extensionKey(db: d.id, server: me), StoredInt.encode(1))
+            }
         }
     }
 
@@ -360,10 +371,12 @@ extension Session {
     /// `log`: the database log (`Keyspace.databaseLogID`) rather than this
     /// database's schema log. `expected`: servers waited for even if they
     /// have no position in it yet.
-    public func waitForSchemaReplay(_ seq: Int64, log: Int64? = nil, expected: [Int64] = [], timeoutNanos: UInt64,
-                                    interrupted: () -> Bool) -> [Int64] {
+    /// `positions`: another set of positions than a log's (each server's
+    /// mark that it has the extension).
+    public func waitForSchemaReplay(_ seq: Int64, log: Int64? = nil, positions: Bytes? = nil, expected: [Int64] = [],
+                                    timeoutNanos: UInt64, interrupted: () -> Bool) -> [Int64] {
         guard let id = log ?? (try? db())?.id, let me = try? server() else { return [] }
-        let prefix = Keyspace.Live.appliedPrefix(db: id)
+        let prefix = positions ?? Keyspace.Live.appliedPrefix(db: id)
         let (begin, end) = Keyspace.prefixRange(prefix)
         var seen: [Int64: (applied: Int64, beat: Int64?, since: UInt64)] = [:]
         var gaveUp: [Int64] = []

@@ -30,6 +30,7 @@
 ///     ("pl", "live", "server", <server>)     -> the server's incarnation now running
 ///     ("pl", "live", "txn", <holder>)        -> record of a transaction holding locks
 ///     ("pl", "live", "applied", <db>, <server>) -> last schema log entry the server applied (<db> 0: of the database log)
+///     ("pl", "live", "ext", <db>, <server>)  -> 1: the server has the extension in the database
 ///     ("pl", "live", <db>, 1, <table>, <row>, <holder>) -> row lock (`Live.lockValue`)
 ///     ("pl", "live", <db>, 2, <entry prefix>, <holder>) -> lock of a unique index key
 ///
@@ -388,6 +389,20 @@ public enum Keyspace {
         /// truth); a server that writes one waits for the others to reach it.
         public static func appliedKey(db: Int64, server: Int64) -> Bytes {
             pack(appliedPrefix(db: db)) { TupleEncoder.appendInt(server, to: &$0) }
+        }
+
+        /// Whether `server` has the extension in database `db` (after the
+        /// commit that created it there; cleared as it drops it): the
+        /// server that creates it waits for the others to.
+        public static func extensionKey(db: Int64, server: Int64) -> Bytes {
+            pack(extensionPrefix(db: db)) { TupleEncoder.appendInt(server, to: &$0) }
+        }
+
+        public static func extensionPrefix(db: Int64) -> Bytes {
+            pack(root) {
+                TupleEncoder.appendString("ext", to: &$0)
+                TupleEncoder.appendInt(db, to: &$0)
+            }
         }
 
         public static func appliedPrefix(db: Int64) -> Bytes {

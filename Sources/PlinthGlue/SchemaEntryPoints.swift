@@ -105,9 +105,12 @@ public func plinthSwiftSchemaHead(_ head: UnsafeMutablePointer<Int64>) -> Plinth
     entryPoint { () throws(PlinthError) in head.pointee = try session.schemaHead() }
 }
 
-@_cdecl("plinth_swift_schema_extension_wait")
-public func plinthSwiftSchemaExtensionWait(_ timeoutMs: Int32, _ interrupted: @convention(c) () -> Bool,
-                                           _ gaveUp: UnsafeMutablePointer<Int32>) {
+@_cdecl("plinth_swift_schema_extension_committed")
+public func plinthSwiftSchemaExtensionCommitted(_ wait: Bool, _ timeoutMs: Int32, _ interrupted: @convention(c) () -> Bool,
+                                                _ gaveUp: UnsafeMutablePointer<Int32>) {
+    session.noteExtensionCreated()
+    gaveUp.pointee = 0
+    guard wait else { return }
     let lost = session.waitForExtension(timeoutNanos: UInt64(max(timeoutMs, 0)) * 1_000_000, interrupted: { interrupted() })
     gaveUp.pointee = Int32(lost.count)
 }

@@ -502,8 +502,13 @@ void		plinth_swift_schema_entries_free(PlinthSchemaEntry *entries, size_t count)
 PlinthStatus plinth_swift_schema_version(int64_t *version, int64_t *metadata);
 /* The last entry of this database's log. */
 PlinthStatus plinth_swift_schema_head(int64_t *head);
-/* After CREATE EXTENSION plinth's commit: waits for the servers that have this database to create it too. */
-void		plinth_swift_schema_extension_wait(int32_t timeout_ms, bool (*interrupted) (void), int32_t *gave_up);
+/*
+ * After CREATE EXTENSION plinth's commit: this server has it; then (`wait`:
+ * the server that created it first) waits for the servers that have this
+ * database to create it too.
+ */
+void		plinth_swift_schema_extension_committed(bool wait, int32_t timeout_ms, bool (*interrupted) (void),
+													int32_t *gave_up);
 /* Whether the servers sharing this server's database have the extension there (the worker creates it then). */
 PlinthStatus plinth_swift_schema_extension_created(uint32_t database_oid, const char *name, bool *created);
 /* Names of the store's databases, each ended by a NUL; `length` > `capacity`: call again. */
