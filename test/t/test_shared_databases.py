@@ -7,9 +7,11 @@ Checked here with three servers on one store (template1 of each has the
 extension, as `make cluster` makes it): each statement made on one server
 and seen on the others, a copy of a template with its data and schema on
 every server, a rollback applied nowhere, two servers creating one name at
-once, sessions of a database dropped elsewhere ended, and a server that was
-down, and one that is new, catching up.
+once, sessions of a database dropped elsewhere ended, a server that was
+down, and one that is new, catching up, and one killed while it applies
+database statements.
 """
+import subprocess
 import threading
 import time
 
@@ -150,3 +152,33 @@ def test_a_server_down_then_back_and_a_new_server_get_the_databases(ctx):
     _wait_for("d to apply the database log", lambda: _has(d, "while_down") and not _has(d, "before_down"))
     assert _wait_for("d to serve while_down", lambda: d.query("SELECT count(*) FROM t", db="while_down")) == "2"
     assert _schema(d, "while_down") == _schema(a, "while_down")
+
+
+def test_kill9_while_applying_database_statements(ctx):
+    """A server killed while its worker applies a run of database
+    statements (each a database created from a template with a table, or
+    dropped): the others go on, and once restarted it has exactly their
+    databases, with their tables, whatever the kill cut short."""
+    _, (a, b, c) = _servers(ctx, "dbkill", ["a", "b", "c"])
+    a.psql("CREATE DATABASE src")
+    a.psql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);", db="src")
+    statements = []
+    for i in range(8):
+        statements.append(f"CREATE DATABASE k{i} TEMPLATE src")
+        if i % 3 == 2:
+            statements.append(f"DROP DATABASE k{i - 1}")
+    p = subprocess.Popen(a.psql_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    p.stdin.write("".join(s + ";\n" for s in statements))
+    p.stdin.close()
+    _wait_for("c to start applying them", lambda: _has(c, "k0"), timeout=60)
+    c.kill9()
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+    names = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'k%'"
+    want = a.query(names)
+    assert b.query(names) == want
+    c.start()
+    _wait_for("c to catch up", lambda: c.query(names) == want, timeout=60)
+    for db in want.split(","):
+        assert _wait_for(f"c to serve {db}", lambda: c.query("SELECT count(*) FROM t", db=db)) == "2", db
+        assert _schema(c, db) == _schema(a, db), f"the schema of {db} differs on the restarted server"
