@@ -51,7 +51,7 @@ extension Session {
                               hint: "Choose another name, or drop that database on the other server first.")
         }
         let t = try transaction()
-        var id: Int64
+        let id: Int64
         if let taken { id = taken } else { id = try storeCall { () throws(StoreError) in try allocateID() } }
         var position: Int64 = 0
         if let source {

@@ -88,7 +88,7 @@ extension Session {
         // this transaction included): the other servers replay these
         // entries once they have it too. Another server's database
         // statement committing meanwhile fails this commit.
-        var databases: Int64
+        let databases: Int64
         if let own = t.databaseLogHead {
             databases = own
         } else {
