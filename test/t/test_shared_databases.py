@@ -125,7 +125,11 @@ def test_two_servers_create_one_database_at_once(ctx):
             assert rc == 0 or "could not serialize" in err or "already exists" in err \
                 or "not applied" in err, f"{k}: {err}"
         _wait_for(f"both servers to have {name}", lambda: _has(a, name) and _has(b, name))
-        a.psql("CREATE TABLE t (x int); INSERT INTO t VALUES (1);", db=name)
+        # The loser has the database a moment before its worker records
+        # that it applied the winner's entry: DDL fails (40001) until then.
+        _wait_for(f"a to take DDL in {name}",
+                  lambda: a.psql("BEGIN; CREATE TABLE t (x int); INSERT INTO t VALUES (1); COMMIT;", db=name,
+                                 check=False)[0] == 0)
         assert b.query("SELECT x FROM t", db=name) == "1"
 
 
