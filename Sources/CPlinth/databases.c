@@ -300,11 +300,28 @@ plinth_databases_pre_commit(void)
 	pending_seq = seq;
 }
 
-/* The commit wait answers cancel and termination (checked, not raised). */
-static bool
-database_wait_interrupted(void)
+/*
+ * The waits after a commit (for the other servers to apply a change)
+ * answer cancel and termination: checked, not raised (no error may be
+ * raised after the commit, and interrupts are held there).
+ */
+bool
+plinth_commit_wait_interrupted(void)
 {
 	return QueryCancelPending || ProcDiePending;
+}
+
+/* After such a wait: the servers it stopped waiting for. */
+void
+plinth_warn_servers_behind(int32 gave_up, const char *change)
+{
+	if (gave_up <= 0)
+		return;
+	ereport(WARNING,
+			(errmsg("plinth: %d server(s) sharing this store did not apply this %s change", gave_up, change),
+			 errdetail("Their position did not move for plinth.server_timeout (%d ms); a server that "
+					   "also sent no heartbeat is considered gone and applies the change when it restarts.",
+					   plinth_server_timeout_ms)));
 }
 
 /*
@@ -329,13 +346,8 @@ plinth_databases_at_commit(void)
 	if (log_lock_held)
 		UnlockSharedObject(DatabaseRelationId, InvalidOid, DATABASE_LOG_LOCK, ExclusiveLock);
 	log_lock_held = false;
-	plinth_swift_database_wait(seq, plinth_server_timeout_ms, database_wait_interrupted, &gave_up);
-	if (gave_up > 0)
-		ereport(WARNING,
-				(errmsg("plinth: %d server(s) sharing this store did not apply this database change", gave_up),
-				 errdetail("Their position did not move for plinth.server_timeout (%d ms); a server that "
-						   "also sent no heartbeat is considered gone and applies the change when it restarts.",
-						   plinth_server_timeout_ms)));
+	plinth_swift_database_wait(seq, plinth_server_timeout_ms, plinth_commit_wait_interrupted, &gave_up);
+	plinth_warn_servers_behind(gave_up, "database");
 }
 
 void

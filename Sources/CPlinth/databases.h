@@ -23,5 +23,7 @@ extern void plinth_databases_pre_commit(void);
 extern void plinth_databases_at_commit(void);
 extern void plinth_databases_at_abort(void);
 extern void plinth_database_log_lock_shared(void);
+extern bool plinth_commit_wait_interrupted(void);
+extern void plinth_warn_servers_behind(int32 gave_up, const char *change);
 
 #endif							/* PLINTH_DATABASES_H */

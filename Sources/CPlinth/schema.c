@@ -538,13 +538,6 @@ plinth_schema_backend_start(void)
 			 errhint("Run the statement again.")));
 }
 
-/* The commit wait answers cancel and termination (checked, not raised). */
-static bool
-schema_wait_interrupted(void)
-{
-	return QueryCancelPending || ProcDiePending;
-}
-
 /*
  * After Postgres's commit (no error may be raised): this server's position
  * goes to the store, and the server that ran the DDL first waits for the
@@ -577,19 +570,13 @@ plinth_schema_at_commit(void)
 	{
 		pending_extension = false;
 		plinth_swift_schema_extension_committed(!plinth_schema_worker, plinth_server_timeout_ms,
-												schema_wait_interrupted, &gave_up_extension);
+												plinth_commit_wait_interrupted, &gave_up_extension);
 	}
 	if (seq > 0)
 		plinth_swift_schema_committed(seq, origin, pending_extension_dropped, origin ? plinth_server_timeout_ms : 0,
-									  schema_wait_interrupted, &gave_up);
+									  plinth_commit_wait_interrupted, &gave_up);
 	pending_extension_dropped = false;
-	gave_up = Max(gave_up, gave_up_extension);
-	if (gave_up > 0)
-		ereport(WARNING,
-				(errmsg("plinth: %d server(s) sharing this store did not apply this schema change", gave_up),
-				 errdetail("Their schema position did not move for plinth.server_timeout (%d ms); a server that "
-						   "also sent no heartbeat is considered gone and applies the change when it restarts.",
-						   plinth_server_timeout_ms)));
+	plinth_warn_servers_behind(Max(gave_up, gave_up_extension), "schema");
 }
 
 void
@@ -1186,6 +1173,7 @@ sync_database_log(void)
 {
 	MemoryContext pass = CurrentMemoryContext;
 	PlinthDatabaseEntry *entries = palloc0(sizeof(PlinthDatabaseEntry) * 100);
+	PlinthDatabaseEntry *applied = palloc0(sizeof(PlinthDatabaseEntry) * 100);
 	size_t		n = 100;
 	bool		done = true;
 
@@ -1215,15 +1203,25 @@ sync_database_log(void)
 		PG_END_TRY();
 		if (!read)
 		{
+			plinth_swift_database_entries_free(entries, n);	/* those it filled */
 			AbortCurrentTransaction();
 			MemoryContextSwitchTo(pass);
 			return false;
 		}
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(pass);
-		for (size_t i = 0; i < n && done && !ShutdownRequestPending; i++)
-			done = apply_database_entry(&entries[i]);
+		/* Into the pass's memory at once: an error while applying them leaks nothing. */
+		for (size_t i = 0; i < n; i++)
+		{
+			applied[i] = entries[i];
+			applied[i].role = pstrdup(entries[i].role);
+			applied[i].statement = pstrdup(entries[i].statement);
+			applied[i].name = pstrdup(entries[i].name);
+			applied[i].other = pstrdup(entries[i].other);
+		}
 		plinth_swift_database_entries_free(entries, n);
+		for (size_t i = 0; i < n && done && !ShutdownRequestPending; i++)
+			done = apply_database_entry(&applied[i]);
 	}
 	return done;
 }
