@@ -289,15 +289,7 @@ extension Session {
                 return try tr.getRangeAll(Keyspace.databaseLogKey(applied + 1), end, limit: limit, snapshot: true)
             }
         }
-        var out: [(Int64, DatabaseLogEntry)] = []
-        for (key, value) in pairs {
-            guard let seq = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: Keyspace.databaseLogHeadKey.count) }),
-                  let e = DatabaseLogEntry.decode(value) else {
-                throw PlinthError(corruptValue(key, "a database log entry"))
-            }
-            out.append((seq, e))
-        }
-        return out
+        return try decodeLogEntries(pairs, head: Keyspace.databaseLogHeadKey, what: "a database log entry", DatabaseLogEntry.decode)
     }
 
     /// This server's catalog has entry `seq` of the database log (after
@@ -335,34 +327,33 @@ extension Session {
     /// first server copied the data, under the same store ids).
     public func replayCreateDatabase(seq: Int64, oid: UInt32, template: UInt32, cid: UInt32, subid: UInt32) throws(PlinthError) {
         let key = Keyspace.databaseLogKey(seq)
-        guard let v = try storeCall({ () throws(StoreError) -> Bytes? in
-            try transact { tr throws(StoreError) in try tr.get(key, snapshot: true) }
-        }) else {
-            throw PlinthError(sqlstate: .objectNotInPrerequisiteState, message: "database log entry \(seq) is not in the store",
-                              detail: nil, hint: nil)
+        guard let e = DatabaseLogEntry.decode(try requiredLogEntry(key, "database log entry \(seq)")) else {
+            throw PlinthError(corruptValue(key, "a database log entry"))
         }
-        guard let e = DatabaseLogEntry.decode(v) else { throw PlinthError(corruptValue(key, "a database log entry")) }
         guard e.kind == .create, e.databaseID > 0 else { return }
         let me = try server()
         let to = Keyspace.Database(id: e.databaseID)
-        let source = try storeCall { () throws(StoreError) -> Int64? in
+        // This server's template in the store, and its mappings there, in one round trip or two.
+        let (source, mappings) = try storeCall { () throws(StoreError) -> (Int64?, [(key: Bytes, value: Bytes)]) in
             try transact { tr throws(StoreError) in
-                try readInt(tr, Keyspace.databaseKey(server: me, oid: template), snapshot: true, "a database id")
+                guard let source = try readInt(tr, Keyspace.databaseKey(server: me, oid: template), snapshot: true,
+                                               "a database id") else { return (nil, []) }
+                let from = Keyspace.Database(id: source)
+                var pairs: [(key: Bytes, value: Bytes)] = []
+                for prefix in [from.relationPrefix(server: me), from.sequencePrefix(server: me)] {
+                    let (lo, hi) = Keyspace.prefixRange(prefix)
+                    pairs += try tr.getRangeAll(lo, hi, limit: 1_000_000, snapshot: true)
+                }
+                return (source, pairs)
             }
         }
         let t = try transaction()
-        if let source, e.templatePosition > 0 {
+        if let source {
             let from = Keyspace.Database(id: source)
-            for prefix in [from.relationPrefix(server: me), from.sequencePrefix(server: me)] {
-                let (lo, hi) = Keyspace.prefixRange(prefix)
-                let pairs = try storeCall { () throws(StoreError) in
-                    try transact { tr throws(StoreError) in try tr.getRangeAll(lo, hi, limit: 1_000_000, snapshot: true) }
-                }
-                try storeCall { () throws(StoreError) in
-                    for (k, value) in pairs {
-                        guard k.starts(with: from.prefix) else { throw corruptValue(k, "a key of database \(source)") }
-                        try t.txn.put(to.prefix + k[from.prefix.count...], value, cid: cid, subid: subid)
-                    }
+            try storeCall { () throws(StoreError) in
+                for (k, value) in mappings {
+                    guard k.starts(with: from.prefix) else { throw corruptValue(k, "a key of database \(source)") }
+                    try t.txn.put(to.prefix + k[from.prefix.count...], value, cid: cid, subid: subid)
                 }
             }
         }

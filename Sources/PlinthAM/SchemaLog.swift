@@ -228,16 +228,8 @@ extension Session {
                  try readInt(tr, position, snapshot: true, "a database log position") ?? 0)
             }
         }
-        var out: [(Int64, SchemaLogEntry)] = []
-        for (key, value) in pairs {
-            guard let seq = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: d.schemaLogHeadKey.count) }),
-                  let e = SchemaLogEntry.decode(value) else {
-                throw PlinthError(corruptValue(key, "a schema log entry"))
-            }
-            if e.databaseLogPosition > databases { break }
-            out.append((seq, e))
-        }
-        return out
+        return Array(try decodeLogEntries(pairs, head: d.schemaLogHeadKey, what: "a schema log entry", SchemaLogEntry.decode)
+            .prefix { $0.entry.databaseLogPosition <= databases })
     }
 
     /// The last entry of this database's log.
@@ -287,19 +279,41 @@ extension Session {
                               message: "a schema log entry must be replayed in a transaction of its own",
                               detail: "This transaction used Plinth tables before.", hint: nil)
         }
-        let d = try db()
-        let key = d.schemaLogKey(seq)
-        guard let v = try storeCall({ () throws(StoreError) -> Bytes? in
-            try transact { tr throws(StoreError) in try tr.get(key, snapshot: true) }
-        }) else {
-            throw PlinthError(sqlstate: .objectNotInPrerequisiteState, message: "schema log entry \(seq) is not in the store",
-                              detail: nil, hint: nil)
+        let key = try db().schemaLogKey(seq)
+        guard let e = SchemaLogEntry.decode(try requiredLogEntry(key, "schema log entry \(seq)")) else {
+            throw PlinthError(corruptValue(key, "a schema log entry"))
         }
-        guard let e = SchemaLogEntry.decode(v) else { throw PlinthError(corruptValue(key, "a schema log entry")) }
         replayIDs = e.storeIDs[...]
         replaySequences = e.sequencesLogged
         replaying = true
         return e
+    }
+
+    /// The entry a replay names (schema or database log), which must be
+    /// in the store.
+    func requiredLogEntry(_ key: Bytes, _ what: String) throws(PlinthError) -> Bytes {
+        guard let v = try storeCall({ () throws(StoreError) -> Bytes? in
+            try transact { tr throws(StoreError) in try tr.get(key, snapshot: true) }
+        }) else {
+            throw PlinthError(sqlstate: .objectNotInPrerequisiteState, message: "\(what) is not in the store",
+                              detail: nil, hint: nil)
+        }
+        return v
+    }
+
+    /// Entries of a log (schema or database) as read from the store, by
+    /// the sequence number at the end of each key.
+    func decodeLogEntries<E>(_ pairs: [(key: Bytes, value: Bytes)], head: Bytes, what: String,
+                             _ decode: ([UInt8]) -> E?) throws(PlinthError) -> [(seq: Int64, entry: E)] {
+        var out: [(seq: Int64, entry: E)] = []
+        for (key, value) in pairs {
+            guard let seq = key.withUnsafeBytes({ Keyspace.rowID(fromKey: $0, prefixLength: head.count) }),
+                  let e = decode(value) else {
+                throw PlinthError(corruptValue(key, what))
+            }
+            out.append((seq, e))
+        }
+        return out
     }
 
     public func endReplay() {
