@@ -67,6 +67,7 @@
 
 #include "indexam.h"
 #include "indexes.h"
+#include "portable.h"
 
 /* btree's own callbacks, for every index that is not Plinth's. */
 static IndexAmRoutine btree_routine;
@@ -191,6 +192,7 @@ typedef struct PlinthIndexScanOpaque
 	PlinthIndexScanHandle scan;	/* Swift IndexScan */
 	PlinthFetcherHandle fetcher;	/* buffer for index tuples handed out */
 	bool		recheck;		/* some key could not bound the scan */
+	MemoryContext itup_cxt;		/* holds the last index tuple translated (portable.c) */
 	MemoryContextCallback release;
 } PlinthIndexScanOpaque;
 
@@ -375,9 +377,28 @@ plinth_amgettuple(IndexScanDesc scan, ScanDirection dir)
 	scan->xs_recheck = o->recheck;
 	if (scan->xs_want_itup)
 	{
+		TupleDesc	desc = RelationGetDescr(scan->indexRelation);
+
 		scan->xs_itup = (IndexTuple) tuple;
+		/* Types and enum labels the store names by portable id: this server's. */
+		if (plinth_portable_desc(desc))
+		{
+			Datum		values[INDEX_MAX_KEYS];
+			bool		isnull[INDEX_MAX_KEYS];
+			MemoryContext old;
+
+			if (o->itup_cxt == NULL)
+				o->itup_cxt = AllocSetContextCreate(GetMemoryChunkContext(o), "plinth index-only tuple",
+													ALLOCSET_SMALL_SIZES);
+			MemoryContextReset(o->itup_cxt);
+			old = MemoryContextSwitchTo(o->itup_cxt);
+			index_deform_tuple(scan->xs_itup, desc, values, isnull);
+			plinth_portable_values(desc, values, isnull, false);
+			scan->xs_itup = index_form_tuple(desc, values, isnull);
+			MemoryContextSwitchTo(old);
+		}
 		scan->xs_itup->t_tid = scan->xs_heaptid;
-		scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
+		scan->xs_itupdesc = desc;
 	}
 	return true;
 }
@@ -413,12 +434,20 @@ plinth_amgetbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 static void
 plinth_amendscan(IndexScanDesc scan)
 {
+	PlinthIndexScanOpaque *o;
+
 	if (!plinth_is_index(scan->indexRelation))
 	{
 		btree_routine.amendscan(scan);
 		return;
 	}
-	release_scan_handles(scan->opaque);
+	o = scan->opaque;
+	release_scan_handles(o);
+	if (o->itup_cxt != NULL)
+	{
+		MemoryContextDelete(o->itup_cxt);
+		o->itup_cxt = NULL;
+	}
 }
 
 static void

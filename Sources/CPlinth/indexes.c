@@ -27,6 +27,7 @@
 #include "utils/syscache.h"
 
 #include "indexes.h"
+#include "portable.h"
 
 
 static HTAB *index_cache = NULL;
@@ -228,6 +229,7 @@ plinth_report_violation(const PlinthUniqueViolation *v)
 	itup = palloc(v->tuple_len);
 	memcpy(itup, v->tuple, v->tuple_len);
 	index_deform_tuple(itup, RelationGetDescr(index), values, isnull);
+	plinth_portable_values(RelationGetDescr(index), values, isnull, false);
 	report_unique_violation(index, heap, values, isnull, v->building);
 }
 
@@ -256,6 +258,23 @@ plinth_statement_event(PlinthStatementEvent event, int depth)
 }
 
 /*
+ * The index tuple an entry stores (for index-only scans and error reports):
+ * types and enum labels named by portable id (portable.c).
+ */
+static IndexTuple
+index_form_stored(Relation index, Datum *values, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(index);
+	Datum		stored[INDEX_MAX_KEYS];
+
+	if (!plinth_portable_desc(desc))
+		return index_form_tuple(desc, values, isnull);
+	memcpy(stored, values, desc->natts * sizeof(Datum));
+	plinth_portable_values(desc, stored, isnull, true);
+	return index_form_tuple(desc, stored, isnull);
+}
+
+/*
  * Stores the entry of one row (aminsert, index builds). Uniqueness: a
  * check of a row a statement inserts waits for the end of the statement
  * and runs with the others (one store round trip for all, not one per
@@ -270,7 +289,7 @@ plinth_insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *v
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "plinth index insert", ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
-	IndexTuple	itup = index_form_tuple(RelationGetDescr(index), values, isnull);
+	IndexTuple	itup = index_form_stored(index, values, isnull);
 	PlinthKeyBuf b;
 	bool		conflict = false;
 	PlinthUniqueViolation v;

@@ -13,6 +13,7 @@
  *            indexes.c                 index maintenance
  *               relation.c  keys.c     relations, TIDs, slots; key elements
  *               locks.c                waiting for a row or key lock's holder
+ *               portable.c             values naming types by ids the same on every server
  *                  session.c           settings, shared memory, per-transaction hand-over
  *                     boundary.c       the error boundary
  */
@@ -26,6 +27,7 @@
 #include "indexam.h"
 #include "indexes.h"
 #include "liveness.h"
+#include "portable.h"
 #include "databases.h"
 #include "schema.h"
 #include "sequences.h"
@@ -55,6 +57,7 @@ _PG_init(void)
 	plinth_install_btree_dispatch();
 	plinth_register_liveness_worker();
 	plinth_schema_init();
+	plinth_portable_init();
 	plinth_databases_init();
 	plinth_sequences_init();
 }

@@ -26,6 +26,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "portable.h"
 #include "relation.h"
 
 /* What Plinth keeps in rd_amcache of a table relation. */
@@ -237,22 +238,13 @@ plinth_visibility(Snapshot snapshot)
 }
 
 /*
- * Puts a row from the store into a slot: a palloc'd copy in the slot's
- * memory, so that it lives as long as the slot holds it (as a pinned buffer
- * would for heap), with the tuple header made up.
+ * The header of a row from the store: its first bytes (xmin, xmax, cid,
+ * ctid) are not stored, and its transaction bits are Postgres's to set.
  */
-void
-plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
+static void
+make_up_header(HeapTuple tup, const PlinthRow *row)
 {
-	HeapTuple	tup;
-	HeapTupleHeader hdr;
-
-	tup = MemoryContextAlloc(slot->tts_mcxt, HEAPTUPLESIZE + row->len);
-	tup->t_len = row->len;
-	tup->t_data = hdr = (HeapTupleHeader) ((char *) tup + HEAPTUPLESIZE);
-	memcpy(hdr, row->data, row->len);
-	plinth_row_to_tid(row->row_id, &tup->t_self);
-	tup->t_tableOid = RelationGetRelid(rel);
+	HeapTupleHeader hdr = tup->t_data;
 
 	hdr->t_infomask &= ~HEAP_XACT_MASK;
 	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
@@ -277,6 +269,41 @@ plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
 	HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
 	hdr->t_infomask |= HEAP_XMAX_INVALID;
 	hdr->t_ctid = tup->t_self;
+}
+
+/*
+ * Puts a row from the store into a slot: a palloc'd copy in the slot's
+ * memory, so that it lives as long as the slot holds it (as a pinned buffer
+ * would for heap), with the tuple header made up.
+ */
+void
+plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
+{
+	HeapTuple	tup;
+
+	tup = MemoryContextAlloc(slot->tts_mcxt, HEAPTUPLESIZE + row->len);
+	tup->t_len = row->len;
+	tup->t_data = (HeapTupleHeader) ((char *) tup + HEAPTUPLESIZE);
+	memcpy(tup->t_data, row->data, row->len);
+	plinth_row_to_tid(row->row_id, &tup->t_self);
+	tup->t_tableOid = RelationGetRelid(rel);
+	make_up_header(tup, row);
+
+	/*
+	 * Types and enum labels the store names by portable id: this server's.
+	 * By the slot's descriptor, which is the table's as its rows were
+	 * written (a rewrite by ALTER TABLE reads them with the old one). The
+	 * header is made up first: the stored one may say "composite datum"
+	 * (heap_form_tuple marks its tuples so), which deforming would check.
+	 */
+	if (plinth_portable_desc(slot->tts_tupleDescriptor))
+	{
+		HeapTuple	local = plinth_portable_to_local(slot->tts_tupleDescriptor, tup, slot->tts_mcxt);
+
+		pfree(tup);
+		tup = local;
+		make_up_header(tup, row);
+	}
 
 	ExecStoreHeapTuple(tup, slot, true);
 	slot->tts_tableOid = RelationGetRelid(rel);

@@ -56,6 +56,7 @@
 #include "session.h"
 #include "databases.h"
 #include "schema.h"
+#include "portable.h"
 
 int			plinth_replay_seq = 0;
 bool		plinth_schema_worker = false;
@@ -378,6 +379,8 @@ plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, Plinth
 {
 	if (mode == PLINTH_SCHEMA_REPLAY)
 	{
+		/* The types and enum labels it made take the entry's portable ids. */
+		plinth_portable_map_new_rows();
 		if (OidIsValid(applied_table()))
 			set_local_applied(plinth_replay_seq);
 		else
@@ -395,6 +398,8 @@ plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, Plinth
 	 * them with it.
 	 */
 	plinth_prepare();
+	/* The types and enum labels it made take new portable ids, which its entry carries. */
+	plinth_portable_map_new_rows();
 	PLINTH_CHECK(plinth_swift_schema_queue(GetUserNameFromId(GetUserId(), false),
 										   GetConfigOption("search_path", false, false),
 										   plinth_statement_text(pstmt, queryString),

@@ -56,6 +56,7 @@
 #include "utils/tuplesort.h"
 
 #include "indexes.h"
+#include "portable.h"
 
 static const TableAmRoutine plinth_methods;
 
@@ -63,6 +64,25 @@ static const TableAmRoutine plinth_methods;
  * Helpers
  * ------------------------------------------------------------------------
  */
+
+/*
+ * A copy of a slot's values for plinth_form_tuple to change, in a memory
+ * context of its own that it switches to: the values it detoasts,
+ * translates and compresses go with it once the tuple is formed, not with
+ * the statement (an INSERT of a million rows would keep them all).
+ */
+static Datum *
+plinth_own_values(TupleTableSlot *slot, MemoryContext *work)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+	Datum	   *values;
+
+	*work = AllocSetContextCreate(CurrentMemoryContext, "plinth row to store", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(*work);
+	values = palloc(natts * sizeof(Datum));
+	memcpy(values, slot->tts_values, natts * sizeof(Datum));
+	return values;
+}
 
 /*
  * The tuple to store for a slot: values that live elsewhere (TOAST pointers
@@ -80,6 +100,8 @@ plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
 	Size		data_size = 0;
 	bool		changed = false;
 	HeapTuple	tuple;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext work = NULL;
 
 	slot_getallattrs(slot);
 	isnull = slot->tts_isnull;
@@ -94,13 +116,18 @@ plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
 		if (VARATT_IS_EXTERNAL(v))
 		{
 			if (values == NULL)
-			{
-				values = palloc(natts * sizeof(Datum));
-				memcpy(values, slot->tts_values, natts * sizeof(Datum));
-			}
+				values = plinth_own_values(slot, &work);
 			values[i] = PointerGetDatum(detoast_external_attr(v));
 			changed = true;
 		}
+	}
+	/* Values that name types or enum labels name them by portable id. */
+	if (plinth_portable_desc(desc))
+	{
+		if (values == NULL)
+			values = plinth_own_values(slot, &work);
+		plinth_portable_values(desc, values, isnull, true);
+		changed = true;
 	}
 	if (values == NULL)
 		values = slot->tts_values;
@@ -143,14 +170,11 @@ plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
 			cm = att->attcompression;
 			if (!CompressionMethodIsValid(cm))
 				cm = default_toast_compression;
+			if (values == slot->tts_values)
+				values = plinth_own_values(slot, &work);
 			compressed = toast_compress_datum(values[widest], cm);
 			if (DatumGetPointer(compressed) == NULL)
 				continue;		/* incompressible: leave it as it is */
-			if (values == slot->tts_values)
-			{
-				values = palloc(natts * sizeof(Datum));
-				memcpy(values, slot->tts_values, natts * sizeof(Datum));
-			}
 			values[widest] = compressed;
 			changed = true;
 			data_size = heap_compute_data_size(desc, values, isnull);
@@ -158,6 +182,7 @@ plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
 		pfree(tried);
 	}
 
+	MemoryContextSwitchTo(caller);
 	if (changed)
 	{
 		*should_free = true;
@@ -165,6 +190,8 @@ plinth_form_tuple(Relation rel, TupleTableSlot *slot, bool *should_free)
 	}
 	else
 		tuple = ExecFetchSlotHeapTuple(slot, true, should_free);
+	if (work != NULL)
+		MemoryContextDelete(work);
 	/* The store keeps the tuple without the header fields it rebuilds. */
 	if (tuple->t_len < PLINTH_OMITTED_HEADER)
 		elog(ERROR, "plinth: malformed tuple");
@@ -831,16 +858,22 @@ plinth_delete_row(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *
 			case PLINTH_MODIFY_OK:
 				{
 					HeapTupleData tmp;
+					HeapTuple	old;
 
 					tmp.t_len = result.old.len;
 					tmp.t_data = result.old.data;
 					tmp.t_self = *tid;
 					tmp.t_tableOid = RelationGetRelid(rel);
-					/* The made-up header is not needed for index keys. */
+					/*
+					 * The made-up header is not needed for index keys; its
+					 * stored transaction bits may say "composite datum".
+					 */
 					memset(tmp.t_data, 0, offsetof(HeapTupleHeaderData, t_infomask2));
-					plinth_indexes_delete_row(rel, &tmp, plinth_tid_to_row(tid));
+					tmp.t_data->t_infomask &= ~HEAP_XACT_MASK;
+					old = plinth_portable_to_local(RelationGetDescr(rel), &tmp, CurrentMemoryContext);
+					plinth_indexes_delete_row(rel, old, plinth_tid_to_row(tid));
 					if (old_row)
-						*old_row = heap_copytuple(&tmp);
+						*old_row = heap_copytuple(old);
 					r = TM_Ok;
 				}
 				break;

@@ -28,11 +28,43 @@ extension Session {
     /// storage it creates are collected (`createStorage`).
     public func beginSchemaStatement() {
         schemaIDs = []
+        schemaTypeIDs = []
     }
 
     /// The statement ended (run, failed or not logged).
     public func endSchemaStatement() {
         schemaIDs = nil
+        schemaTypeIDs = []
+    }
+
+    /// Portable ids for the `count` pg_type and pg_enum rows the DDL
+    /// statement that just ran created (portable.c). A replay takes its
+    /// entry's, which must be as many; the first server takes new ones
+    /// from the store's allocator, and the statement's log entry carries
+    /// them. nil: a replayed entry logged before format 4, whose rows stay
+    /// unmapped here as on the server that logged it.
+    public func portableIDs(count: Int) throws(PlinthError) -> [Int64]? {
+        if replaying {
+            guard let ids = replayTypeIDs else { return nil }
+            guard ids.count == count else {
+                throw PlinthError(sqlstate: .internalError,
+                                  message: "the replayed DDL statement created \(count) types and enum labels, "
+                                      + "the server that ran it \(ids.count)",
+                                  detail: "This server's catalog differs from that server's.", hint: nil)
+            }
+            return ids
+        }
+        guard count > 0 else { return [] }
+        let first = try storeCall { () throws(StoreError) in try allocateIDs(Int64(count)) }
+        // A portable id is 0x80000000 | id, in an OID's 32 bits.
+        guard first + Int64(count) <= 0x8000_0000 else {
+            throw PlinthError(sqlstate: .programLimitExceeded,
+                              message: "the store's id allocator is past 2^31: no portable type ids are left",
+                              detail: nil, hint: nil)
+        }
+        let ids = (0..<Int64(count)).map { first + $0 }
+        schemaTypeIDs += ids
+        return ids
     }
 
     /// The statement that just ran goes to the schema log with this
@@ -42,9 +74,10 @@ extension Session {
                                      subid: UInt32) throws(PlinthError) {
         let t = try transaction()
         let entry = SchemaLogEntry(origin: try server(), role: role, searchPath: searchPath,
-                                   statement: statement, storeIDs: schemaIDs ?? [])
+                                   statement: statement, storeIDs: schemaIDs ?? [], typeIDs: schemaTypeIDs)
         t.pendingSchema.append((entry, subid))
         schemaIDs = nil
+        schemaTypeIDs = []
     }
 
     public var hasPendingSchema: Bool { !(current?.pendingSchema.isEmpty ?? true) }
@@ -284,6 +317,7 @@ extension Session {
             throw PlinthError(corruptValue(key, "a schema log entry"))
         }
         replayIDs = e.storeIDs[...]
+        replayTypeIDs = e.typeIDs
         replaySequences = e.sequencesLogged
         replaying = true
         return e
@@ -319,6 +353,7 @@ extension Session {
     public func endReplay() {
         replaying = false
         replayIDs = nil
+        replayTypeIDs = nil
     }
 
     /// The store id for storage a statement creates: the next of the

@@ -77,8 +77,14 @@ public final class Session {
     /// Store ids of the storage the running DDL statement created, while
     /// it is one the schema log will hold (SchemaLog.swift).
     var schemaIDs: [Int64]?
+    /// Portable ids of the catalog rows the running DDL statement created
+    /// (`portableIDs`), for its log entry.
+    var schemaTypeIDs: [Int64] = []
     /// Replaying another server's DDL: the store ids its storage takes.
     var replayIDs: ArraySlice<Int64>?
+    /// Replaying: the portable ids its catalog rows take (nil: an entry
+    /// logged before format 4).
+    var replayTypeIDs: [Int64]?
     /// The replayed entry's store ids include its sequences' (format 2).
     var replaySequences = true
     /// Replaying another server's DDL: table data is not this statement's
@@ -194,12 +200,18 @@ public final class Session {
         return i
     }
 
-    /// A new id from the store's allocator (tables, indexes, databases, servers).
+    /// A new id from the store's allocator (tables, indexes, databases,
+    /// servers, portable type ids).
     func allocateID() throws(StoreError) -> Int64 {
+        try allocateIDs(1)
+    }
+
+    /// The first of `count` new consecutive ids from the store's allocator.
+    func allocateIDs(_ count: Int64) throws(StoreError) -> Int64 {
         try transact { tr throws(StoreError) -> Int64 in
             let next = try readInt(tr, Keyspace.idAllocatorKey, snapshot: false, "the store id allocator") ?? 1
-            guard next > 0, next < Int64.max else { throw corruptValue(Keyspace.idAllocatorKey, "the store id allocator") }
-            try tr.set(Keyspace.idAllocatorKey, StoredInt.encode(next + 1))
+            guard next > 0, next < Int64.max - count else { throw corruptValue(Keyspace.idAllocatorKey, "the store id allocator") }
+            try tr.set(Keyspace.idAllocatorKey, StoredInt.encode(next + count))
             return next
         }
     }

@@ -67,6 +67,7 @@ private func checkContract() {
     agree(plinth_swift_replay_begin, plinthSwiftReplayBegin)
     agree(plinth_swift_schema_start, plinthSwiftSchemaStart)
     agree(plinth_swift_replay_end, plinthSwiftReplayEnd)
+    agree(plinth_swift_portable_ids, plinthSwiftPortableIDs)
     agree(plinth_swift_schema_committed, plinthSwiftSchemaCommitted)
     agree(plinth_swift_schema_pending, plinthSwiftSchemaPending)
     agree(plinth_swift_schema_entries_free, plinthSwiftSchemaEntriesFree)

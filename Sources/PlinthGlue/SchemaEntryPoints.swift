@@ -27,6 +27,16 @@ public func plinthSwiftSchemaQueue(_ role: UnsafePointer<CChar>, _ searchPath: U
     }
 }
 
+@_cdecl("plinth_swift_portable_ids")
+public func plinthSwiftPortableIDs(_ count: Int32, _ ids: UnsafeMutablePointer<Int64>?,
+                                   _ mapped: UnsafeMutablePointer<Bool>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        let got = try session.portableIDs(count: Int(count))
+        mapped.pointee = got != nil
+        for (i, id) in (got ?? []).enumerated() { ids?[i] = id }
+    }
+}
+
 @_cdecl("plinth_swift_schema_pending_log")
 public func plinthSwiftSchemaPendingLog() -> Bool {
     session.hasPendingSchema

@@ -11,7 +11,10 @@ import PlinthEncoding
                   SchemaLogEntry(origin: 1, role: "ü", searchPath: "", statement: "COMMENT ON TABLE t IS 'é\u{0}'",
                                  storeIDs: []),
                   SchemaLogEntry(origin: 4, role: "r", searchPath: "p", statement: "CREATE TABLE u ()", storeIDs: [9],
-                                 databaseLogPosition: 12),
+                                 databaseLogPosition: 12, typeIDs: [21, 22]),
+                  // Format 3: logged before types took portable ids.
+                  SchemaLogEntry(origin: 4, role: "r", searchPath: "p", statement: "CREATE TYPE e AS ENUM ('a')",
+                                 storeIDs: [], databaseLogPosition: 12, typeIDs: nil),
                   // Format 1: logged before sequences took store ids.
                   SchemaLogEntry(origin: 2, role: "r", searchPath: "p", statement: "CREATE SEQUENCE s", storeIDs: [],
                                  sequencesLogged: false)] {
@@ -23,9 +26,14 @@ import PlinthEncoding
         let good = SchemaLogEntry(origin: 1, role: "r", searchPath: "p", statement: "s", storeIDs: [5]).encoded
         #expect(SchemaLogEntry.decode([]) == nil)
         #expect(SchemaLogEntry.decode(Array(good.dropLast())) == nil)
-        // Another format version, format 3 without its database log
-        // position, or an id that is not an integer.
+        // Another format version, format 3 or 4 without its database log
+        // position, format 4 without its type ids, or an id that is not
+        // an integer.
+        #expect(SchemaLogEntry.decode(Tuple([.int(5), .int(1), .string("r"), .string("p"), .string("s"), .int(0)]).pack()) == nil)
         #expect(SchemaLogEntry.decode(Tuple([.int(4), .int(1), .string("r"), .string("p"), .string("s")]).pack()) == nil)
+        #expect(SchemaLogEntry.decode(Tuple([.int(4), .int(1), .string("r"), .string("p"), .string("s"), .int(0), .int(3)]).pack()) == nil)
+        #expect(SchemaLogEntry.decode(Tuple([.int(4), .int(1), .string("r"), .string("p"), .string("s"), .int(0),
+                                             .tuple([.string("x")])]).pack()) == nil)
         #expect(SchemaLogEntry.decode(Tuple([.int(3), .int(1), .string("r"), .string("p"), .string("s")]).pack()) == nil)
         #expect(SchemaLogEntry.decode(Tuple([.int(1), .int(1), .string("r"), .string("p"), .string("s"), .string("x")]).pack()) == nil)
         #expect(SchemaLogEntry.decode(Tuple([.int(1), .string("1"), .string("r"), .string("p"), .string("s")]).pack()) == nil)
@@ -34,7 +42,8 @@ import PlinthEncoding
     /// Format 2 (before the database log) reads as position 0: replayed at once.
     @Test func readsFormat2() {
         let old = Tuple([.int(2), .int(1), .string("r"), .string("p"), .string("s"), .int(7)]).pack()
-        #expect(SchemaLogEntry.decode(old) == SchemaLogEntry(origin: 1, role: "r", searchPath: "p", statement: "s", storeIDs: [7]))
+        #expect(SchemaLogEntry.decode(old) == SchemaLogEntry(origin: 1, role: "r", searchPath: "p", statement: "s", storeIDs: [7],
+                                                             typeIDs: nil))
     }
 }
 

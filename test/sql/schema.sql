@@ -53,5 +53,26 @@ SELECT * FROM plinth.schema_pending(10);
 RESET ROLE;
 DROP ROLE schema_nobody;
 
+-- Types and enum labels made by logged DDL take portable ids (portable.c):
+-- a type, its array type, each label; those of temporary objects, and of a
+-- rolled-back statement, none.
+SELECT count(*) AS mapped FROM plinth.portable_oids \gset
+CREATE TYPE tint AS ENUM ('red', 'blue');
+ALTER TYPE tint ADD VALUE 'green';
+CREATE TEMP TABLE local_rows (t tint);
+BEGIN;
+CREATE TYPE gone AS ENUM ('x');
+ROLLBACK;
+SELECT count(*) - :mapped AS new_ids,
+       count(*) FILTER (WHERE catalog = 'pg_enum'::regclass AND local IN (SELECT oid FROM pg_enum WHERE enumtypid = 'tint'::regtype)) AS labels,
+       count(*) FILTER (WHERE local IN ('tint'::regtype, 'tint[]'::regtype)) AS types
+FROM plinth.portable_oids;
+-- Stored values name them by portable id, read back as this server's.
+CREATE TABLE tinted (t tint, ts tint[]);
+INSERT INTO tinted VALUES ('green', '{blue,green}');
+SELECT * FROM tinted;
+DROP TABLE tinted, local_rows;
+DROP TYPE tint;
+
 DROP TABLE items, kept, local_things;
 DROP EXTENSION plinth;

@@ -468,3 +468,59 @@ def test_kill9_during_replay(ctx):
               lambda: c.query("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 'k\\_%'") == str(tables))
     assert c.query("SET enable_seqscan = off; SELECT v FROM k_7 WHERE v LIKE 'written%'") == "written while c was down"
     assert _schema(c) == _schema(a) == _schema(b), "the schema differs after the replay was killed"
+
+
+# Values that name types and enum labels by OID, written on one server and
+# read on the others, whose OIDs for the same objects differ (portable.c).
+VALUES_DDL = [
+    "CREATE TYPE color AS ENUM ('red', 'green', 'blue')",
+    "ALTER TYPE color ADD VALUE 'yellow' BEFORE 'green'",
+    "CREATE TYPE swatch AS (c color, shades color[])",
+    "CREATE TYPE colorrange AS RANGE (subtype = color)",
+    "CREATE TABLE palette (id int PRIMARY KEY, c color, cs color[], s swatch, ss swatch[],"
+    " r colorrange, mr colormultirange)",
+    "CREATE INDEX palette_c ON palette (c) INCLUDE (cs)",
+    "CREATE UNIQUE INDEX palette_s ON palette (s)",
+]
+PALETTE = ("SELECT string_agg(concat_ws(' ', id, c, cs, s, coalesce(ss::text, '<NULL>'), r, coalesce(mr::text, '<NULL>')),"
+           " '; ' ORDER BY id) FROM palette")
+
+
+def test_values_naming_types_read_the_same_on_every_server(ctx):
+    _, conf, (a, b, c) = _cluster(ctx, "oids", ["a", "b", "c"])
+    # Each server's OID counter moves on its own: b and c make temporary
+    # objects first, so the replays give the same types other OIDs.
+    b.psql("CREATE TEMP TABLE skew1 (x int, y text); CREATE TEMP TABLE skew2 AS SELECT 1 AS z;")
+    c.psql("CREATE TEMP TABLE skew3 (x int);")
+    for stmt in VALUES_DDL:
+        a.psql(stmt + ";")
+    oids = {s.query("SELECT string_agg(oid::text, ',' ORDER BY enumsortorder) FROM pg_enum") for s in (a, b, c)}
+    assert len(oids) == 3, f"the servers' enum labels have the same OIDs, nothing is checked: {oids}"
+    a.psql("INSERT INTO palette VALUES (1, 'red', '{red,yellow}', '(green,{blue})', ARRAY['(yellow,{})'::swatch],"
+           " '[red,blue)', '{[red,yellow],[green,blue]}');")
+    b.psql("INSERT INTO palette VALUES (2, 'yellow', '{}', '(red,\"{red,green}\")', '{}', '(,green]', '{}');")
+    c.psql("INSERT INTO palette SELECT 3, 'blue', ARRAY['blue'::color], ROW('blue', '{}')::swatch, NULL, 'empty', NULL;")
+    expected = ("1 red {red,yellow} (green,{blue}) {\"(yellow,{})\"} [red,blue) {[red,yellow],[green,blue]}; "
+                "2 yellow {} (red,\"{red,green}\") {} (,green] {}; "
+                "3 blue {blue} (blue,{}) <NULL> empty <NULL>")
+    for s in (a, b, c):
+        got = s.query(PALETTE)
+        assert got == expected, f"{s.dir}: {got}"
+        # Index-only scans return the stored index tuples, sorted by label.
+        assert s.query("SET enable_seqscan = off; SET enable_bitmapscan = off; "
+                       "SELECT string_agg(concat_ws(' ', c, cs), ',' ORDER BY c) FROM palette WHERE c >= 'red'") \
+            == "red {red,yellow},yellow {},blue {blue}", s.dir
+    # A unique violation on b names the key a wrote.
+    rc, _, err = b.psql("INSERT INTO palette (id, s) VALUES (4, '(green,{blue})');", check=False)
+    assert rc != 0 and 'Key (s)=((green,{blue})) already exists' in err, err
+    # A label added and one renamed on b, used on c, read on a.
+    b.psql("ALTER TYPE color ADD VALUE 'orange' AFTER 'red';")
+    b.psql("ALTER TYPE color RENAME VALUE 'blue' TO 'navy';")
+    c.psql("UPDATE palette SET c = 'orange', cs = cs || 'orange'::color WHERE id = 3;")
+    assert a.query("SELECT concat_ws(' ', c, cs, s) FROM palette WHERE id = 3") == "orange {navy,orange} (navy,{})"
+    # A server that joins later replays the whole log: the same values.
+    d = ctx.server("oids-d", conf=conf).start()
+    d.wait_for_extension()
+    _wait_for("d to apply the schema log", lambda: d.query("SELECT count(*) FROM pg_class WHERE relname = 'palette'") == "1")
+    assert d.query("SELECT string_agg(concat_ws(' ', id, c, s), ', ' ORDER BY id) FROM palette") == \
+        "1 red (green,{navy}), 2 yellow (red,\"{red,green}\"), 3 orange (navy,{})"

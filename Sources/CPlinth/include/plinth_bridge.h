@@ -484,6 +484,13 @@ PlinthStatus plinth_swift_schema_queue(const char *role, const char *search_path
 									   uint32_t subid);
 bool		plinth_swift_schema_pending_log(void);
 /*
+ * Portable ids for the `count` pg_type and pg_enum rows the DDL statement
+ * that just ran created (portable.c), into `ids`: the replayed entry's, or
+ * new ones for the statement's log entry. `*mapped` false: a replayed entry
+ * older than format 4, whose rows stay unmapped.
+ */
+PlinthStatus plinth_swift_portable_ids(int32_t count, int64_t *ids, bool *mapped);
+/*
  * At pre-commit. `applied`: where this server's catalog stands (-1: unknown,
  * the extension is being dropped). `relfilenodes`: the relations whose
  * writers this DDL would wait for (DefinitionGuard.swift).
