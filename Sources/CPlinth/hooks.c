@@ -538,6 +538,8 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	PG_FINALLY();
 	{
 		plinth_statement_depth = depth;
+		if (plinth_preloaded)
+			plinth_sequences_utility_reset(depth);
 		if (schema != PLINTH_SCHEMA_NONE)
 			plinth_schema_statement_reset(schema);
 	}

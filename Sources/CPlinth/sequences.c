@@ -15,9 +15,11 @@
  *
  * What the planner does not see uses the server's own sequence: COPY FROM
  * and table rewrites (ALTER TABLE ... ADD COLUMN serial) evaluate column
- * defaults themselves. For those two statements the target table's own
- * sequences are set from the store first and the store moved past what
- * they handed out after (plinth_sequences_before_utility/_after_utility).
+ * defaults themselves. For COPY FROM the target table's own sequences hand
+ * out values from blocks leased as it goes ("COPY FROM's guard" below);
+ * for a rewrite they are set from the store first, and the store is moved
+ * past what they handed out after (plinth_sequences_before_utility/
+ * _after_utility).
  * A query that reads a sequence relation (SELECT last_value FROM s,
  * pg_dump) gets its catalog state set from the store first.
  */
@@ -55,6 +57,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -791,6 +794,159 @@ locally_used_sequences(Node *stmt)
 	return NIL;
 }
 
+/* ---- COPY FROM's guard ---------------------------------------------------- */
+
+/*
+ * COPY FROM fills a column from the table's own sequence with the server's
+ * copy of it (Postgres's nextval, not the planner's). While it runs, each
+ * such sequence holds a block leased from the store, which no other server
+ * hands out, and the copy hands out from that block: every
+ * GUARD_CHECK_ROWS rows the statement inserts into Plinth tables, a copy
+ * that used half its block leases the next one (and jumps to it if another
+ * server took the values between). COPY evaluates the defaults of at most
+ * its buffer (1,000 rows) before it inserts them, so between two checks a
+ * copy hands out at most 1,064 values per column it fills: a block of
+ * 8,192 keeps a sequence that fills up to three columns of a row within
+ * its blocks. After the statement the block's unused rest goes back to the
+ * store if no one leased since.
+ */
+#define GUARD_BLOCK 8192
+#define GUARD_CHECK_ROWS 64
+
+typedef struct SequenceGuard
+{
+	Oid			relid;
+	int64		store_id;
+	bool		leased;			/* a block was leased (none at the sequence's limit) */
+	int64		end;			/* the last value of the block leased */
+	int64		increment;
+} SequenceGuard;
+
+static SequenceGuard *guards = NULL;	/* in TopMemoryContext */
+static int	nguards = 0;
+static int	max_guards = 0;
+static int	guard_depth = -1;		/* the statement depth of the COPY guarded */
+static int	guard_rows = 0;
+
+/*
+ * Leases the next block of a guarded sequence, from the copy's state; the
+ * copy goes on from the block's start unless the block follows on. At its
+ * limit the copy is left as it is: it fails there as Postgres's would.
+ */
+static void
+guard_lease(SequenceGuard *g, Relation rel, int64 last, bool is_called, bool first)
+{
+	HeapTuple	pgs = SearchSysCache1(SEQRELID, ObjectIdGetDatum(g->relid));
+	Form_pg_sequence form;
+	PlinthSequenceDefinition def;
+	PlinthSequenceLease lease;
+
+	if (!HeapTupleIsValid(pgs))
+		elog(ERROR, "cache lookup failed for sequence %u", g->relid);
+	form = (Form_pg_sequence) GETSTRUCT(pgs);
+	def.increment = form->seqincrement;
+	def.min = form->seqmin;
+	def.max = form->seqmax;
+	def.cycle = form->seqcycle;
+	ReleaseSysCache(pgs);
+	PLINTH_CHECK(plinth_swift_sequence_lease(g->store_id, &def, last, is_called, GUARD_BLOCK, &lease));
+	if (lease.limit != PLINTH_SEQUENCE_OK)
+		return;
+	if (first || lease.first != g->end + def.increment)
+		set_local_state(rel, lease.first, false);
+	g->increment = def.increment;
+	g->end = lease.last;
+	g->leased = true;
+}
+
+/* Every GUARD_CHECK_ROWS rows: a copy past half its block leases the next. */
+static void
+guard_row_inserted(void)
+{
+	if (++guard_rows < GUARD_CHECK_ROWS)
+		return;
+	guard_rows = 0;
+	for (int i = 0; i < nguards; i++)
+	{
+		SequenceGuard *g = &guards[i];
+		Relation	rel = relation_open(g->relid, AccessShareLock);
+		int64		last;
+		bool		is_called;
+		int64		left;
+
+		local_state(rel, &last, &is_called);
+		left = (g->end - last) / g->increment + (is_called ? 0 : 1);
+		if (g->leased && left < GUARD_BLOCK / 2)
+			guard_lease(g, rel, last, is_called, false);
+		relation_close(rel, AccessShareLock);
+	}
+}
+
+static void
+guard_start(Oid relid)
+{
+	SequenceLease *e = sequence_lease(relid);
+	SequenceGuard *g;
+	Relation	rel;
+	int64		last;
+	bool		is_called;
+
+	if (e->store_id == 0)
+		return;
+	/* This backend's own lease goes back first, as a read of the store's state does. */
+	PLINTH_CHECK(give_back_lease(e));
+	if (nguards == max_guards)
+	{
+		max_guards = Max(4, max_guards * 2);
+		guards = guards == NULL ? MemoryContextAlloc(TopMemoryContext, max_guards * sizeof(SequenceGuard))
+			: repalloc(guards, max_guards * sizeof(SequenceGuard));
+	}
+	g = &guards[nguards++];
+	g->relid = relid;
+	g->store_id = e->store_id;
+	g->leased = false;
+	g->end = 0;
+	g->increment = 1;
+	rel = relation_open(relid, AccessShareLock);
+	local_state(rel, &last, &is_called);
+	guard_lease(g, rel, last, is_called, true);
+	relation_close(rel, AccessShareLock);
+	guard_depth = plinth_statement_depth;
+	guard_rows = 0;
+	plinth_row_inserted_hook = guard_row_inserted;
+}
+
+/* After the COPY: each block's unused rest goes back, if no one leased since. */
+static void
+guards_give_back(void)
+{
+	for (int i = 0; i < nguards; i++)
+	{
+		SequenceGuard *g = &guards[i];
+		Relation	rel;
+		int64		last;
+		bool		is_called;
+
+		if (!g->leased)
+			continue;
+		rel = relation_open(g->relid, AccessShareLock);
+		local_state(rel, &last, &is_called);
+		relation_close(rel, AccessShareLock);
+		PLINTH_CHECK(plinth_swift_sequence_give_back(g->store_id, g->end, is_called ? last : last - g->increment));
+	}
+}
+
+/* The statement at `depth` ended, run or failed: its guards end with it. */
+void
+plinth_sequences_utility_reset(int depth)
+{
+	if (guard_depth != depth)
+		return;
+	nguards = 0;
+	guard_depth = -1;
+	plinth_row_inserted_hook = NULL;
+}
+
 /*
  * Before a utility statement: the server's own copies of the sequences it
  * may use directly (COPY FROM, a table rewrite) or check against (ALTER
@@ -814,7 +970,12 @@ plinth_sequences_before_utility(Node *stmt)
 	}
 	seqs = locally_used_sequences(stmt);
 	foreach(lc, seqs)
-		sync_local_from_store(lfirst_oid(lc));
+	{
+		if (IsA(stmt, CopyStmt))
+			guard_start(lfirst_oid(lc));
+		else
+			sync_local_from_store(lfirst_oid(lc));
+	}
 }
 
 /*
@@ -855,6 +1016,8 @@ plinth_sequences_after_utility(Node *stmt)
 				sequence_restarted(lfirst_oid(s));
 		}
 	}
+	if (guard_depth == plinth_statement_depth - 1)
+		guards_give_back();
 	foreach(lc, locally_used_sequences(stmt))
 	{
 		Oid			relid = lfirst_oid(lc);

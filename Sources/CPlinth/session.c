@@ -44,6 +44,7 @@ bool		plinth_fault_crash_after_store_commit = false;
 bool		plinth_preloaded = false;
 bool		plinth_in_use = false;
 int			plinth_statement_depth = 0;
+void		(*plinth_row_inserted_hook) (void) = NULL;
 
 void
 plinth_define_settings(void)

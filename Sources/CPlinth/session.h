@@ -39,6 +39,13 @@ extern bool plinth_in_use;
  */
 extern int	plinth_statement_depth;
 
+/*
+ * Called for each row inserted into a Plinth table while set: sequences.c's
+ * guard of a COPY FROM that fills columns from the server's own copy of a
+ * shared sequence.
+ */
+extern void (*plinth_row_inserted_hook) (void);
+
 extern void plinth_define_settings(void);
 extern void plinth_require_preload(void);
 extern void plinth_prepare(void);

@@ -692,6 +692,8 @@ plinth_insert_row(Relation rel, TupleTableSlot *slot, CommandId cid, bool for_up
 	if (should_free)
 		heap_freetuple(tuple);
 	plinth_slot_written(rel, slot, row_id, xid, cid);
+	if (plinth_row_inserted_hook != NULL)
+		plinth_row_inserted_hook();
 }
 
 static void
