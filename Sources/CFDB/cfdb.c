@@ -45,6 +45,7 @@ struct cfdb_api {
     void (*transaction_clear_range)(FDBTransaction *, const uint8_t *, int, const uint8_t *, int);
     void (*transaction_atomic_op)(FDBTransaction *, const uint8_t *, int, const uint8_t *, int, int);
     FDBFuture *(*transaction_commit)(FDBTransaction *);
+    FDBFuture *(*transaction_watch)(FDBTransaction *, const uint8_t *, int);
     fdb_error_t (*transaction_get_committed_version)(FDBTransaction *, int64_t *);
     FDBFuture *(*transaction_get_approximate_size)(FDBTransaction *);
     FDBFuture *(*transaction_on_error)(FDBTransaction *, fdb_error_t);
@@ -92,6 +93,7 @@ static const struct {
     SYMBOL(transaction_clear_range, "fdb_transaction_clear_range"),
     SYMBOL(transaction_atomic_op, "fdb_transaction_atomic_op"),
     SYMBOL(transaction_commit, "fdb_transaction_commit"),
+    SYMBOL(transaction_watch, "fdb_transaction_watch"),
     SYMBOL(transaction_get_committed_version, "fdb_transaction_get_committed_version"),
     SYMBOL(transaction_get_approximate_size, "fdb_transaction_get_approximate_size"),
     SYMBOL(transaction_on_error, "fdb_transaction_on_error"),
@@ -369,6 +371,10 @@ FDBFuture *cfdb_transaction_get_read_version(FDBTransaction *tr) {
 
 FDBFuture *cfdb_transaction_get(FDBTransaction *tr, const uint8_t *key_name, int key_name_length, fdb_bool_t snapshot) {
     return api.transaction_get(tr, key_name, key_name_length, snapshot);
+}
+
+FDBFuture *cfdb_transaction_watch(FDBTransaction *tr, const uint8_t *key_name, int key_name_length) {
+    return api.transaction_watch(tr, key_name, key_name_length);
 }
 
 FDBFuture *cfdb_transaction_get_key(FDBTransaction *tr, const uint8_t *key_name, int key_name_length,

@@ -275,13 +275,25 @@ extension Session {
 
     /// How many DDL statements were logged in every database of the store,
     /// and the store's metadata version, at one read version.
+    ///
+    /// Read again only once the watch set with the last read fired: on
+    /// FoundationDB a worker polling every few milliseconds then costs the
+    /// cluster nothing while no DDL commits (every DDL commit advances the
+    /// key). The embedded engine has no watches; its read is local.
     public func schemaVersion() throws(PlinthError) -> (logged: Int64, metadata: Int64) {
-        try storeCall { () throws(StoreError) -> (Int64, Int64) in
+        if let w = schemaWatch, !w.fired, let v = watchedSchemaVersion { return v }
+        schemaWatch = nil
+        let (v, w) = try storeCall { () throws(StoreError) -> ((Int64, Int64), (any StoreWatch)?) in
             try transact { tr throws(StoreError) in
-                (try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0,
-                 try tr.metadataVersion(snapshot: true) ?? 0)
+                let v = (try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0,
+                         try tr.metadataVersion(snapshot: true) ?? 0)
+                // Set in the reading transaction: a change after the read fires it.
+                return (v, try tr.watch(Keyspace.schemaVersionKey))
             }
         }
+        schemaWatch = w
+        watchedSchemaVersion = v
+        return v
     }
 
     /// The names of the store's databases (the servers' worker replays

@@ -77,6 +77,10 @@ public final class Session {
     /// Store ids of the storage the running DDL statement created, while
     /// it is one the schema log will hold (SchemaLog.swift).
     var schemaIDs: [Int64]?
+    /// The "plinth schema" worker's watch on the schema version, and what
+    /// it read with it (`schemaVersion`).
+    var schemaWatch: (any StoreWatch)?
+    var watchedSchemaVersion: (logged: Int64, metadata: Int64)?
     /// Portable ids of the catalog rows the running DDL statement created
     /// (`portableIDs`), for its log entry.
     var schemaTypeIDs: [Int64] = []

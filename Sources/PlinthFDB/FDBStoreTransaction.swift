@@ -75,6 +75,14 @@ final class FDBStoreTransaction: StoreTransaction {
         return value
     }
 
+    func watch(_ key: Bytes) throws(StoreError) -> (any StoreWatch)? {
+        try checkUsable()
+        guard let future = withCBytes(key, { k, kn in cfdb_transaction_watch(handle, k, kn) }) else {
+            throw StoreError(.internalError, "FoundationDB returned no future")
+        }
+        return FDBWatch(future)
+    }
+
     func getMany(_ keys: [Bytes], snapshot: Bool) throws(StoreError) -> [Bytes?] {
         try checkUsable()
         if keys.contains(where: { $0.count > ClientChecks.readableKeyBytes }) {

@@ -116,3 +116,16 @@ struct FutureList: ~Copyable {
 func check(_ code: Int32, _ context: String? = nil) throws(StoreError) {
     if code != 0 { throw FDBErrors.error(code, context) }
 }
+
+/// A watch's future (`fdb_transaction_watch`): ready once the key changed,
+/// or with an error (too many watches, the transaction failed); destroying
+/// it cancels the watch.
+final class FDBWatch: StoreWatch {
+    private let handle: OpaquePointer
+
+    init(_ handle: OpaquePointer) { self.handle = handle }
+
+    deinit { cfdb_future_destroy(handle) }
+
+    var fired: Bool { cfdb_future_is_ready(handle) != 0 }
+}

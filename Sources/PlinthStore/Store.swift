@@ -100,6 +100,19 @@ public protocol StoreTransaction: AnyObject {
 
     /// Per-transaction counters: reads, round trips, bytes.
     var counters: StoreCounters { get }
+
+    /// A watch on `key`: it fires once the key's value differs from what
+    /// this transaction reads, after the transaction committed. nil: the
+    /// engine has none (the embedded engine, whose reads cost no round
+    /// trip, is polled instead).
+    func watch(_ key: Bytes) throws(StoreError) -> (any StoreWatch)?
+}
+
+/// A key's watch (`StoreTransaction.watch`). Checking it costs no round
+/// trip; dropping it cancels it.
+public protocol StoreWatch: AnyObject {
+    /// The key changed, or the watch ended with an error (look again).
+    var fired: Bool { get }
 }
 
 /// FoundationDB's key selector: the key found by taking the last key less
@@ -257,6 +270,8 @@ public struct StoreCounters: Sendable, Equatable {
 }
 
 extension StoreTransaction {
+    public func watch(_ key: Bytes) throws(StoreError) -> (any StoreWatch)? { nil }
+
     /// Every pair of [begin, end), at most `limit`, read in as many batches
     /// as the store answers with: FoundationDB returns a range in parts
     /// (`KVBatch.more`), so one batch shorter than the limit is no end.

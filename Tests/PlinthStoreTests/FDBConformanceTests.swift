@@ -29,6 +29,13 @@ enum FDBTestCluster {
         let f = try StoreFixture()
         try conformance.run(on: f.store)
     }
+
+    /// The embedded engine has no watches: its readers poll (a local read).
+    @Test func noWatches() throws {
+        let f = try StoreFixture()
+        let tr = try f.store.beginTransaction()
+        #expect(try tr.watch(Array("k".utf8)) == nil)
+    }
 }
 
 /// The same suite on a FoundationDB cluster, and what only FoundationDB
@@ -71,6 +78,32 @@ struct FDBConformanceTests {
             #expect(error.message.contains(file))
         }
         #expect(Date().timeIntervalSince(start) < 10)
+    }
+
+    /// A watch set in a transaction that read the key fires once another
+    /// commit changes it, not before (the schema worker polls it instead of
+    /// the cluster).
+    @Test func watchFiresOnAChangeOnly() throws {
+        let store = try FDBTestCluster.open()
+        try ConformanceCase("watch: fires on a change") { store, p in
+            try transact(store) { tr throws(StoreError) in try tr.set(p["w"], [1]) }
+            let w = try transact(store) { tr throws(StoreError) -> (any StoreWatch)? in
+                _ = try tr.get(p["w"], snapshot: true)
+                return try tr.watch(p["w"])
+            }
+            guard let w else { Issue.record("FoundationDB gave no watch"); return }
+            // Writing the value it has changes nothing.
+            try transact(store) { tr throws(StoreError) in try tr.set(p["w"], [1]) }
+            usleepMilliseconds(300)
+            #expect(!w.fired)
+            try transact(store) { tr throws(StoreError) in try tr.set(p["w"], [2]) }
+            var waited = 0
+            while !w.fired && waited < 10_000 {
+                usleepMilliseconds(10)
+                waited += 10
+            }
+            #expect(w.fired)
+        }.run(on: store)
     }
 
     @Test func getManyIsOneRequest() throws {

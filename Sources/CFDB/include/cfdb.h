@@ -162,6 +162,8 @@ void cfdb_transaction_destroy(FDBTransaction *tr);
 fdb_error_t cfdb_transaction_set_option(FDBTransaction *tr, int option, const uint8_t *value, int value_length);
 FDBFuture *cfdb_transaction_get_read_version(FDBTransaction *tr);
 FDBFuture *cfdb_transaction_get(FDBTransaction *tr, const uint8_t *key_name, int key_name_length, fdb_bool_t snapshot);
+/* A future that becomes ready when the key's value changes from what the transaction reads (once it committed). */
+FDBFuture *cfdb_transaction_watch(FDBTransaction *tr, const uint8_t *key_name, int key_name_length);
 FDBFuture *cfdb_transaction_get_key(FDBTransaction *tr, const uint8_t *key_name, int key_name_length,
                                     fdb_bool_t or_equal, int offset, fdb_bool_t snapshot);
 FDBFuture *cfdb_transaction_get_range(FDBTransaction *tr,
