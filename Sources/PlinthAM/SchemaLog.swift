@@ -55,14 +55,21 @@ extension Session {
             return ids
         }
         guard count > 0 else { return [] }
-        let first = try storeCall { () throws(StoreError) in try allocateIDs(Int64(count)) }
-        // A portable id is 0x80000000 | id, in an OID's 32 bits.
-        guard first + Int64(count) <= 0x8000_0000 else {
-            throw PlinthError(sqlstate: .programLimitExceeded,
-                              message: "the store's id allocator is past 2^31: no portable type ids are left",
-                              detail: nil, hint: nil)
+        // Taken in blocks: a store commit per CREATE TABLE (its row and
+        // array types) would add one to each; unused ones are a gap.
+        if portableIDPool.count < count {
+            let n = Int64(max(count, Session.portableIDBlock))
+            let first = try storeCall { () throws(StoreError) in try allocateIDs(n) }
+            // A portable id is 0x80000000 | id, in an OID's 32 bits.
+            guard first + n <= 0x8000_0000 else {
+                throw PlinthError(sqlstate: .programLimitExceeded,
+                                  message: "the store's id allocator is past 2^31: no portable type ids are left",
+                                  detail: nil, hint: nil)
+            }
+            portableIDPool = first..<(first + n)
         }
-        let ids = (0..<Int64(count)).map { first + $0 }
+        let ids = Array(portableIDPool.prefix(count))
+        portableIDPool = portableIDPool.dropFirst(count)
         schemaTypeIDs += ids
         return ids
     }

@@ -81,6 +81,9 @@ public final class Session {
     /// it read with it (`schemaVersion`).
     var schemaWatch: (any StoreWatch)?
     var watchedSchemaVersion: (logged: Int64, metadata: Int64)?
+    /// Portable ids taken from the store's allocator and not given yet.
+    var portableIDPool: Range<Int64> = 0..<0
+    static let portableIDBlock = 32
     /// Portable ids of the catalog rows the running DDL statement created
     /// (`portableIDs`), for its log entry.
     var schemaTypeIDs: [Int64] = []
