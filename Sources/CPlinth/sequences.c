@@ -34,7 +34,9 @@
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
@@ -783,12 +785,74 @@ owned_sequences(RangeVar *rv)
 	return seqs;
 }
 
-/* The sequences a statement may use without the planner: the target table's of COPY FROM and ALTER TABLE. */
+/*
+ * The sequences the column defaults of a table (and its inheritors, unless
+ * ONLY) call, whoever owns them (DEFAULT nextval('s')): a default depends
+ * on the sequences its expression names (pg_depend, from its pg_attrdef
+ * row).
+ */
+static List *
+default_sequences(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	List	   *rels;
+	List	   *seqs = NIL;
+	ListCell   *lc;
+	Relation	attrdef;
+	Relation	depend;
+
+	if (!OidIsValid(relid))
+		return NIL;
+	rels = rv->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+	attrdef = table_open(AttrDefaultRelationId, AccessShareLock);
+	depend = table_open(DependRelationId, AccessShareLock);
+	foreach(lc, rels)
+	{
+		ScanKeyData key;
+		SysScanDesc defaults;
+		HeapTuple	def;
+
+		ScanKeyInit(&key, Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(lfirst_oid(lc)));
+		defaults = systable_beginscan(attrdef, AttrDefaultIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(def = systable_getnext(defaults)))
+		{
+			ScanKeyData keys[2];
+			SysScanDesc deps;
+			HeapTuple	dep;
+
+			ScanKeyInit(&keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+						ObjectIdGetDatum(AttrDefaultRelationId));
+			ScanKeyInit(&keys[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+						ObjectIdGetDatum(((Form_pg_attrdef) GETSTRUCT(def))->oid));
+			deps = systable_beginscan(depend, DependDependerIndexId, true, NULL, 2, keys);
+			while (HeapTupleIsValid(dep = systable_getnext(deps)))
+			{
+				Form_pg_depend d = (Form_pg_depend) GETSTRUCT(dep);
+
+				if (d->refclassid == RelationRelationId && get_rel_relkind(d->refobjid) == RELKIND_SEQUENCE)
+					seqs = list_append_unique_oid(seqs, d->refobjid);
+			}
+			systable_endscan(deps);
+		}
+		systable_endscan(defaults);
+	}
+	table_close(depend, AccessShareLock);
+	table_close(attrdef, AccessShareLock);
+	return seqs;
+}
+
+/*
+ * The sequences a statement may use without the planner: the target
+ * table's of COPY FROM (its own, and those its defaults call) and of
+ * ALTER TABLE (its own).
+ */
 static List *
 locally_used_sequences(Node *stmt)
 {
 	if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->is_from && ((CopyStmt *) stmt)->relation)
-		return owned_sequences(((CopyStmt *) stmt)->relation);
+		return list_concat_unique_oid(owned_sequences(((CopyStmt *) stmt)->relation),
+									  default_sequences(((CopyStmt *) stmt)->relation));
 	if (IsA(stmt, AlterTableStmt) && ((AlterTableStmt *) stmt)->objtype == OBJECT_TABLE)
 		return owned_sequences(((AlterTableStmt *) stmt)->relation);
 	return NIL;
@@ -797,8 +861,9 @@ locally_used_sequences(Node *stmt)
 /* ---- COPY FROM's guard ---------------------------------------------------- */
 
 /*
- * COPY FROM fills a column from the table's own sequence with the server's
- * copy of it (Postgres's nextval, not the planner's). While it runs, each
+ * COPY FROM fills columns from the table's own sequences and from those its
+ * defaults call with the server's copy of them (Postgres's nextval, not the
+ * planner's). While it runs, each
  * such sequence holds a block leased from the store, which no other server
  * hands out, and the copy hands out from that block: every
  * GUARD_CHECK_ROWS rows the statement inserts into Plinth tables, a copy
