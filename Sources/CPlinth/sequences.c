@@ -60,6 +60,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -843,19 +844,88 @@ default_sequences(RangeVar *rv)
 }
 
 /*
- * The sequences a statement may use without the planner: the target
- * table's of COPY FROM (its own, and those its defaults call) and of
- * ALTER TABLE (its own).
+ * The existing sequences a raw default expression calls nextval of with a
+ * constant name (nextval('s'), nextval('s'::regclass)): ALTER TABLE ... ADD
+ * COLUMN ... DEFAULT nextval('s') fills the column in the rewrite.
+ */
+static bool
+raw_nextval_sequences(Node *node, List **seqs)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncCall))
+	{
+		FuncCall   *call = (FuncCall *) node;
+		Node	   *arg = list_length(call->args) == 1 ? linitial(call->args) : NULL;
+
+		if (arg != NULL && IsA(arg, TypeCast))
+			arg = ((TypeCast *) arg)->arg;
+		if (arg != NULL && IsA(arg, A_Const) && IsA(&((A_Const *) arg)->val, String) &&
+			strcmp(strVal(llast(call->funcname)), "nextval") == 0)
+		{
+			List	   *name = stringToQualifiedNameList(strVal(&((A_Const *) arg)->val));
+			Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(name), NoLock, true);
+
+			if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_SEQUENCE)
+				*seqs = list_append_unique_oid(*seqs, relid);
+		}
+	}
+	return raw_expression_tree_walker(node, raw_nextval_sequences, (void *) seqs);
+}
+
+/*
+ * The sequences a statement fills rows from without the planner, guarded
+ * while it runs: the target table's of COPY FROM (its own, and those its
+ * defaults call), and those the defaults of the columns an ALTER TABLE
+ * adds call (the rewrite fills them).
  */
 static List *
-locally_used_sequences(Node *stmt)
+guarded_sequences(Node *stmt)
 {
 	if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->is_from && ((CopyStmt *) stmt)->relation)
 		return list_concat_unique_oid(owned_sequences(((CopyStmt *) stmt)->relation),
 									  default_sequences(((CopyStmt *) stmt)->relation));
 	if (IsA(stmt, AlterTableStmt) && ((AlterTableStmt *) stmt)->objtype == OBJECT_TABLE)
-		return owned_sequences(((AlterTableStmt *) stmt)->relation);
+	{
+		List	   *seqs = NIL;
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) stmt)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_AddColumn && IsA(cmd->def, ColumnDef))
+			{
+				ListCell   *c;
+
+				foreach(c, ((ColumnDef *) cmd->def)->constraints)
+				{
+					Constraint *con = lfirst_node(Constraint, c);
+
+					if (con->contype == CONSTR_DEFAULT)
+						(void) raw_nextval_sequences(con->raw_expr, &seqs);
+				}
+			}
+		}
+		return seqs;
+	}
 	return NIL;
+}
+
+/*
+ * The sequences a statement may use without the planner: those it
+ * guards, and the ALTER TABLE's table's own (a rewrite after ADD COLUMN
+ * serial fills the new column from its new sequence, which no other server
+ * can use before the commit).
+ */
+static List *
+locally_used_sequences(Node *stmt)
+{
+	List	   *seqs = guarded_sequences(stmt);
+
+	if (IsA(stmt, AlterTableStmt) && ((AlterTableStmt *) stmt)->objtype == OBJECT_TABLE)
+		seqs = list_concat_unique_oid(seqs, owned_sequences(((AlterTableStmt *) stmt)->relation));
+	return seqs;
 }
 
 /* ---- COPY FROM's guard ---------------------------------------------------- */
@@ -1033,12 +1103,12 @@ plinth_sequences_before_utility(Node *stmt)
 			sync_local_from_store(relid);
 		return;
 	}
-	seqs = locally_used_sequences(stmt);
+	seqs = guarded_sequences(stmt);
 	foreach(lc, seqs)
+		guard_start(lfirst_oid(lc));
+	foreach(lc, locally_used_sequences(stmt))
 	{
-		if (IsA(stmt, CopyStmt))
-			guard_start(lfirst_oid(lc));
-		else
+		if (!list_member_oid(seqs, lfirst_oid(lc)))
 			sync_local_from_store(lfirst_oid(lc));
 	}
 }

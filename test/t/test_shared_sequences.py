@@ -126,3 +126,15 @@ def test_copy_beside_inserts_on_another_server(ctx):
     nxt = int(b.query("SELECT nextval('c_rows_id_seq')"))
     top = int(a.query("SELECT max(id) FROM c_rows"))
     assert top < nxt <= top + 3 * 8192, (top, nxt)
+
+    # A rewrite filling a new column from an existing sequence, beside
+    # nextval on the other server.
+    b.psql("CREATE TABLE c_log (v bigint);")
+    alter = subprocess.Popen(a.psql_argv() + ["-c", "ALTER TABLE c_rows ADD COLUMN m bigint DEFAULT nextval('c_free')"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logged = _pgbench([b], ctx, "INSERT INTO c_log VALUES (nextval('c_free'));\n", clients=2, seconds=3)
+    out, err = alter.communicate(timeout=300)
+    assert alter.returncode == 0, out + err
+    values = 2 * total + logged
+    assert a.query("SELECT count(*), count(DISTINCT v) FROM (SELECT n FROM c_rows UNION ALL SELECT m FROM c_rows"
+                   " UNION ALL SELECT v FROM c_log) x(v)") == f"{values}|{values}"
