@@ -186,6 +186,7 @@ plinth_xact_callback(XactEvent event, void *arg)
 				(void) plinth_swift_xact_event(PLINTH_XACT_ABORT);
 			plinth_boundary_reset();
 			plinth_indexes_at_transaction_end();
+			plinth_sequences_at_transaction_end();
 			plinth_session_at_transaction_end();
 			dropped_temp_storage = NIL;
 			executor_depth = 0;

@@ -1071,15 +1071,27 @@ guards_give_back(void)
 	}
 }
 
+static void
+guards_end(void)
+{
+	nguards = 0;
+	guard_depth = -1;
+	plinth_row_inserted_hook = NULL;
+}
+
 /* The statement at `depth` ended, run or failed: its guards end with it. */
 void
 plinth_sequences_utility_reset(int depth)
 {
-	if (guard_depth != depth)
-		return;
-	nguards = 0;
-	guard_depth = -1;
-	plinth_row_inserted_hook = NULL;
+	if (guard_depth == depth)
+		guards_end();
+}
+
+/* And at the latest with its transaction (a guard that failed to start, say). */
+void
+plinth_sequences_at_transaction_end(void)
+{
+	guards_end();
 }
 
 /*
