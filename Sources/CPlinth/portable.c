@@ -110,25 +110,16 @@ reset_caches(void)
 		MemoryContextReset(portable_cxt);
 }
 
+/*
+ * Any change of pg_type or pg_enum, committed anywhere or rolled back here
+ * (Postgres replays an aborted (sub)transaction's catalog invalidations in
+ * its own backend): ids are only recorded with such a change, so a
+ * rolled-back recording leaves no stale id in the cache either.
+ */
 static void
 catalog_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	reset_caches();
-}
-
-/* A transaction that recorded ids and rolled back leaves none in the cache. */
-static void
-portable_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		reset_caches();
-}
-
-static void
-portable_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		reset_caches();
 }
 
 void
@@ -136,8 +127,6 @@ plinth_portable_init(void)
 {
 	CacheRegisterSyscacheCallback(TYPEOID, catalog_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(ENUMOID, catalog_changed, (Datum) 0);
-	RegisterXactCallback(portable_xact_callback, NULL);
-	RegisterSubXactCallback(portable_subxact_callback, NULL);
 }
 
 static HTAB *
@@ -668,7 +657,9 @@ new_rows(Oid catalog, NewRows *rows)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	/* After the scan: looking rows up may load the map, which reads a table. */
+	/* After the scan: loading the map reads a table. */
+	if (rows->n > 0)
+		load_map();
 	{
 		int			kept = 0;
 
@@ -676,7 +667,6 @@ new_rows(Oid catalog, NewRows *rows)
 		{
 			LocalKey	key = {catalog, rows->oids[i]};
 
-			load_map();
 			if (hash_search(to_store, &key, HASH_FIND, NULL) == NULL)
 				rows->oids[kept++] = rows->oids[i];
 		}

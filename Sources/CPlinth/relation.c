@@ -296,13 +296,15 @@ plinth_row_to_slot(Relation rel, const PlinthRow *row, TupleTableSlot *slot)
 	 * header is made up first: the stored one may say "composite datum"
 	 * (heap_form_tuple marks its tuples so), which deforming would check.
 	 */
-	if (plinth_portable_desc(slot->tts_tupleDescriptor))
 	{
 		HeapTuple	local = plinth_portable_to_local(slot->tts_tupleDescriptor, tup, slot->tts_mcxt);
 
-		pfree(tup);
-		tup = local;
-		make_up_header(tup, row);
+		if (local != tup)
+		{
+			pfree(tup);
+			tup = local;
+			make_up_header(tup, row);
+		}
 	}
 
 	ExecStoreHeapTuple(tup, slot, true);

@@ -769,19 +769,25 @@ has_option(List *options, const char *name)
 	return false;
 }
 
+/* A statement's table and its inheritors (unless ONLY); NIL if it does not exist. */
+static List *
+target_relations(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	if (!OidIsValid(relid))
+		return NIL;
+	return rv->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+}
+
 /* The sequences a table (and its inheritors, unless ONLY) owns: serial and identity columns. */
 static List *
 owned_sequences(RangeVar *rv)
 {
-	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-	List	   *rels;
 	List	   *seqs = NIL;
 	ListCell   *lc;
 
-	if (!OidIsValid(relid))
-		return NIL;
-	rels = rv->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
-	foreach(lc, rels)
+	foreach(lc, target_relations(rv))
 		seqs = list_concat(seqs, getOwnedSequences(lfirst_oid(lc)));
 	return seqs;
 }
@@ -795,16 +801,14 @@ owned_sequences(RangeVar *rv)
 static List *
 default_sequences(RangeVar *rv)
 {
-	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-	List	   *rels;
+	List	   *rels = target_relations(rv);
 	List	   *seqs = NIL;
 	ListCell   *lc;
 	Relation	attrdef;
 	Relation	depend;
 
-	if (!OidIsValid(relid))
+	if (rels == NIL)
 		return NIL;
-	rels = rv->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
 	attrdef = table_open(AttrDefaultRelationId, AccessShareLock);
 	depend = table_open(DependRelationId, AccessShareLock);
 	foreach(lc, rels)
@@ -1051,6 +1055,18 @@ guard_start(Oid relid)
 	plinth_row_inserted_hook = guard_row_inserted;
 }
 
+/* Whether the statement ending guards the sequence with a block (given back by guards_give_back). */
+static bool
+guarding(Oid relid)
+{
+	if (guard_depth != plinth_statement_depth - 1)
+		return false;
+	for (int i = 0; i < nguards; i++)
+		if (guards[i].relid == relid && guards[i].leased)
+			return true;
+	return false;
+}
+
 /* After the COPY: each block's unused rest goes back, if no one leased since. */
 static void
 guards_give_back(void)
@@ -1163,6 +1179,7 @@ plinth_sequences_after_utility(Node *stmt)
 				sequence_restarted(lfirst_oid(s));
 		}
 	}
+	/* A guarded sequence's rest went back: the store stands at what it used, or past. */
 	if (guard_depth == plinth_statement_depth - 1)
 		guards_give_back();
 	foreach(lc, locally_used_sequences(stmt))
@@ -1175,7 +1192,7 @@ plinth_sequences_after_utility(Node *stmt)
 		HeapTuple	pgs;
 		bool		ascending;
 
-		if (e->store_id == 0)
+		if (e->store_id == 0 || guarding(relid))
 			continue;
 		pgs = SearchSysCache1(SEQRELID, ObjectIdGetDatum(relid));
 		if (!HeapTupleIsValid(pgs))
