@@ -217,7 +217,7 @@ def main():
               "(`bench_heap`, `bench_plinth`, with `default_table_access_method` set per database). "
               "`max_parallel_workers_per_gather=0`: each query runs in one process on both.")
     md.append(f"- Load (not a goal): pgbench -i heap {num('load_pgbench_init_s_heap')} s, Plinth "
-              f"{num('load_pgbench_init_s_plinth')} s (`plinth.bulk_load=on`); items table (COPY, primary key, "
+              f"{num('load_pgbench_init_s_plinth')} s; items table (COPY, primary key, "
               f"index on k, VACUUM ANALYZE) heap {num('load_items_s_heap')} s, Plinth {num('load_items_s_plinth')} s.")
     md.append(f"- Size: heap is `pg_total_relation_size` of the five tables (tables {mb('heap_table_bytes')}, "
               f"indexes {mb('heap_index_bytes')}). Plinth is the growth of the LMDB store's used pages "

@@ -184,8 +184,7 @@ def main():
             return 0 if missing == 0 else 1
 
         for s in (lone, trio[0]):
-            subprocess.run(s.pgbench_argv("-i", "-s", "1", "-q"), check=True, capture_output=True,
-                           env=dict(os.environ, PGOPTIONS="-c plinth.bulk_load=on"))
+            subprocess.run(s.pgbench_argv("-i", "-s", "1", "-q"), check=True, capture_output=True)
         a = " ".join(trio[0].pgbench_argv("-n", "-S", "-c", "1", "-t", str(args.transactions)))
         b = " ".join(lone.pgbench_argv("-n", "-S", "-c", "1", "-t", str(args.transactions)))
         r = subprocess.run(["farm-bench", "-n", str(args.runs), "--timeout", "1200", "--vs", b, "--", *a.split()],

@@ -22,8 +22,6 @@
 # each commit by default), shared_buffers=256MB and no parallel query, so both
 # access methods run a query in one process. Two databases hold the same data:
 # bench_heap (default_table_access_method=heap) and bench_plinth (=plinth).
-# Loads into Plinth run with plinth.bulk_load=on (its transactions are
-# otherwise limited to 10 MB of writes).
 #
 # Output: the table on stdout and in DIR/results.md, DIR/results.json,
 # DIR/ratios.png (bench/plot.py, matplotlib from Debian's python3-matplotlib,
@@ -190,13 +188,12 @@ psql_db bench_heap -c "COPY (SELECT g, (g::bigint * 7919 % $rows)::int, g % 1000
 	FROM generate_series(1, $rows) g) TO '$base/items.data'"
 for am in heap plinth; do
 	db=$(dbof $am)
-	opts=""; [ $am = plinth ] && opts="-c plinth.bulk_load=on"
 	t0=$(date +%s.%N)
-	if ! PGOPTIONS="$opts" pgbench_db -i -q -s "$scale" "$db" >"$raw/init-$am.log" 2>&1; then
+	if ! pgbench_db -i -q -s "$scale" "$db" >"$raw/init-$am.log" 2>&1; then
 		fail "pgbench -i -s $scale on $am" "$raw/init-$am.log"; continue
 	fi
 	t1=$(date +%s.%N)
-	if ! PGOPTIONS="$opts" psql_db "$db" >"$raw/load-$am.log" 2>&1 <<SQL
+	if ! psql_db "$db" >"$raw/load-$am.log" 2>&1 <<SQL
 CREATE TABLE items (id int, k int, v int, pad text);
 COPY items FROM '$base/items.data';
 ALTER TABLE items ADD PRIMARY KEY (id);
@@ -255,9 +252,8 @@ run_pgbench() {
 # A timed psql session: the seconds of each statement (psql's \timing), the
 # backend's peak resident set (VmHWM) and Plinth's store counters around it.
 timed_session() {  # name am round sqlfile
-	local name=$1 am=$2 r=$3 sql=$4 f="$raw/$1-$2-r$3.log" opts=""
-	[ $am = plinth ] && [ "$name" = copy ] && opts="-c plinth.bulk_load=on"
-	if PGOPTIONS="$opts" psql_db "$(dbof $am)" -At -F $'\t' >"$f" 2>&1 <<SQL
+	local name=$1 am=$2 r=$3 sql=$4 f="$raw/$1-$2-r$3.log"
+	if psql_db "$(dbof $am)" -At -F $'\t' >"$f" 2>&1 <<SQL
 \\timing off
 SELECT 'hwm0', substring(pg_read_file('/proc/self/status') from 'VmHWM:\\s+(\\d+)');
 $( [ $am = plinth ] && echo "SELECT 'stat0', * FROM plinth_stat_session();" )

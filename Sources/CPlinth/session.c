@@ -36,7 +36,6 @@ int			plinth_timeout_ms = 5000;
 bool		plinth_durable = true;
 int			plinth_transaction_lifetime_ms = 5000;
 int			plinth_map_size_mb = 262144;
-bool		plinth_bulk_load = false;
 int			plinth_server_timeout_ms = 10000;
 bool		plinth_single_server = false;
 bool		plinth_fault_crash_after_store_commit = false;
@@ -93,23 +92,13 @@ plinth_define_settings(void)
 							"Address space only; the file grows with live data.",
 							&plinth_map_size_mb, 262144, 64, INT_MAX,
 							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
-	/*
-	 * Superuser only: a bulk load writes rows before their uniqueness and
-	 * foreign key checks can see them committed, so in any hands it can
-	 * break a constraint.
-	 */
-	DefineCustomBoolVariable("plinth.bulk_load",
-							 "Write to the store in batches, so that a transaction may write any amount.",
-							 "For loads (COPY, INSERT ... SELECT, CREATE INDEX, pg_restore) past the store's "
-							 "10 MB transaction limit. The transaction is then not atomic (what was written "
-							 "stays if it fails) nor serializable.",
-							 &plinth_bulk_load, false,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("plinth.server_timeout",
 							"How long a server may send no heartbeat before servers sharing its store "
 							"declare it dead and take its row locks.",
 							"A server declared dead that was only stalled restarts when it notices. "
-							"0: never (a lock of a server that died is freed when that server restarts).",
+							"0: never (a lock of a server that died is freed when that server restarts). "
+							"Also how long a commit larger than one store transaction may make no "
+							"progress before a reader finishes it (10 s when 0).",
 							&plinth_server_timeout_ms, 10000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("plinth.single_server",
@@ -201,7 +190,7 @@ plinth_configure(const char *database_name)
 	config.in_recovery = RecoveryInProgress();
 	config.server_id_path = server_id_path;
 	config.backend_id = MyBackendId;
-	config.bulk_load = plinth_bulk_load;
+	config.server_timeout_ms = plinth_server_timeout_ms;
 	config.isolation = XactIsoLevel;
 	config.incarnation = plinth_incarnation();
 	plinth_swift_configure(&config);

@@ -21,7 +21,6 @@ extern int	plinth_timeout_ms;
 extern bool plinth_durable;
 extern int	plinth_transaction_lifetime_ms;
 extern int	plinth_map_size_mb;
-extern bool plinth_bulk_load;
 extern bool plinth_fault_crash_after_store_commit;
 extern int	plinth_server_timeout_ms;
 extern bool plinth_single_server;

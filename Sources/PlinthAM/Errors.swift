@@ -31,7 +31,7 @@ extension PlinthError {
             self.init(sqlstate: .programLimitExceeded,
                       message: "transaction is too large for the store",
                       detail: "\(e.message) (\(fdb)).",
-                      hint: "A transaction may write at most 10 MB (FoundationDB's limit). Split the work into smaller transactions, or SET plinth.bulk_load = on to write in batches (not atomic).")
+                      hint: "A SERIALIZABLE transaction may write at most 10 MB (FoundationDB's limit: its reads and writes are checked in one store transaction). At READ COMMITTED or REPEATABLE READ a transaction commits any size; or split the work into smaller transactions.")
         case .keyTooLarge:
             self.init(sqlstate: .programLimitExceeded,
                       message: "key is too large for the store",

@@ -137,8 +137,6 @@ public final class IndexScan {
     private var lastRange = 0
     private var mark: (key: Bytes?, range: Int, forward: Bool, exhausted: Bool)?
     let prefetchRows: Bool
-    /// Bulk mode: entries of rows written since the scan began are skipped.
-    private var rowBound: Int64?
 
     public init(_ session: Session, _ d: IndexDescriptor, _ vis: ReadVisibility, keys: [ScanKeySpec],
                 prefetchRows: Bool) throws(PlinthError) {
@@ -149,7 +147,6 @@ public final class IndexScan {
         self.prefetchRows = prefetchRows && !current
         let prefix = t.db.indexPrefix(d.index)
         prefixLength = prefix.count
-        rowBound = try session.scanRowIDBound(d.table)
         plan(prefix, keys)
     }
 
@@ -237,7 +234,6 @@ public final class IndexScan {
         guard let spans = IndexKey.columnSpans(key, from: prefixLength, count: descriptor.columns.count),
               let end = spans.last?.upperBound,
               let (row, after) = try? TupleDecoder.decodeInt(key, at: end), after == key.count else { return nil }
-        if let rowBound, row >= rowBound { return nil }
         if clamped, !ranges[range].contains(Bytes(key)) { return nil }
         if !filters.isEmpty {
             let bytes = Bytes(key)

@@ -116,8 +116,7 @@ extension TransactionState {
         let checked = d.unique && check != .no && (!hasNull || d.nullsNotDistinct)
         var conflict = false
         var checks = UniqueOutcome.clear
-        switch work.timing(checked: checked, check: check, building: building, table: d.table, row: row,
-                           bulkLoad: txn.bulkLoad) {
+        switch work.timing(checked: checked, check: check, building: building, table: d.table, row: row) {
         case .atStatementEnd:
             if work.uniqueChecks.append(.init(indexOID: d.oid, table: d.table, prefix: keyPrefix, row: row, depth: depth,
                                               building: building)) {

@@ -84,10 +84,8 @@ extension Session {
         let id = try storeIDForNewStorage()
         let mapping = StorageMapping(relfilenode: relfilenode, storeID: id, creator: creator)
         try storeCall { () throws(StoreError) in try t.txn.put(key, mapping.value, cid: cid, subid: subid) }
-        // A bulk load sends rows before its commit: they take ids from the
-        // allocator like any other table's.
         // A replayed statement's storage holds the first server's rows.
-        if !t.txn.bulkLoad && !replaying { t.freshTables[id] = (relfilenode, 0) }
+        if !replaying { t.freshTables[id] = (relfilenode, 0) }
         return id
     }
 

@@ -283,22 +283,26 @@ extension Session {
     /// How many DDL statements were logged in every database of the store,
     /// and the store's metadata version, at one read version.
     ///
-    /// Read again only once the watch set with the last read fired: on
+    /// Read again only once a watch set with the last read fired: on
     /// FoundationDB a worker polling every few milliseconds then costs the
     /// cluster nothing while no DDL commits (every DDL commit advances the
-    /// key). The embedded engine has no watches; its read is local.
+    /// key) and no commit is made in steps (which sets and clears the
+    /// commit barrier, each with a new metadata version). The embedded
+    /// engine has no watches; its read is local.
     public func schemaVersion() throws(PlinthError) -> (logged: Int64, metadata: Int64) {
-        if let w = schemaWatch, !w.fired, let v = watchedSchemaVersion { return v }
+        if let w = schemaWatch, !w.fired, let b = barrierWatch, !b.fired, let v = watchedSchemaVersion { return v }
         schemaWatch = nil
-        let (v, w) = try storeCall { () throws(StoreError) -> ((Int64, Int64), (any StoreWatch)?) in
+        barrierWatch = nil
+        let (v, w, b) = try storeCall { () throws(StoreError) -> ((Int64, Int64), (any StoreWatch)?, (any StoreWatch)?) in
             try transact { tr throws(StoreError) in
                 let v = (try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0,
                          try tr.metadataVersion(snapshot: true) ?? 0)
                 // Set in the reading transaction: a change after the read fires it.
-                return (v, try tr.watch(Keyspace.schemaVersionKey))
+                return (v, try tr.watch(Keyspace.schemaVersionKey), try tr.watch(Keyspace.commitBarrierKey))
             }
         }
         schemaWatch = w
+        barrierWatch = b
         watchedSchemaVersion = v
         return v
     }

@@ -29,7 +29,9 @@ public final class Session {
         public var inRecovery = false
         public var serverIDPath = ""
         public var backendID: Int32 = 0
-        public var bulkLoad = false
+        /// plinth.server_timeout: also how long a commit barrier may stand
+        /// still before a waiter finishes the commit itself.
+        public var serverTimeoutMilliseconds: Int32 = 10_000
         /// The postmaster's start time: tells this run of the server from
         /// earlier ones (whose transaction ids may be reused).
         public var incarnation: Int64 = 0
@@ -80,6 +82,9 @@ public final class Session {
     /// The "plinth schema" worker's watch on the schema version, and what
     /// it read with it (`schemaVersion`).
     var schemaWatch: (any StoreWatch)?
+    /// The commit barrier's watch: a commit made in steps changes the
+    /// metadata version without DDL, and the version published must follow.
+    var barrierWatch: (any StoreWatch)?
     var watchedSchemaVersion: (logged: Int64, metadata: Int64)?
     /// Portable ids taken from the store's allocator and not given yet.
     var portableIDPool: Range<Int64> = 0..<0
@@ -103,7 +108,7 @@ public final class Session {
     /// New settings (each transaction hands them over: SET and SIGHUP may
     /// change them).
     public func configure(_ n: Config) {
-        current?.txn.bulkLoad = n.bulkLoad
+        (store as? CommitBarrier)?.stallMilliseconds = Self.barrierStall(n)
         guard n != config else { return }
         config = n
         // Settings that may change at run time.
@@ -140,8 +145,9 @@ public final class Session {
             }
             try checkFormat(s)
             foundationDB = s
-            store = s
-            return s
+            let barriered = CommitBarrier(s, stallMilliseconds: Self.barrierStall(config))
+            store = barriered
+            return barriered
         }
         var o = LMDBStore.Options()
         o.durable = config.durable
@@ -150,8 +156,16 @@ public final class Session {
         let s = try storeCall { () throws(StoreError) in try LMDBStore(path: config.storePath, options: o) }
         try checkFormat(s)
         embedded = s
-        store = s
-        return s
+        let barriered = CommitBarrier(s, stallMilliseconds: Self.barrierStall(config))
+        store = barriered
+        return barriered
+    }
+
+    /// How long a commit barrier may stand still before a waiter finishes
+    /// the commit itself: plinth.server_timeout (when liveness is off, the
+    /// default).
+    static func barrierStall(_ c: Config) -> Int {
+        c.serverTimeoutMilliseconds > 0 ? Int(c.serverTimeoutMilliseconds) : CommitBarrier.defaultStallMilliseconds
     }
 
     /// The embedded store, when that is the engine in use (tests, faults).
@@ -314,7 +328,6 @@ public final class Session {
         let t = TransactionState(session: self, txn: Transaction(store: try openStore()),
                                  db: replaying ? Keyspace.Database(id: Keyspace.replayScratch) : try db())
         if replaying { t.txn.discardedPrefix = t.db.prefix }
-        t.txn.bulkLoad = config.bulkLoad
         t.txn.mode = Self.readMode(isolation: config.isolation)
         t.txn.newestStandsForSnapshot = config.isolation <= 1
         // REPEATABLE READ and SERIALIZABLE read one snapshot: the store's
@@ -479,16 +492,6 @@ public final class Session {
 
     public func forgetRowIDs(_ table: Int64) { rowIDBlocks[table] = nil }
 
-    /// Bulk mode only: the row ids a scan starting now may see. Rows this
-    /// transaction writes from now on get ids at or above it — their
-    /// batches may reach the store before the scan ends, and the scanning
-    /// statement must not see its own rows (INSERT INTO t SELECT * FROM t).
-    public func scanRowIDBound(_ table: Int64) throws(PlinthError) -> Int64? {
-        guard let t = current, t.txn.bulkLoad else { return nil }
-        forgetRowIDs(table)
-        return try rowIDLimit(table)
-    }
-
     // MARK: statistics
 
     /// Rows and bytes of a table: the committed counters (re-read at most
@@ -580,14 +583,20 @@ enum ServerIdentity {
         if got != 16 {
             throw PlinthError(sqlstate: .ioError, message: "could not generate this server's identity", detail: nil, hint: nil)
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        // Written whole under a name of this process's own, then linked into
+        // place: a process that loses the race (the server's workers start
+        // together) reads the winner's complete file, never a half-written one.
+        let temporary = path + ".\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         if fd >= 0 {
-            _ = random.withUnsafeBytes { write(fd, $0.baseAddress, 16) }
-            fsync(fd)
+            let wrote = random.withUnsafeBytes { write(fd, $0.baseAddress, 16) }
+            let synced = fsync(fd)
             close(fd)
-            return random
+            let linked = wrote == 16 && synced == 0 && link(temporary, path) == 0
+            unlink(temporary)
+            if linked { return random }
         }
-        // Another backend created it first.
+        // Another process created it first.
         if let id = readIdentity() { return id }
         throw PlinthError(sqlstate: .ioError, message: "could not create \"\(path)\": \(String(cString: strerror(errno)))",
                           detail: nil, hint: nil)

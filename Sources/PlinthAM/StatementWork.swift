@@ -87,14 +87,10 @@ public struct StatementWork {
     /// When an entry's uniqueness is checked.
     enum Timing: Equatable { case none, now, atStatementEnd }
 
-    func timing(checked: Bool, check: UniqueCheckKind, building: Bool, table: Int64, row: Int64,
-                bulkLoad: Bool) -> Timing {
+    func timing(checked: Bool, check: UniqueCheckKind, building: Bool, table: Int64, row: Int64) -> Timing {
         guard checked else { return .none }
         // Deferrable constraints and ON CONFLICT use Postgres's own protocol.
         guard check == .yes else { return .now }
-        // A bulk load sends its writes to the store as it goes: a check that
-        // waited could find its duplicate already committed.
-        if bulkLoad { return .now }
         if !building, let u = updatedRow, u.table == table, u.row == row { return .now }
         return .atStatementEnd
     }

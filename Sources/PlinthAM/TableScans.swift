@@ -31,8 +31,6 @@ public final class TableScan: RowSource {
         let db = t.db
         let prefix = db.rowPrefix(table)
         prefixLength = prefix.count
-        var high = high
-        if let bound = try session.scanRowIDBound(table), high < 0 || bound < high { high = bound }
         let range: KeyRange
         if low >= 0 || high >= 0 {
             range = KeyRange(low >= 0 ? db.rowKey(prefix: prefix, low) : prefix + [0],

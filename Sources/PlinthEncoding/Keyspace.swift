@@ -148,6 +148,24 @@ public enum Keyspace {
         pack(serverKey(uuid)) { TupleEncoder.appendString("home", to: &$0) }
     }
 
+    /// A commit larger than one store transaction is written in steps
+    /// (PlinthTxn's `StagedCommit`): its mutations first go here, under an
+    /// id of their own where no one reads them, then the commit barrier is
+    /// set — the commit point — and they are moved into place.
+    public static func stagedCommitPrefix(_ id: Bytes) -> Bytes {
+        pack(root) {
+            TupleEncoder.appendString("stage", to: &$0)
+            TupleEncoder.appendBytes(id, to: &$0)
+        }
+    }
+
+    /// Every staged commit (`stagedCommitPrefix`).
+    public static let stagedCommitsPrefix: Bytes = pack(root) { TupleEncoder.appendString("stage", to: &$0) }
+
+    /// Set while a staged commit is moved into place: no snapshot taken
+    /// meanwhile may be read (it would see part of the commit).
+    public static let commitBarrierKey: Bytes = pack(root) { TupleEncoder.appendString("barrier", to: &$0) }
+
     /// Every key of a database (DROP DATABASE).
     public static func databaseRange(_ id: Int64) -> (Bytes, Bytes) {
         prefixRange(pack(root) { TupleEncoder.appendInt(id, to: &$0) })

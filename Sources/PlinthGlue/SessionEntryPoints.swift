@@ -24,7 +24,7 @@ public func plinthSwiftConfigure(_ c: UnsafePointer<PlinthConfig>) {
     n.inRecovery = p.in_recovery
     n.serverIDPath = String(cString: p.server_id_path)
     n.backendID = p.backend_id
-    n.bulkLoad = p.bulk_load
+    n.serverTimeoutMilliseconds = p.server_timeout_ms
     n.isolation = p.isolation
     n.incarnation = p.incarnation
     session.configure(n)

@@ -63,19 +63,8 @@ public final class Transaction {
     private var pastCounters = StoreCounters()
     public private(set) var finished = false
 
-    /// Bulk loading (plinth.bulk_load): writes go to the store in batches of
-    /// `bulkBatchBytes` as they come, each in a store transaction of its own,
-    /// so that a transaction may write any amount — at the price of
-    /// atomicity (what was flushed stays if the transaction fails) and of
-    /// serializability (reads see the store as of the last batch).
-    public var bulkLoad = false
-    public static let bulkBatchBytes = 4_000_000
-    /// In bulk mode, reads move to a newer snapshot before the store's
-    /// transaction lifetime runs out.
-    public static let bulkSnapshotNanoseconds: UInt64 = 2_000_000_000
+    /// When the store transaction began (ANALYZE's sampling renews it).
     private var storeStarted: UInt64 = 0
-    /// Batches flushed so far.
-    public private(set) var flushes = 0
 
     public init(store: any Store) {
         self.store = store
@@ -112,10 +101,7 @@ public final class Transaction {
 
     /// The store transaction, started on first use.
     public func storeTransaction() throws(StoreError) -> any StoreTransaction {
-        if let tr {
-            if !bulkLoad || monotonicNanos() - storeStarted < Self.bulkSnapshotNanoseconds { return tr }
-            retireStoreTransaction()
-        }
+        if let tr { return tr }
         let t = try store.beginTransaction()
         tr = t
         storeStarted = monotonicNanos()
@@ -191,28 +177,29 @@ public final class Transaction {
     /// Whether `key` reads as a newest value adopted since the snapshot.
     public func hasAdopted(_ key: Bytes) -> Bool { !current.isEmpty && current[HashedKey(key)] != nil }
 
-    /// Bulk mode: sends the buffered writes in a store transaction of their
-    /// own (blind writes: it cannot conflict), then starts reading afresh.
-    public func flush() throws(StoreError) {
-        guard hasWrites else { return }
-        try store.transact(counters: { self.pastCounters += $0 }) { t throws(StoreError) in try self.apply(to: t) }
-        buffer.removeAll()
-        atomics.removeAll()
-        atomicBytes = 0
-        flushes += 1
-        retireStoreTransaction()
+    private func apply(to t: any StoreTransaction) throws(StoreError) {
+        try forEachMutation { m throws(StoreError) in
+            switch m {
+            case .set(let k, let v): try t.set(k, v)
+            case .clear(let k): try t.clear(k)
+            case .clearRange(let b, let e): try t.clearRange(b, e)
+            case .atomic(let op, let k, let p): try t.atomicOp(op, k, p)
+            }
+        }
     }
 
-    private func apply(to t: any StoreTransaction) throws(StoreError) {
+    /// The commit's mutations, in the order that gives the final state:
+    /// cleared ranges, each key's last write, the atomic operations.
+    private func forEachMutation(_ body: (StagedMutation) throws(StoreError) -> Void) throws(StoreError) {
         let discarded = discardedPrefix
         try buffer.finalMutations { m throws(StoreError) in
             switch m {
-            case .set(let k, let v): if discarded.map({ !k.starts(with: $0) }) ?? true { try t.set(k, v) }
-            case .clear(let k): if discarded.map({ !k.starts(with: $0) }) ?? true { try t.clear(k) }
-            case .clearRange(let r): if discarded.map({ !r.begin.starts(with: $0) }) ?? true { try t.clearRange(r.begin, r.end) }
+            case .set(let k, let v): if discarded.map({ !k.starts(with: $0) }) ?? true { try body(.set(k, v)) }
+            case .clear(let k): if discarded.map({ !k.starts(with: $0) }) ?? true { try body(.clear(k)) }
+            case .clearRange(let r): if discarded.map({ !r.begin.starts(with: $0) }) ?? true { try body(.clearRange(r.begin, r.end)) }
             }
         }
-        for (op, k, p) in atomics where discarded.map({ !k.starts(with: $0) }) ?? true { try t.atomicOp(op, k, p) }
+        for (op, k, p) in atomics where discarded.map({ !k.starts(with: $0) }) ?? true { try body(.atomic(op, k, p)) }
     }
 
     public var hasStoreTransaction: Bool { tr != nil }
@@ -525,13 +512,12 @@ public final class Transaction {
         return buffer.mutationBytes + atomicBytes + conflictBytes + (tr?.approximateSize ?? 0)
     }
 
-    /// FoundationDB's 10 MB limit, checked as the writes come rather than at
-    /// commit, so that the statement that crosses it fails.
+    /// FoundationDB's 10 MB limit, for SERIALIZABLE, checked as the writes
+    /// come rather than at commit, so that the statement that crosses it fails.
     private func checkSize() throws(StoreError) {
-        if bulkLoad {
-            if buffer.mutationBytes + atomicBytes >= Self.bulkBatchBytes { try flush() }
-            return
-        }
+        // READ COMMITTED and REPEATABLE READ commit any size (in steps);
+        // SERIALIZABLE's reads and writes must meet in one store transaction.
+        guard mode == .serializable else { return }
         let total = estimatedCommitSize
         if total > StoreLimits.transactionBytes {
             throw StoreError(.transactionTooLarge,
@@ -560,6 +546,7 @@ public final class Transaction {
                 self.tr = nil
             }
             guard hasWrites else { return -1 }
+            if estimatedCommitSize > oneStepCommitBytes { return try commitInSteps() }
             let t = try store.beginTransaction()
             tr = t
             try runCommitChecks(t)
@@ -583,6 +570,46 @@ public final class Transaction {
         if bumpsMetadataVersion { try t.bumpMetadataVersion() }
         return try t.commit()
     }
+
+    /// Past this many bytes (as FoundationDB counts a commit, `CommitSize`)
+    /// a READ COMMITTED or REPEATABLE READ commit is made in steps
+    /// (`StagedCommit`); below it, in one store transaction. Leaves room
+    /// for what the commit's checks add to the store's 10 MB.
+    public var oneStepCommitBytes = 8_000_000
+    /// Bytes per store transaction of a commit in steps.
+    public var stagedChunkBytes = StagedCommit.chunkBytes
+
+    /// A commit larger than one store transaction: staged, published (the
+    /// commit point, with the commit's checks), then applied. Once
+    /// published, the commit has happened: a failure to apply is left to
+    /// whoever next finds the barrier (`CommitBarrier`), and no interrupt
+    /// stops the steps.
+    private func commitInSteps() throws(StoreError) -> Int64 {
+        let raw = store.unbarriered
+        let id = StagedCommit.newID()
+        let count: (StoreCounters) -> Void = { self.pastCounters += $0 }
+        let version: Int64
+        do throws(StoreError) {
+            try StagedCommit.stage(raw, id: id, chunkBytes: stagedChunkBytes, counters: count) { body throws(StoreError) in try self.forEachMutation(body) }
+            let stall = (store as? CommitBarrier)?.stallMilliseconds ?? CommitBarrier.defaultStallMilliseconds
+            version = try StagedCommit.publish(raw, id: id, stallMilliseconds: stall, counters: count) { t throws(StoreError) in
+                try self.runCommitChecks(t)
+                try self.commitGuard?(t)
+            }
+        } catch {
+            StagedCommit.discard(raw, id: id)
+            throw error
+        }
+        stepsCommitted += 1
+        let poll = StoreInterrupts.poll
+        StoreInterrupts.poll = { false }
+        defer { StoreInterrupts.poll = poll }
+        try? StagedCommit.apply(raw, id: id, chunkBytes: stagedChunkBytes, counters: count)
+        return version
+    }
+
+    /// Commits made in steps by this transaction object (tests).
+    public private(set) var stepsCommitted = 0
 
     /// Drops everything; the store transaction ends without committing.
     public func abort() {

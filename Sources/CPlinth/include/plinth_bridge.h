@@ -106,7 +106,7 @@ typedef struct PlinthConfig
 	bool		in_recovery;	/* a standby: reads only */
 	const char *server_id_path; /* file with this server's identity */
 	int32_t		backend_id;		/* spreads statistics counters */
-	bool		bulk_load;		/* plinth.bulk_load */
+	int32_t		server_timeout_ms;	/* plinth.server_timeout */
 	int32_t		isolation;		/* XactIsoLevel: XACT_READ_COMMITTED (1) ... */
 	int64_t		incarnation;	/* the postmaster's start time */
 } PlinthConfig;
