@@ -602,12 +602,22 @@ plinth_schema_pending(PG_FUNCTION_ARGS)
 	int32		limit = PG_GETARG_INT32(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64		applied;
+	Oid			applied_rel;
 	PlinthSchemaEntry *entries;
 	size_t		n = 0;
 
 	if (limit < 1 || limit > 10000)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("limit must be between 1 and 10000")));
 	InitMaterializedSRF(fcinfo, 0);
+
+	/*
+	 * The applied table's lock before the schema lock, in the order DDL
+	 * takes them: DROP EXTENSION holds the table when its commit takes the
+	 * schema lock, and the other order deadlocked with it.
+	 */
+	applied_rel = applied_table();
+	if (OidIsValid(applied_rel))
+		LockRelationOid(applied_rel, AccessShareLock);
 	/* Waits for a DDL of this server between the store's commit and its own. */
 	LockDatabaseObject(DatabaseRelationId, MyDatabaseId, 1, ShareLock);
 	applied = get_local_applied();
