@@ -233,7 +233,8 @@ final class FDBStoreTransaction: StoreTransaction {
         if !snapshot { size += CommitSize.singleKeyRange(key.count) }
         let future = try Future(withCBytes(key) { k, kn in cfdb_transaction_get(handle, k, kn, snapshot ? 1 : 0) })
         let value = try future.value()
-        counters.reads += 1
+        // Not counted as a read: it came with the read version (as the
+        // embedded engine counts it).
         return value.flatMap { MetadataVersion.decode($0, versionstamp: true) }
     }
 

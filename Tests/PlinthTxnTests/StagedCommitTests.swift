@@ -43,6 +43,30 @@ import PlinthEncoding
         #expect(try f.store.transact { tr throws(StoreError) in try tr.get(Keyspace.commitBarrierKey, snapshot: true) } == nil)
     }
 
+    /// The barrier costs a read only when the metadata version changed
+    /// since this process last found it clear: not per transaction.
+    @Test func barrierCheckCostsNoReadWhileNothingChanged() throws {
+        let f = try TxnFixture()
+        try f.seed([("k", "v")])
+        let store = CommitBarrier(f.store)
+        func readsOfOneGet() throws -> Int64 {
+            let t = try store.beginTransaction()
+            _ = try t.get(b("k"), snapshot: true)
+            defer { t.cancel() }
+            return t.counters.reads
+        }
+        #expect(try readsOfOneGet() == 2)   // first time: the barrier key too
+        #expect(try readsOfOneGet() == 1)
+        #expect(try readsOfOneGet() == 1)
+        let big = Transaction(store: store)
+        big.mode = .snapshot
+        big.oneStepCommitBytes = 10
+        try big.put(b("k2"), b("v"), cid: 0, subid: 1)
+        try big.commit()
+        #expect(try readsOfOneGet() == 2)   // the large commit moved the version
+        #expect(try readsOfOneGet() == 1)
+    }
+
     /// Below the one-step size nothing changes: one store transaction.
     @Test func smallCommitIsOneStep() throws {
         let f = try TxnFixture()

@@ -10,9 +10,11 @@ CREATE TABLE big (id int PRIMARY KEY, g int, pad text);
 INSERT INTO big SELECT i, i % 100, repeat(md5(i::text), 8) FROM generate_series(1, 50000) i;
 SELECT count(*), sum(g), sum(length(pad)) FROM big;
 
--- UPDATE of every row.
-UPDATE big SET pad = upper(pad);
-SELECT count(*) FROM big WHERE pad = upper(pad);
+-- UPDATE of every row of a table of 4,000 incompressible 3 kB rows.
+CREATE TABLE wide (id int PRIMARY KEY, body text);
+INSERT INTO wide SELECT i, noise(3000) || i FROM generate_series(1, 4000) i;
+UPDATE wide SET body = upper(body);
+SELECT count(*), sum(length(body)) FROM wide WHERE body = upper(body);
 
 -- CREATE INDEX on a table over 10 MB.
 CREATE INDEX big_g ON big (g, pad);
@@ -74,7 +76,7 @@ COMMIT;
 SELECT count(*), sum(g) FROM big_copy;
 
 -- DELETE of every row.
-DELETE FROM big;
-SELECT count(*) FROM big;
-DROP TABLE big, big_copy, blob;
+DELETE FROM wide;
+SELECT count(*) FROM wide;
+DROP TABLE big, big_copy, blob, wide;
 DROP FUNCTION noise(int);
