@@ -153,10 +153,7 @@ public enum Keyspace {
     /// id of their own where no one reads them, then the commit barrier is
     /// set — the commit point — and they are moved into place.
     public static func stagedCommitPrefix(_ id: Bytes) -> Bytes {
-        pack(root) {
-            TupleEncoder.appendString("stage", to: &$0)
-            TupleEncoder.appendBytes(id, to: &$0)
-        }
+        pack(stagedCommitsPrefix) { TupleEncoder.appendBytes(id, to: &$0) }
     }
 
     /// Every staged commit (`stagedCommitPrefix`).

@@ -171,16 +171,18 @@ public enum StagedCommit {
                     return true
                 }
                 let headOnly = batch.key(0).dropFirst(prefix.count).first == headKind
-                var last: Bytes = []
+                var applied = 0
                 for i in 0..<batch.count {
                     let key = batch.key(i)
                     let kind = key.dropFirst(prefix.count).first
                     // Range clears and atomic operations go before any key.
                     if headOnly && kind != headKind { break }
                     try applyEntry(t, key: key, kind: kind, rest: key.dropFirst(prefix.count + 1), value: batch.value(i))
-                    last = Bytes(key)
+                    applied = i + 1
                 }
-                try t.clearRange(begin, keyAfter(last))
+                // The first entry is always applied (a head entry leads a head-only batch).
+                guard applied > 0 else { throw StoreError(.storeCorrupted, "a staged commit's step applied nothing") }
+                try t.clearRange(begin, keyAfter(batch.keyBytes(applied - 1)))
                 try t.set(Keyspace.commitBarrierKey, CommitBarrier.value(id: id, step: step))
                 return false
             }
