@@ -38,6 +38,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -47,7 +48,6 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
-#include "parser/parse_func.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
@@ -99,12 +99,22 @@ forget_functions(Datum arg, int cacheid, uint32 hashvalue)
 	functions.valid = false;
 }
 
+/*
+ * The extension's function plinth.name(args), or InvalidOid. Read from the
+ * catalog, not resolved as a name: LookupFuncName checks the current user's
+ * USAGE on the plinth schema, which an application's role does not have, and
+ * this runs around every utility statement of every role.
+ */
 static Oid
 plinth_function(const char *name, int nargs, Oid arg0, Oid arg1, Oid arg2)
 {
 	Oid			types[3] = {arg0, arg1, arg2};
+	Oid			nsp = get_namespace_oid("plinth", true);
 
-	return LookupFuncName(list_make2(makeString("plinth"), makeString(pstrdup(name))), nargs, types, true);
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+						   PointerGetDatum(buildoidvector(types, nargs)), ObjectIdGetDatum(nsp));
 }
 
 /* The plinth schema's sequence functions: InvalidOid where the extension is not at 0.3 here. */
