@@ -588,13 +588,23 @@ plinth_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
 	return plinth_tid_is_valid(tid);
 }
 
+/*
+ * An UPDATE that keeps the row id leaves the TID naming the row; one that
+ * gives it a new row id leaves a marker at the old one, which this follows
+ * as far as the scan's snapshot sees (WHERE CURRENT OF a cursor whose row
+ * an earlier command of the transaction updated; currtid_byrelname).
+ */
 static void
 plinth_tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid)
 {
-	/*
-	 * A TID names one row version; an update makes a new one and this
-	 * transaction's view never follows chains: the TID stays as it is.
-	 */
+	int64		latest;
+
+	if (!plinth_tid_is_valid(tid))
+		return;
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_latest_row(plinth_store_id(scan->rs_rd), plinth_tid_to_row(tid),
+										 plinth_visibility(scan->rs_snapshot), &latest));
+	plinth_row_to_tid(latest, tid);
 }
 
 /* Row ids are never reused: the version exists iff its row id does. */

@@ -68,20 +68,42 @@ extension TransactionState {
             } else if vis.anyVersion {
                 value = try txn.getAnyVersion(key, skipping: RowFormat.isMoved)
                 own = txn.buffer.latestVersion(key).map { OwnWrite(cid: $0.cid, xid: $0.xid) }
-            } else if vis.readsCurrent(txn) {
-                switch txn.buffer.state(key, .all) {
-                case .value(let v, let o): (value, own) = (v, o)
-                case .deleted: (value, own) = (nil, nil)
-                case .unwritten: (value, own) = (try txn.readCurrent([key])[0], nil)
-                }
             } else {
-                (value, own) = try txn.getWithSource(key, vis.visibility)
+                (value, own) = try version(key, vis)
             }
             guard let value, let length = try value.withBytes({ (v) throws(StoreError) in
                 try Rows.load(v, txn, db, table, row, loadVisibility, current: vis.readsCurrent(txn), into: buffer)
             }) else { return nil }
             return buffer.row(length: length, rowID: row, own: own)
         }
+    }
+
+    /// The stored value of a row key as `vis` sees it (a row, or the marker
+    /// an UPDATE that moved the row left), and who wrote it, if this
+    /// transaction did.
+    private func version(_ key: Bytes, _ vis: ReadVisibility) throws(StoreError) -> (Bytes?, OwnWrite?) {
+        guard vis.readsCurrent(txn) else { return try txn.getWithSource(key, vis.visibility) }
+        switch txn.buffer.state(key, .all) {
+        case .value(let v, let o): return (v, o)
+        case .deleted: return (nil, nil)
+        case .unwritten: return (try txn.readCurrent([key])[0], nil)
+        }
+    }
+
+    /// tuple_get_latest_tid: the row id the row has as `vis` sees it,
+    /// following the row ids UPDATEs moved it to, as heap follows its
+    /// t_ctid chain (WHERE CURRENT OF after the cursor's row was updated).
+    public func latestRowID(table: Int64, row: Int64, _ vis: ReadVisibility) throws(PlinthError) -> Int64 {
+        var current = row
+        for _ in 0..<1000 {
+            let key = db.rowKey(table, current)
+            let value = try storeCall { () throws(StoreError) in try version(key, vis).0 }
+            guard let value, case .moved(let to, _, _)? = value.withUnsafeBytes({ RowFormat.parse($0) }), to >= 0 else {
+                break
+            }
+            current = to
+        }
+        return current
     }
 
     /// How an own write of the row stands against command `cid`: nil when

@@ -82,6 +82,7 @@ private func checkContract() {
     agree(plinth_swift_fetcher_new, plinthSwiftFetcherNew)
     agree(plinth_swift_fetcher_release, plinthSwiftFetcherRelease)
     agree(plinth_swift_fetch, plinthSwiftFetch)
+    agree(plinth_swift_latest_row, plinthSwiftLatestRow)
     agree(plinth_swift_delete, plinthSwiftDelete)
     agree(plinth_swift_replace, plinthSwiftReplace)
     agree(plinth_swift_lock, plinthSwiftLock)

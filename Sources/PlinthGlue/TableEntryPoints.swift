@@ -32,6 +32,15 @@ public func plinthSwiftFetch(_ table: Int64, _ row: Int64, _ vis: PlinthVisibili
     }
 }
 
+/// The row id the row `row` has now as `vis` sees it (tuple_get_latest_tid).
+@_cdecl("plinth_swift_latest_row")
+public func plinthSwiftLatestRow(_ table: Int64, _ row: Int64, _ vis: PlinthVisibility,
+                                 _ out: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        out.pointee = try session.transaction().latestRowID(table: table, row: row, ReadVisibility(vis))
+    }
+}
+
 /// Deletes a row (DELETE, and the old version of an UPDATE). On success the
 /// old row is in the fetcher, for the shim to remove its index entries.
 @_cdecl("plinth_swift_delete")

@@ -139,3 +139,22 @@ DROP TABLE versions, matches, version_log;
 DROP FUNCTION log_version();
 
 DROP TABLE items, stock, items_copy, doubling, gen CASCADE;
+-- WHERE CURRENT OF after the cursor's row was updated (Postgres's
+-- portals.sql): the TID follows the row to its newest version, twice, and
+-- a delete of it; once deleted, the cursor's row is gone.
+CREATE TABLE uctest (f1 int, f2 text);
+INSERT INTO uctest VALUES (3, 'three'), (8, 'one');
+BEGIN;
+DECLARE c1 CURSOR FOR SELECT * FROM uctest WHERE f1 = 3;
+FETCH c1;
+UPDATE uctest SET f1 = f1 + 10 WHERE CURRENT OF c1;
+UPDATE uctest SET f1 = f1 + 10 WHERE CURRENT OF c1;
+SELECT * FROM uctest ORDER BY f1;
+FETCH RELATIVE 0 FROM c1;
+DELETE FROM uctest WHERE CURRENT OF c1;
+SELECT * FROM uctest ORDER BY f1;
+DELETE FROM uctest WHERE CURRENT OF c1;
+UPDATE uctest SET f1 = f1 + 10 WHERE CURRENT OF c1;
+SELECT * FROM uctest ORDER BY f1;
+COMMIT;
+DROP TABLE uctest;

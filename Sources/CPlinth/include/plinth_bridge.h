@@ -570,6 +570,7 @@ PlinthFetcherHandle plinth_swift_fetcher_new(void);
 void		plinth_swift_fetcher_release(PlinthFetcherHandle fetcher);
 PlinthStatus plinth_swift_fetch(int64_t table, int64_t row_id, PlinthVisibility vis, PlinthFetcherHandle fetcher,
 								bool *found, PlinthRow *row);
+PlinthStatus plinth_swift_latest_row(int64_t table, int64_t row_id, PlinthVisibility vis, int64_t *latest);
 PlinthStatus plinth_swift_delete(int64_t table, int64_t row_id, uint32_t cid, uint32_t subid, bool taking_back,
 								 PlinthFetcherHandle fetcher, PlinthModify *result);
 PlinthStatus plinth_swift_replace(int64_t table, int64_t row_id, const void *tuple, size_t len,
