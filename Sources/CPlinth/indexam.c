@@ -98,6 +98,7 @@ typedef struct BuildState
 {
 	Relation	heap;
 	PlinthIndexEntry *entry;
+	bool		unique;			/* checked: ii_Unique, not indisunique */
 	double		entries;
 } BuildState;
 
@@ -107,7 +108,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, boo
 	BuildState *s = arg;
 
 	plinth_insert_entry(index, s->heap, s->entry, values, isnull, tid,
-						s->entry->desc.unique ? PLINTH_UNIQUE_YES : PLINTH_UNIQUE_NO, true);
+						s->unique ? PLINTH_UNIQUE_YES : PLINTH_UNIQUE_NO, true);
 	s->entries += 1;
 }
 
@@ -136,6 +137,13 @@ plinth_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	state.heap = heap;
 	state.entry = plinth_index_describe(index);
+	/*
+	 * As btree's build: VACUUM FULL and CLUSTER rebuild a unique index
+	 * without checking it (reindex_index clears ii_Unique), so that an
+	 * invalid one a failed CREATE UNIQUE INDEX CONCURRENTLY left stays
+	 * as it was rather than failing the rewrite.
+	 */
+	state.unique = indexInfo->ii_Unique && state.entry->desc.unique;
 	state.entries = 0;
 	indexInfo->ii_ParallelWorkers = 0;
 	result = palloc(sizeof(IndexBuildResult));

@@ -132,3 +132,18 @@ SELECT v FROM moving WHERE id = 51;
 DROP TABLE moving;
 DROP TABLESPACE regress_moved;
 RESET allow_in_place_tablespaces;
+-- A unique index a failed CREATE UNIQUE INDEX CONCURRENTLY left invalid:
+-- VACUUM FULL rebuilds it without checking it, REINDEX checks it (as
+-- Postgres's create_index.sql).
+CREATE TABLE concur_heap (f1 text, f2 text);
+INSERT INTO concur_heap VALUES ('a', 'b'), ('b', 'b');
+CREATE UNIQUE INDEX CONCURRENTLY concur_index3 ON concur_heap (f2);
+VACUUM FULL concur_heap;
+REINDEX TABLE concur_heap;
+DELETE FROM concur_heap WHERE f1 = 'b';
+VACUUM FULL concur_heap;
+\d concur_heap
+REINDEX TABLE concur_heap;
+\d concur_heap
+INSERT INTO concur_heap VALUES ('c', 'b');
+DROP TABLE concur_heap;
