@@ -21,6 +21,7 @@
 #include <postgresql/libpq-fe.h>
 
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -260,23 +261,42 @@ plinth_schema_statement_begin(PlannedStmt *pstmt)
 	return PLINTH_SCHEMA_LOG;
 }
 
-/* Records in the catalog, with this transaction, the entry it applies. */
+/*
+ * Records in the catalog, with this transaction, the entry it applies. The
+ * newest committed row is updated in place, as Postgres updates its own
+ * catalogs: under this server's schema lock nobody else changes it, so
+ * neither the transaction's snapshot (REPEATABLE READ would fail it as a
+ * concurrent update) nor the role (which may not use the plinth schema)
+ * nor a publication of all tables (which would want a replica identity)
+ * has a say in it, as they would in an UPDATE statement.
+ */
 static void
 set_local_applied(int64 seq)
 {
-	Oid			save_userid;
-	int			save_sec;
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		args[2] = {Int64GetDatum(seq), ObjectIdGetDatum(MyDatabaseId)};
+	Relation	rel = table_open(applied_table(), RowExclusiveLock);
+	TableScanDesc scan;
+	HeapTuple	tup;
+	HeapTuple	newtup;
+	Datum		values[2] = {ObjectIdGetDatum(MyDatabaseId), Int64GetDatum(seq)};
+	bool		nulls[2] = {false, false};
+	bool		replace[2] = {true, true};
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_connect();
-	if (SPI_execute_with_args("UPDATE plinth.schema_applied SET seq = $1, datoid = $2", 2, argtypes, args,
-							  NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "plinth: could not record the schema log position");
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID || RelationGetDescr(rel)->natts != 2)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("plinth.schema_applied must be a heap table of two columns")));
+	schema_lock_exclusive();
+	InvalidateCatalogSnapshot();
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	tup = heap_getnext(scan, ForwardScanDirection);
+	if (tup == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("plinth.schema_applied must hold one row")));
+	newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, replace);
+	simple_heap_update(rel, &tup->t_self, newtup);
+	table_endscan(scan);
+	table_close(rel, RowExclusiveLock);
+	/* A second entry in this transaction finds this version. */
+	CommandCounterIncrement();
 }
 
 /*
@@ -1065,6 +1085,9 @@ sync_database(const char *dbname, int64 upto)
 			break;
 	}
 	kept->used = GetCurrentTimestamp();
+	/* A whole visit of the pass: the store's marks say this server has it all. */
+	if (done && upto == 0)
+		plinth_swift_schema_database_visited(dbname);
 	return done;
 }
 
@@ -1241,7 +1264,7 @@ sync_database_log(void)
 	return done;
 }
 
-/* Every database of the store that this server has; false to try again later. */
+/* Every database of the store that this server has and must visit; false to try again later. */
 static bool
 sync_all_databases(void)
 {

@@ -249,12 +249,18 @@ extension Session {
     }
 
     /// The head and this server's position as read (`databaseLogHead`).
+    /// Behind the head, this server is about to apply the entries: its own
+    /// (a session's CREATE DATABASE or CREATE ROLE records its position
+    /// right after Postgres's commit) or another server's (the worker
+    /// replays them within milliseconds), so the commit waits for that, up
+    /// to plinth.server_timeout, rather than fail.
     @discardableResult
     func noteDatabaseLogHead(_ t: TransactionState, found: Bytes?, position: Bytes?) throws(PlinthError) -> (found: Bytes?, last: Int64) {
-        let applied = position.flatMap(StoredInt.decode) ?? 0
+        var applied = position.flatMap(StoredInt.decode) ?? 0
         guard let last = found.map(StoredInt.decode) ?? 0, last >= 0 else {
             throw PlinthError(corruptValue(Keyspace.databaseLogHeadKey, "the database log's head"))
         }
+        if applied < last { applied = try awaitDatabaseLogApplied(last) }
         if applied < last {
             throw PlinthError(sqlstate: .serializationFailure,
                               message: "another server created, dropped or changed a database, and this server has not applied the change yet",
@@ -263,6 +269,22 @@ extension Session {
         }
         t.databaseLogHeadRead = (found, last)
         return (found, last)
+    }
+
+    /// Polls this server's position in the database log until it reaches
+    /// `seq` or plinth.server_timeout passes; answers query cancel.
+    private func awaitDatabaseLogApplied(_ seq: Int64) throws(PlinthError) -> Int64 {
+        let key = Keyspace.databaseLogPositionKey(server: try server())
+        let limit = monotonicNanos() + UInt64(max(config.serverTimeoutMilliseconds, 0)) * 1_000_000
+        var pause = 1
+        while true {
+            let applied = try storeCall { () throws(StoreError) -> Int64 in
+                try transact { tr throws(StoreError) in try readInt(tr, key, snapshot: true, "a database log position") ?? 0 }
+            }
+            if applied >= seq || monotonicNanos() >= limit { return applied }
+            try storeCall { () throws(StoreError) in try StoreInterrupts.sleep(milliseconds: pause) }
+            pause = min(pause * 2, 50)
+        }
     }
 
     /// ROLLBACK TO SAVEPOINT, RELEASE: as for the schema log.

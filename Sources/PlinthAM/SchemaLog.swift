@@ -126,17 +126,11 @@ extension Session {
             .notCommitted, "another server changed the schema of this database at the same time"))
         // The database log this server's catalog has (its own entries of
         // this transaction included): the other servers replay these
-        // entries once they have it too. Another server's database
-        // statement committing meanwhile fails this commit.
+        // entries once they have it too. A database statement committing
+        // after this read does not fail this commit: this transaction's
+        // statements, which ran before it, cannot have seen it here.
         let databases: Int64
-        if let own = t.databaseLogHead {
-            databases = own
-        } else {
-            let read = try databaseLogHead(t)
-            databases = read.last
-            t.txn.checkAtCommit(Keyspace.databaseLogHeadKey, expected: read.found, error: StoreError(
-                .notCommitted, "another server created, dropped or changed a database at the same time"))
-        }
+        if let own = t.databaseLogHead { databases = own } else { databases = try databaseLogHead(t).last }
         // Savepoints are resolved by now: everything goes with the top level.
         var seq = last
         try storeCall { () throws(StoreError) in
@@ -307,21 +301,48 @@ extension Session {
         return v
     }
 
-    /// The names of the store's databases (the servers' worker replays
-    /// each one it has).
-    public func databaseNames() throws(PlinthError) -> [String] {
+    /// The databases the worker's pass must visit, by name: each one this
+    /// worker has not visited whole yet, and each whose schema log head or
+    /// extension state moved since. A database with nothing new costs the
+    /// pass no connection, which would hold off DROP DATABASE and CREATE
+    /// DATABASE ... TEMPLATE of it while DDL elsewhere keeps the worker
+    /// busy. What was visited is kept in this process only: a restarted
+    /// server, or one that took over another's identity, has a catalog of
+    /// its own to bring up to date, whatever the store says that identity
+    /// applied.
+    public func databasesToVisit() throws(PlinthError) -> [String] {
         let prefix = Keyspace.databaseNamesPrefix
         let (begin, end) = Keyspace.prefixRange(prefix)
-        let pairs = try storeCall { () throws(StoreError) in
-            try transact { tr throws(StoreError) in try tr.getRangeAll(begin, end, limit: 100_000, snapshot: true) }
+        let (pairs, states) = try storeCall { () throws(StoreError) -> ([(key: Bytes, value: Bytes)], [Bytes?]) in
+            try transact { tr throws(StoreError) in
+                let pairs = try tr.getRangeAll(begin, end, limit: 100_000, snapshot: true)
+                let ids = pairs.map { StoredInt.decode($0.value) ?? 0 }
+                return (pairs, try tr.getMany(ids.flatMap { id -> [Bytes] in
+                    let d = Keyspace.Database(id: max(id, 0))
+                    return [d.extensionKey, d.schemaLogHeadKey]
+                }, snapshot: true))
+            }
         }
         var names: [String] = []
-        for (key, _) in pairs {
+        var listed: [String: DatabaseVisit] = [:]
+        for (i, (key, value)) in pairs.enumerated() {
             guard let t = try? Tuple.unpack(Array(key[prefix.count...])), t.elements.count == 1,
-                  case .string(let name) = t.elements[0] else { throw PlinthError(corruptValue(key, "a database name")) }
-            names.append(name)
+                  case .string(let name) = t.elements[0], let id = StoredInt.decode(value), id > 0 else {
+                throw PlinthError(corruptValue(key, "a database name"))
+            }
+            let visit = DatabaseVisit(id: id, head: states[2 * i + 1].flatMap(StoredInt.decode) ?? 0,
+                                      extension: states[2 * i])
+            listed[name] = visit
+            if visited[name] != visit { names.append(name) }
         }
+        toVisit = listed
         return names
+    }
+
+    /// The worker's pass applied everything database `name` had pending
+    /// when `databasesToVisit` listed it.
+    public func databaseVisited(_ name: String) {
+        visited[name] = toVisit[name]
     }
 
     /// This backend runs entry `seq` of another server (the "plinth schema"
@@ -508,4 +529,12 @@ extension Session {
         guard let me = try? server() else { return }
         try? declareDead(server: me, incarnation: config.incarnation)
     }
+}
+
+/// A database as the worker's pass found it in the store: its id, its
+/// schema log's head, and its extension's state.
+struct DatabaseVisit: Equatable {
+    var id: Int64
+    var head: Int64
+    var `extension`: Bytes?
 }

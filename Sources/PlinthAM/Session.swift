@@ -94,6 +94,10 @@ public final class Session {
     var schemaTypeIDs: [Int64] = []
     /// Replaying another server's DDL: the store ids its storage takes.
     var replayIDs: ArraySlice<Int64>?
+    /// The worker's: each database its last pass listed, and each it has
+    /// visited whole, as the store had it then (`databasesToVisit`).
+    var toVisit: [String: DatabaseVisit] = [:]
+    var visited: [String: DatabaseVisit] = [:]
     /// Replaying: the portable ids its catalog rows take (nil: an entry
     /// logged before format 4).
     var replayTypeIDs: [Int64]?

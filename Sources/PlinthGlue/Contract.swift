@@ -76,6 +76,7 @@ private func checkContract() {
     agree(plinth_swift_schema_databases, plinthSwiftSchemaDatabases)
     agree(plinth_swift_schema_extension_created, plinthSwiftSchemaExtensionCreated)
     agree(plinth_swift_schema_extension_committed, plinthSwiftSchemaExtensionCommitted)
+    agree(plinth_swift_schema_database_visited, plinthSwiftSchemaDatabaseVisited)
     agree(plinth_swift_server_stopping, plinthSwiftServerStopping)
 
     agree(plinth_swift_insert, plinthSwiftInsert)

@@ -138,7 +138,7 @@ public func plinthSwiftSchemaDatabases(_ names: UnsafeMutablePointer<CChar>, _ c
                                        _ length: UnsafeMutablePointer<Int>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         var bytes: [UInt8] = []
-        for n in try session.databaseNames() where !n.utf8.contains(0) {
+        for n in try session.databasesToVisit() where !n.utf8.contains(0) {
             bytes += Array(n.utf8)
             bytes.append(0)
         }
@@ -146,6 +146,12 @@ public func plinthSwiftSchemaDatabases(_ names: UnsafeMutablePointer<CChar>, _ c
         guard bytes.count <= capacity else { return }
         bytes.withUnsafeBytes { b in UnsafeMutableRawBufferPointer(start: names, count: capacity).copyMemory(from: b) }
     }
+}
+
+/// The worker's pass applied what database `name` had pending.
+@_cdecl("plinth_swift_schema_database_visited")
+public func plinthSwiftSchemaDatabaseVisited(_ name: UnsafePointer<CChar>) {
+    session.databaseVisited(String(cString: name))
 }
 
 @_cdecl("plinth_swift_server_stopping")

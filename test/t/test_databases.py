@@ -105,3 +105,44 @@ def test_create_database_from_a_template_copies_plinth_tables(ctx):
     s.psql("CREATE DATABASE plain")
     s.psql("CREATE EXTENSION plinth; CREATE TABLE t (x int); INSERT INTO t VALUES (1);", db="plain")
     assert s.query("SELECT count(*) FROM t", db="plain") == "1"
+
+
+def test_ddl_beside_database_statements_on_one_server_never_fails(ctx):
+    """On one server, sessions running DDL beside a session that creates
+    and drops databases and roles, at READ COMMITTED and REPEATABLE READ,
+    never fail: a database log entry this server made a moment ago, or is
+    about to apply, is waited for, not reported as 40001, and recording a
+    DDL's position is not a concurrent update for REPEATABLE READ."""
+    import threading
+    s = ctx.server("db-ddl-mix", conf={"default_table_access_method": "plinth"}).start()
+    s.psql("CREATE EXTENSION IF NOT EXISTS plinth")
+    errors = []
+    stop = threading.Event()
+
+    def databases():
+        for i in range(8):
+            for sql in (f"CREATE DATABASE mix{i}", f"CREATE ROLE mix_role{i}", f"DROP DATABASE mix{i}",
+                        f"DROP ROLE mix_role{i}"):
+                rc, _, err = s.psql(sql, check=False)
+                if rc != 0:
+                    errors.append(f"{sql}: {err.strip()}")
+        stop.set()
+
+    def ddl(name, isolation):
+        n = 0
+        while not stop.is_set() or n < 5:
+            sql = (f"BEGIN ISOLATION LEVEL {isolation}; CREATE TABLE {name}{n} (id int PRIMARY KEY); "
+                   f"INSERT INTO {name}{n} VALUES (1); COMMIT; DROP TABLE {name}{n};")
+            rc, _, err = s.psql(sql, check=False)
+            if rc != 0 or "ERROR" in err:
+                errors.append(f"{isolation} DDL {n}: {err.strip()}")
+            n += 1
+
+    threads = [threading.Thread(target=databases),
+               threading.Thread(target=ddl, args=("rc", "READ COMMITTED")),
+               threading.Thread(target=ddl, args=("rr", "REPEATABLE READ"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, "\n".join(errors[:10])

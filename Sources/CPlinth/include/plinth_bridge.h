@@ -518,8 +518,14 @@ void		plinth_swift_schema_extension_committed(bool wait, int32_t timeout_ms, boo
 													int32_t *gave_up);
 /* Whether the servers sharing this server's database have the extension there (the worker creates it then). */
 PlinthStatus plinth_swift_schema_extension_created(uint32_t database_oid, const char *name, bool *created);
-/* Names of the store's databases, each ended by a NUL; `length` > `capacity`: call again. */
+/*
+ * Names of the store's databases the worker's pass must visit (entries to
+ * apply, an extension to create), each ended by a NUL; `length` >
+ * `capacity`: call again.
+ */
 PlinthStatus plinth_swift_schema_databases(char *names, size_t capacity, size_t *length);
+/* The pass applied everything the database had pending when listed. */
+void		plinth_swift_schema_database_visited(const char *name);
 /* The server stops: others no longer wait for it (liveness worker). */
 void		plinth_swift_server_stopping(void);
 
