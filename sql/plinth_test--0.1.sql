@@ -13,3 +13,5 @@ CREATE FUNCTION plinth_test_retry_forever(limit_ms int4) RETURNS void
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 CREATE FUNCTION plinth_test_database_keys() RETURNS int8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+CREATE FUNCTION plinth_test_staged_commits() RETURNS int8
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;

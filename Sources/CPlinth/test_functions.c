@@ -71,6 +71,21 @@ plinth_test_database_keys(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(n);
 }
 
+/*
+ * plinth_test_staged_commits(): how many staged commits the store holds,
+ * to show that a crash while staging leaves none for long.
+ */
+PG_FUNCTION_INFO_V1(plinth_test_staged_commits);
+Datum
+plinth_test_staged_commits(PG_FUNCTION_ARGS)
+{
+	int64_t		n;
+
+	plinth_prepare();
+	PLINTH_CHECK(plinth_swift_test_staged_commits(&n));
+	PG_RETURN_INT64(n);
+}
+
 /* plinth_test_backend_rss(): resident set size of this backend, in kB */
 PG_FUNCTION_INFO_V1(plinth_test_backend_rss);
 Datum

@@ -222,6 +222,13 @@ extension TransactionState {
         return (skipped + taken, blocked)
     }
 
+    /// The running transaction of another session that is updating or
+    /// deleting the row (it holds the row's lock in a mode FOR SHARE
+    /// conflicts with), or nil. Takes no lock: what a dirty-snapshot reader
+    /// (ON CONFLICT DO NOTHING's check, an exclusion constraint's) waits
+    /// for before it decides the row is there, as heap's SnapshotDirty
+    /// reports an in-progress deleter's xmax. A FOR UPDATE locker that
+    /// changes nothing is waited for too (Plinth's locks do not tell it
     /// The first running transaction whose lock on the object conflicts
     /// with `mode`, and the rows running holders' UPDATEs are moving it to
     /// (`noteRowMoved`); locks of holders that ended are cleared on the way.
@@ -409,7 +416,70 @@ extension Session {
     /// The liveness worker's heartbeat (liveness.c): advances this server's
     /// counter, which waiters for its locks watch. False when another
     /// server declared this run dead: the server must restart.
-    public func beat() throws(PlinthError) -> Bool { try recordRun(beat: true) }
+    /// Its first beat in a run also sweeps the stages earlier runs left.
+    public func beat() throws(PlinthError) -> Bool {
+        guard try recordRun(beat: true) else { return false }
+        if !stagesSwept {
+            _ = try sweepOrphanedStages()
+            stagesSwept = true
+        }
+        return true
+    }
+
+    /// Whether the server run that wrote the stage `id` is gone: an earlier
+    /// run of this server (a crash restarted every backend), or another
+    /// server's run its record no longer names (restarted, or declared
+    /// dead). Unknown (an id of another form, no record, this server's id
+    /// not read yet) is not gone. Reads only the volatile space: it runs
+    /// inside the barrier's wait, which a read of the store would enter
+    /// again.
+    func stageOwnerGone(_ id: Bytes) -> Bool {
+        guard id.count == 24, let me = knownServerID else { return false }
+        let server = id.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        let run = id[8..<16].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        if server == me { return run != config.incarnation }
+        let now = try? storeCall { () throws(StoreError) -> Int64? in
+            try transact(volatile: true) { tr throws(StoreError) in
+                try tr.get(Keyspace.Live.serverKey(server), snapshot: true).flatMap(StoredInt.decode)
+            }
+        }
+        guard let recorded = now ?? nil else { return false }
+        return recorded != run
+    }
+
+    /// The ids of the staged commits in the store (being applied, or left
+    /// by a crash and not swept yet).
+    public func stagedCommits() throws(PlinthError) -> [Bytes] {
+        let store = try openStore().unbarriered
+        return try storeCall { () throws(StoreError) in try StagedCommit.stageIDs(store) }
+    }
+
+    /// Who writes this server's stages in this run (`Transaction.stageOwner`).
+    var stageOwner: Bytes {
+        get throws(PlinthError) {
+            var b = withUnsafeBytes(of: try server().bigEndian) { Bytes($0) }
+            b += withUnsafeBytes(of: config.incarnation.bigEndian) { Bytes($0) }
+            return b
+        }
+    }
+
+    /// The stages this server's earlier runs left: a backend killed while
+    /// it staged a commit larger than one store transaction, before its
+    /// commit point (a crash restarts every backend and begins a new run,
+    /// so every stage of an earlier run that the barrier does not name is
+    /// one no one will publish). Returns how many were cleared. A server
+    /// that never comes back leaves its own; they are not visible to any
+    /// reader either way.
+    public func sweepOrphanedStages() throws(PlinthError) -> Int {
+        let mine = try stageOwner
+        let store = try openStore().unbarriered
+        let ids = try stagedCommits()
+        var cleared = 0
+        for id in ids where id.count == mine.count + 8 && id.prefix(8) == mine.prefix(8) && id[8..<16] != mine[8..<16] {
+            if try storeCall({ () throws(StoreError) in try StagedCommit.sweep(store, id: id) }) { cleared += 1 }
+        }
+        return cleared
+    }
 
     /// A waiter saw no heartbeat of `server` for plinth.server_timeout: that
     /// run of it is dead. Its locks are then free to whoever finds them

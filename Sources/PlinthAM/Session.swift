@@ -76,6 +76,8 @@ public final class Session {
     /// Whether this backend recorded its server's incarnation in the
     /// volatile space (`Keyspace.Live.serverKey`).
     var incarnationRecorded = false
+    /// The liveness worker swept the stages of this server's earlier runs.
+    var stagesSwept = false
     /// Store ids of the storage the running DDL statement created, while
     /// it is one the schema log will hold (SchemaLog.swift).
     var schemaIDs: [Int64]?
@@ -150,6 +152,7 @@ public final class Session {
             try checkFormat(s)
             foundationDB = s
             let barriered = CommitBarrier(s, stallMilliseconds: Self.barrierStall(config))
+        barriered.committerGone = { [unowned self] id in self.stageOwnerGone(id) }
             store = barriered
             return barriered
         }
@@ -161,6 +164,7 @@ public final class Session {
         try checkFormat(s)
         embedded = s
         let barriered = CommitBarrier(s, stallMilliseconds: Self.barrierStall(config))
+        barriered.committerGone = { [unowned self] id in self.stageOwnerGone(id) }
         store = barriered
         return barriered
     }
@@ -244,13 +248,13 @@ public final class Session {
     /// The id recorded at `key`, recorded on first use: the one recorded
     /// at `shared` if there is one (a database another server named
     /// first), else a new one, then recorded at `shared` too.
-    private func recordedID(_ key: Bytes, shared: Bytes? = nil) throws(PlinthError) -> Int64 {
+    private func recordedID(_ key: Bytes, shared: Bytes? = nil, on store: (any Store)? = nil) throws(PlinthError) -> Int64 {
         try storeCall { () throws(StoreError) -> Int64 in
-            if let v = try transact({ tr throws(StoreError) in try readInt(tr, key, snapshot: false, "a store id") }) {
+            if let v = try transact(on: store, { tr throws(StoreError) in try readInt(tr, key, snapshot: false, "a store id") }) {
                 return v
             }
             let fresh = try allocateID()
-            return try transact { tr throws(StoreError) -> Int64 in
+            return try transact(on: store) { tr throws(StoreError) -> Int64 in
                 if let v = try readInt(tr, key, snapshot: false, "a store id") { return v }
                 let id = try shared.flatMap { k throws(StoreError) in try readInt(tr, k, snapshot: false, "a store id") } ?? fresh
                 try tr.set(key, StoredInt.encode(id))
@@ -272,13 +276,23 @@ public final class Session {
         return d
     }
 
+    /// This server's id if a read of it was done already: for callers that
+    /// must not read (`stageOwnerGone`, which runs inside the commit
+    /// barrier's wait).
+    var knownServerID: Int64? { serverID }
+
     /// This Postgres server's id in the store: its data directory holds a
     /// random identity (plinth_server_id), the store maps it to a small id.
+    /// Read past the commit barrier (no staged commit writes identities):
+    /// after a crash, the first read of every new process is this one, and
+    /// a reader that knows its server can tell that the commit it waits
+    /// for was left by the crash (`stageOwnerGone`).
     public func server() throws(PlinthError) -> Int64 {
         if let serverID { return serverID }
         let uuid = try ServerIdentity.read(path: config.serverIDPath)
-        let id = try recordedID(Keyspace.serverKey(uuid))
-        try checkHome(uuid)
+        let unbarriered = try openStore().unbarriered
+        let id = try recordedID(Keyspace.serverKey(uuid), on: unbarriered)
+        try checkHome(uuid, on: unbarriered)
         serverID = id
         return id
     }
@@ -288,12 +302,12 @@ public final class Session {
     /// each other's relfilenodes to one table. The store records where the
     /// identity lives (host and data directory) and refuses it elsewhere.
     /// A standby only reads: it may share its primary's identity.
-    private func checkHome(_ uuid: Bytes) throws(PlinthError) {
+    private func checkHome(_ uuid: Bytes, on store: any Store) throws(PlinthError) {
         let key = Keyspace.serverHomeKey(uuid)
         let home = Bytes(config.serverHome.utf8)
         let inRecovery = config.inRecovery
         let found = try storeCall { () throws(StoreError) -> Bytes in
-            try transact { tr throws(StoreError) -> Bytes in
+            try transact(on: store) { tr throws(StoreError) -> Bytes in
                 if let v = try tr.get(key, snapshot: false) { return v }
                 if !inRecovery { try tr.set(key, home) }
                 return home
@@ -332,6 +346,7 @@ public final class Session {
         let t = TransactionState(session: self, txn: Transaction(store: try openStore()),
                                  db: replaying ? Keyspace.Database(id: Keyspace.replayScratch) : try db())
         if replaying { t.txn.discardedPrefix = t.db.prefix }
+        t.txn.stageOwner = (try? stageOwner) ?? []
         t.txn.mode = Self.readMode(isolation: config.isolation)
         t.txn.newestStandsForSnapshot = config.isolation <= 1
         // REPEATABLE READ and SERIALIZABLE read one snapshot: the store's

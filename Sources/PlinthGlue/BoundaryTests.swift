@@ -52,6 +52,15 @@ public func plinthSwiftTestRetryForever(_ limit: Int32) -> PlinthStatus {
     }
 }
 
+/// How many staged commits the store holds (being applied, or left by a
+/// crash and not swept yet).
+@_cdecl("plinth_swift_test_staged_commits")
+public func plinthSwiftTestStagedCommits(_ count: UnsafeMutablePointer<Int64>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        count.pointee = Int64(try session.stagedCommits().count)
+    }
+}
+
 /// How many keys the session's database has in the store (committed),
 /// its schema log aside (DDL adds to it; the tests count what relations leave).
 @_cdecl("plinth_swift_test_database_keys")

@@ -14,6 +14,7 @@ private func checkContract() {
     agree(plinth_swift_test_unwound, plinthSwiftTestUnwound)
     agree(plinth_swift_test_retry_forever, plinthSwiftTestRetryForever)
     agree(plinth_swift_test_database_keys, plinthSwiftTestDatabaseKeys)
+    agree(plinth_swift_test_staged_commits, plinthSwiftTestStagedCommits)
 
     agree(plinth_swift_configure, plinthSwiftConfigure)
     agree(plinth_swift_set_parallel_worker, plinthSwiftSetParallelWorker)

@@ -15,12 +15,18 @@ import PlinthStore
 /// A barrier that does not move for `stallMilliseconds` belongs to a
 /// committer that died (or a server cut off): the waiter applies the rest
 /// of the stage itself (`StagedCommit.apply` is safe to run twice at once).
+/// It does so at once when `committerGone` says the commit's owner (the
+/// server run its id begins with) is known to be gone.
 public final class CommitBarrier: Store {
     public let base: any Store
     /// The metadata version at which this process last found no barrier.
     var clearAt: Int64?
     public static let defaultStallMilliseconds = 10_000
     public var stallMilliseconds: Int
+    /// Whether the run that wrote the stage of a commit id is gone (a
+    /// crash restarted its server, or it was declared dead); nil: wait
+    /// for the stall bound.
+    public var committerGone: ((Bytes) -> Bool)?
 
     public init(_ base: any Store, stallMilliseconds: Int = defaultStallMilliseconds) {
         self.base = base
@@ -37,7 +43,7 @@ public final class CommitBarrier: Store {
     /// Returns once `t` reads at a version where no staged commit is being
     /// applied; `t` has read nothing yet (it is reset while it waits).
     func awaitClear(_ t: any StoreTransaction) throws(StoreError) {
-        var waiter = Waiter(stallMilliseconds: stallMilliseconds)
+        var waiter = Waiter(stallMilliseconds: stallMilliseconds, committerGone: committerGone)
         while true {
             let version = try t.metadataVersion(snapshot: true) ?? 0
             if version == clearAt { return }
@@ -61,22 +67,34 @@ public final class CommitBarrier: Store {
 
     /// One wait for a barrier: sleeps growing from 1 ms to 50 ms (answering
     /// query cancel), and applies the stage itself once the barrier has
-    /// shown the same step for `stallMilliseconds`.
+    /// shown the same step for `stallMilliseconds`, or at once if its
+    /// committer is known to be gone (asked when the barrier is first seen,
+    /// then every half second).
     struct Waiter {
         let stallMilliseconds: Int
+        var committerGone: ((Bytes) -> Bool)? = nil
         var sleep = 1
         var seen: Bytes?
         var seenSince = 0
+        var askedAt: Int?
 
         mutating func waitOrHelp(_ store: any Store, barrier: Bytes, counters: @escaping (StoreCounters) -> Void) throws(StoreError) {
             let now = monotonicMilliseconds()
+            guard let b = CommitBarrier.parse(barrier) else {
+                throw StoreError(.storeCorrupted, "the commit barrier holds a value this build did not write")
+            }
+            var help = false
             if barrier != seen {
                 seen = barrier
                 seenSince = now
             } else if now - seenSince >= stallMilliseconds {
-                guard let b = CommitBarrier.parse(barrier) else {
-                    throw StoreError(.storeCorrupted, "the commit barrier holds a value this build did not write")
-                }
+                help = true
+            }
+            if !help, let gone = committerGone, askedAt.map({ now - $0 >= 500 }) ?? true {
+                askedAt = now
+                help = gone(b.id)
+            }
+            if help {
                 try StagedCommit.apply(store, id: b.id, counters: counters)
                 seen = nil
                 return

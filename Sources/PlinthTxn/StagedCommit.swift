@@ -36,10 +36,12 @@ public enum StagedCommit {
     static let longKind: UInt8 = 4
     static let clearRangeCode: Int64 = -1
 
-    /// A new commit id (random: ids are never reused, on any server).
-    public static func newID() -> Bytes {
+    /// A new commit id: its owner (`Transaction.stageOwner`: the server and
+    /// its run, so that a stage left by a crash can be told from one being
+    /// written), then random bytes (ids are never reused, on any server).
+    public static func newID(owner: Bytes = []) -> Bytes {
         var g = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+        return owner + (0..<(owner.isEmpty ? 16 : 8)).map { _ in UInt8.random(in: 0...255, using: &g) }
     }
 
     // MARK: stage
@@ -106,6 +108,62 @@ public enum StagedCommit {
         _ = try? store.transact { t throws(StoreError) in try t.clearRange(b, e) }
     }
 
+    // MARK: orphans
+
+    /// The ids of the stages in the store, in key order: the first key of
+    /// each, then a jump past its prefix (one read per stage).
+    public static func stageIDs(_ store: any Store, limit: Int = 10_000) throws(StoreError) -> [Bytes] {
+        let all = Keyspace.stagedCommitsPrefix
+        let (_, end) = Keyspace.prefixRange(all)
+        var from = all
+        var ids: [Bytes] = []
+        while ids.count < limit {
+            let first = try store.transact { t throws(StoreError) in try t.getRangeAll(from, end, limit: 1, snapshot: true) }
+            guard let key = first.first?.key else { break }
+            guard let id = stageID(key, after: all.count) else {
+                throw StoreError(.storeCorrupted, "a key under the staged commits' prefix names no stage")
+            }
+            ids.append(id)
+            from = Keyspace.stagedCommitPrefix(id) + [0xFF]
+        }
+        return ids
+    }
+
+    /// The id a key under `stagedCommitsPrefix` belongs to: the tuple layer's
+    /// byte string (0x01, the bytes with 0x00 as 0x00 0xFF, then 0x00).
+    static func stageID(_ key: Bytes, after start: Int) -> Bytes? {
+        guard key.count > start, key[start] == 0x01 else { return nil }
+        var id: Bytes = []
+        var i = start + 1
+        while i < key.count {
+            if key[i] == 0x00 {
+                if i + 1 < key.count, key[i + 1] == 0xFF {
+                    id.append(0x00)
+                    i += 2
+                    continue
+                }
+                return id
+            }
+            id.append(key[i])
+            i += 1
+        }
+        return nil
+    }
+
+    /// Clears the stage of `id`, whose committer is gone, unless it was
+    /// published (the barrier names it: it is applied, not dropped). The
+    /// barrier is read in the clearing transaction, so a publish of it
+    /// cannot slip between. True when cleared.
+    @discardableResult
+    public static func sweep(_ store: any Store, id: Bytes) throws(StoreError) -> Bool {
+        let (b, e) = Keyspace.prefixRange(Keyspace.stagedCommitPrefix(id))
+        return try store.transact { t throws(StoreError) -> Bool in
+            if let v = try t.get(Keyspace.commitBarrierKey, snapshot: false), CommitBarrier.parse(v)?.id == id { return false }
+            try t.clearRange(b, e)
+            return true
+        }
+    }
+
     // MARK: publish
 
     /// The commit point: in one store transaction, waits until no other
@@ -113,9 +171,10 @@ public enum StagedCommit {
     /// checks; they may read, adding read conflicts), sets the barrier to
     /// `id` and bumps the metadata version. Returns the commit version.
     public static func publish(_ store: any Store, id: Bytes, stallMilliseconds: Int = CommitBarrier.defaultStallMilliseconds,
+                               committerGone: ((Bytes) -> Bool)? = nil,
                                counters: @escaping (StoreCounters) -> Void,
                                checks: (any StoreTransaction) throws(StoreError) -> Void) throws(StoreError) -> Int64 {
-        var waiter = CommitBarrier.Waiter(stallMilliseconds: stallMilliseconds)
+        var waiter = CommitBarrier.Waiter(stallMilliseconds: stallMilliseconds, committerGone: committerGone)
         while true {
             let t = try store.beginTransaction()
             defer { counters(t.counters) }

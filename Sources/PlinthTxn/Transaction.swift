@@ -578,6 +578,9 @@ public final class Transaction {
     public var oneStepCommitBytes = 8_000_000
     /// Bytes per store transaction of a commit in steps.
     public var stagedChunkBytes = StagedCommit.chunkBytes
+    /// Who writes this transaction's stages: the first bytes of their ids
+    /// (the server and its run), by which a stage a crash left is swept.
+    public var stageOwner: Bytes = []
 
     /// A commit larger than one store transaction: staged, published (the
     /// commit point, with the commit's checks), then applied. Once
@@ -586,13 +589,14 @@ public final class Transaction {
     /// stops the steps.
     private func commitInSteps() throws(StoreError) -> Int64 {
         let raw = store.unbarriered
-        let id = StagedCommit.newID()
+        let id = StagedCommit.newID(owner: stageOwner)
         let count: (StoreCounters) -> Void = { self.pastCounters += $0 }
         let version: Int64
         do throws(StoreError) {
             try StagedCommit.stage(raw, id: id, chunkBytes: stagedChunkBytes, counters: count) { body throws(StoreError) in try self.forEachMutation(body) }
-            let stall = (store as? CommitBarrier)?.stallMilliseconds ?? CommitBarrier.defaultStallMilliseconds
-            version = try StagedCommit.publish(raw, id: id, stallMilliseconds: stall, counters: count) { t throws(StoreError) in
+            let barrier = store as? CommitBarrier
+            version = try StagedCommit.publish(raw, id: id, stallMilliseconds: barrier?.stallMilliseconds ?? CommitBarrier.defaultStallMilliseconds,
+                                               committerGone: barrier?.committerGone, counters: count) { t throws(StoreError) in
                 try self.runCommitChecks(t)
                 try self.commitGuard?(t)
             }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import PlinthStore
 import PlinthLMDB
-import PlinthTxn
+@testable import PlinthTxn
 import PlinthEncoding
 
 /// Commits larger than one store transaction (`StagedCommit`, `CommitBarrier`).
@@ -120,6 +120,25 @@ import PlinthEncoding
         #expect(try count(f.store, Keyspace.stagedCommitsPrefix) == 0)
     }
 
+    /// A reader told that the committer's run is gone applies the commit at
+    /// once, not after the stall bound; one told nothing waits.
+    @Test func readerFinishesACommitOfAGoneCommitterAtOnce() throws {
+        let f = try TxnFixture()
+        try f.seed([("a", "old")])
+        let store = CommitBarrier(f.store, stallMilliseconds: 60_000)
+        var asked: [Bytes] = []
+        store.committerGone = { id in asked.append(id); return true }
+        let id = StagedCommit.newID(owner: Bytes(repeating: 1, count: 16))
+        try StagedCommit.stage(f.store, id: id, counters: { _ in }) { body throws(StoreError) in try body(.set(b("a"), b("new"))) }
+        _ = try StagedCommit.publish(f.store, id: id, counters: { _ in }) { _ throws(StoreError) in }
+        let started = Date()
+        let after = try store.beginTransaction()
+        #expect(str(try after.get(b("a"), snapshot: true)) == "new")
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(asked == [id])
+        #expect(try count(f.store, Keyspace.stagedCommitsPrefix) == 0)
+    }
+
     /// A commit whose checks fail at the commit point leaves nothing: no
     /// row, no stage, no barrier.
     @Test func failedCheckLeavesNothing() throws {
@@ -134,6 +153,37 @@ import PlinthEncoding
         #expect(try read(f.store, "r0") == nil)
         #expect(try count(f.store, Keyspace.stagedCommitsPrefix) == 0)
         #expect(try f.store.transact { tr throws(StoreError) in try tr.get(Keyspace.commitBarrierKey, snapshot: true) } == nil)
+    }
+
+    /// Stages a crash left (never published) are listed by id, ids with
+    /// 0x00 bytes included, and swept; a published one is not: it is
+    /// applied, whoever finds its barrier.
+    @Test func orphanedStagesAreListedAndSwept() throws {
+        let f = try TxnFixture()
+        let owner: Bytes = [0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 1]
+        let ids = [StagedCommit.newID(owner: owner), StagedCommit.newID(owner: owner), StagedCommit.newID()]
+        #expect(ids[0].count == 24 && ids[0].prefix(16) == owner[...] && ids[2].count == 16)
+        for (n, id) in ids.enumerated() {
+            try StagedCommit.stage(f.store, id: id, chunkBytes: 300, counters: { _ in }) { body throws(StoreError) in
+                for i in 0..<(20 * (n + 1)) { try body(.set(b("o\(n)-\(i)"), b("v"))) }
+                try body(.clearRange(b("p"), b("q")))
+            }
+        }
+        #expect(try Set(StagedCommit.stageIDs(f.store)) == Set(ids))
+        #expect(try StagedCommit.stageIDs(f.store, limit: 2).count == 2)
+        _ = try StagedCommit.publish(f.store, id: ids[1], counters: { _ in }) { _ throws(StoreError) in }
+        #expect(try StagedCommit.sweep(f.store, id: ids[0]))
+        #expect(try !StagedCommit.sweep(f.store, id: ids[1]))
+        #expect(try Set(StagedCommit.stageIDs(f.store)) == Set([ids[1], ids[2]]))
+        #expect(try read(f.store, "o0-0") == nil)
+        try StagedCommit.apply(f.store, id: ids[1], counters: { _ in })
+        #expect(try read(f.store, "o1-0") == "v")
+        #expect(try StagedCommit.stageIDs(f.store) == [ids[2]])
+        #expect(try StagedCommit.sweep(f.store, id: ids[2]))
+        #expect(try count(f.store, Keyspace.stagedCommitsPrefix) == 0)
+        // An id holding 0x00 bytes is read back whole.
+        #expect(StagedCommit.stageID(Keyspace.stagedCommitPrefix([1, 0, 2]) + [9], after: Keyspace.stagedCommitsPrefix.count) == [1, 0, 2])
+        #expect(StagedCommit.stageID(Keyspace.stagedCommitsPrefix + [0x02], after: Keyspace.stagedCommitsPrefix.count) == nil)
     }
 
     /// Keys too long to be staged under the prefix travel in the value.

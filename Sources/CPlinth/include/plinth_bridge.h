@@ -391,6 +391,7 @@ PlinthStatus plinth_swift_test_parse_int4(const char *text, int32_t *result);
 int64_t		plinth_swift_test_unwound(void);
 PlinthStatus plinth_swift_test_retry_forever(int32_t limit_ms);
 PlinthStatus plinth_swift_test_database_keys(int64_t *count);
+PlinthStatus plinth_swift_test_staged_commits(int64_t *count);
 
 /* SessionEntryPoints.swift: settings, transactions, statements, counters */
 void		plinth_swift_configure(const PlinthConfig *config);
