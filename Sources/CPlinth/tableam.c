@@ -542,6 +542,33 @@ plinth_fetch(Relation rel, int64 store_id, PlinthFetcherHandle fetcher, ItemPoin
 	return true;
 }
 
+/*
+ * A row a dirty snapshot found (ON CONFLICT's check, an exclusion
+ * constraint's): if another transaction is updating or deleting it, waits
+ * for that one to end and reads the row again, as heap's caller waits for
+ * the in-progress xmax SnapshotDirty reports. Plinth says nothing is in
+ * progress (plinth_visibility), so the wait is done here. False when the
+ * row is gone after all.
+ */
+static bool
+plinth_dirty_row_settled(Relation rel, PlinthIndexFetchData *f, ItemPointer tid, Snapshot snapshot,
+						 TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		PlinthLockIds ids;
+		PlinthLockWait wait;
+
+		plinth_lock_ids(&ids);
+		PLINTH_CHECK(plinth_swift_row_writer(f->store_id, plinth_tid_to_row(tid), &ids, &wait));
+		if (!wait.blocked)
+			return true;
+		plinth_wait_for_holder(&wait, rel, tid, XLTW_InsertIndex);
+		if (!plinth_fetch(rel, f->store_id, f->fetcher, tid, snapshot, slot))
+			return false;
+	}
+}
+
 static bool
 plinth_index_fetch_tuple(struct IndexFetchTableData *scan, ItemPointer tid, Snapshot snapshot,
 						 TupleTableSlot *slot, bool *call_again, bool *all_dead)
@@ -552,6 +579,9 @@ plinth_index_fetch_tuple(struct IndexFetchTableData *scan, ItemPointer tid, Snap
 	if (all_dead)
 		*all_dead = false;
 	if (!plinth_fetch(scan->rel, f->store_id, f->fetcher, tid, snapshot, slot))
+		return false;
+	if (snapshot != NULL && snapshot->snapshot_type == SNAPSHOT_DIRTY &&
+		!plinth_dirty_row_settled(scan->rel, f, tid, snapshot, slot))
 		return false;
 	pgstat_count_heap_fetch(scan->rel);
 	return true;

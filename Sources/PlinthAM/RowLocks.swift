@@ -229,6 +229,17 @@ extension TransactionState {
     /// for before it decides the row is there, as heap's SnapshotDirty
     /// reports an in-progress deleter's xmax. A FOR UPDATE locker that
     /// changes nothing is waited for too (Plinth's locks do not tell it
+    /// from a deleter): the wait is longer, the outcome the same.
+    public func rowWriter(table: Int64, row: Int64, _ ctx: LockContext) throws(PlinthError) -> LockAttempt? {
+        let prefix = Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: row)
+        let me = try session.lockHolder(topXid: ctx.topXid)
+        return try storeCall { () throws(StoreError) -> LockAttempt? in
+            try session.transact(volatile: true) { tr throws(StoreError) -> LockAttempt? in
+                try conflictingHolder(tr, prefix, .share, me).0
+            }
+        }
+    }
+
     /// The first running transaction whose lock on the object conflicts
     /// with `mode`, and the rows running holders' UPDATEs are moving it to
     /// (`noteRowMoved`); locks of holders that ended are cleared on the way.

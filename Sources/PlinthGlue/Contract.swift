@@ -90,6 +90,7 @@ private func checkContract() {
     agree(plinth_swift_lock, plinthSwiftLock)
     agree(plinth_swift_lock_row, plinthSwiftLockRow)
     agree(plinth_swift_row_moved, plinthSwiftRowMoved)
+    agree(plinth_swift_row_writer, plinthSwiftRowWriter)
     agree(plinth_swift_scan_begin, plinthSwiftScanBegin)
     agree(plinth_swift_sampling_renews_snapshot, plinthSwiftSamplingRenewsSnapshot)
     agree(plinth_swift_rows_begin, plinthSwiftRowsBegin)

@@ -98,6 +98,16 @@ public func plinthSwiftLockRow(_ table: Int64, _ row: Int64, _ mode: Int32, _ de
     }
 }
 
+/// Whom a dirty-snapshot reader of the row waits for (`rowWriter`):
+/// out->blocked is false when no one is changing it.
+@_cdecl("plinth_swift_row_writer")
+public func plinthSwiftRowWriter(_ table: Int64, _ row: Int64, _ ids: UnsafePointer<PlinthLockIds>,
+                                 _ out: UnsafeMutablePointer<PlinthLockWait>) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        out.pointee = PlinthLockWait(try session.transaction().rowWriter(table: table, row: row, LockContext(ids)))
+    }
+}
+
 @_cdecl("plinth_swift_row_moved")
 public func plinthSwiftRowMoved(_ table: Int64, _ row: Int64, _ to: Int64, _ cid: UInt32, _ subid: UInt32,
                                 _ writer: UInt64, _ keyChanged: Bool) -> PlinthStatus {

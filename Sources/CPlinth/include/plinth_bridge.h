@@ -588,6 +588,8 @@ PlinthStatus plinth_swift_lock_row(int64_t table, int64_t row_id, int32_t mode, 
 								   const PlinthLockIds *ids, PlinthRowLock *result);
 PlinthStatus plinth_swift_row_moved(int64_t table, int64_t row_id, int64_t to, uint32_t cid, uint32_t subid,
 									uint64_t writer, bool key_changed);
+/* Who is updating or deleting the row (a dirty-snapshot reader waits for it); takes no lock. */
+PlinthStatus plinth_swift_row_writer(int64_t table, int64_t row_id, const PlinthLockIds *ids, PlinthLockWait *wait);
 
 /* TableEntryPoints.swift: scans (released with plinth_swift_scan_release) */
 /* ANALYZE, between sampled blocks: a sample needs no single snapshot. */
