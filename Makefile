@@ -4,6 +4,8 @@
 #                and open psql (again: reuses the data)
 #   make stop    stop that server
 #   make test    every test: Swift unit tests, pg_regress, isolation, end-to-end
+#   make upstream  Postgres's own regression suite on heap and on Plinth,
+#                and where their outputs differ (not pass/fail: a report)
 #   make bench   Plinth beside heap, figures and plot under bench/results
 #   make bench-store  the embedded store beside raw LMDB
 #   make fuzz    every decoder of store bytes under libFuzzer, FUZZ_SECONDS
@@ -24,7 +26,7 @@ SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
 	-Xswiftc -cross-module-optimization -Xswiftc -enforce-exclusivity=unchecked \
 	-Xcc -I$(shell $(PG_CONFIG) --includedir-server) -Xcc -Wno-ignored-attributes
 
-.PHONY: all deps build install run stop cluster cluster-stop psql test unit-test regress isolation e2e bench bench-schema bench-store fuzz clean
+.PHONY: all deps build install run stop cluster cluster-stop psql test upstream unit-test regress isolation e2e bench bench-schema bench-store fuzz clean
 
 all: build
 
@@ -56,6 +58,9 @@ psql:
 
 test: install
 	scripts/test.sh
+
+upstream: install
+	scripts/upstream.sh
 
 unit-test: deps
 	scripts/test.sh unit
