@@ -64,6 +64,7 @@
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
 #include "utils/syscache.h"
+#include "utils/tuplesort.h"
 
 #include "indexam.h"
 #include "indexes.h"
@@ -98,7 +99,15 @@ typedef struct BuildState
 {
 	Relation	heap;
 	PlinthIndexEntry *entry;
-	bool		unique;			/* checked: ii_Unique, not indisunique */
+	/*
+	 * A unique index's keys, sorted as btree's build sorts them, which
+	 * reports a duplicate as btree does: the index is new, so no other
+	 * transaction has entries in it, and a key can only meet another of
+	 * this build (no store reads, no key locks; spills to disk past
+	 * maintenance_work_mem). NULL when not checked (ii_Unique, not
+	 * indisunique: VACUUM FULL and CLUSTER rebuild without checking).
+	 */
+	Tuplesortstate *unique;
 	double		entries;
 } BuildState;
 
@@ -107,8 +116,9 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, boo
 {
 	BuildState *s = arg;
 
-	plinth_insert_entry(index, s->heap, s->entry, values, isnull, tid,
-						s->unique ? PLINTH_UNIQUE_YES : PLINTH_UNIQUE_NO, true);
+	plinth_insert_entry(index, s->heap, s->entry, values, isnull, tid, PLINTH_UNIQUE_NO, true);
+	if (s->unique != NULL)
+		tuplesort_putindextuplevalues(s->unique, index, tid, values, isnull);
 	s->entries += 1;
 }
 
@@ -143,11 +153,23 @@ plinth_ambuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	 * invalid one a failed CREATE UNIQUE INDEX CONCURRENTLY left stays
 	 * as it was rather than failing the rewrite.
 	 */
-	state.unique = indexInfo->ii_Unique && state.entry->desc.unique;
+	state.unique = NULL;
+	if (indexInfo->ii_Unique && state.entry->desc.unique)
+		state.unique = tuplesort_begin_index_btree(heap, index, true, indexInfo->ii_NullsNotDistinct,
+												   maintenance_work_mem, NULL, TUPLESORT_NONE);
 	state.entries = 0;
 	indexInfo->ii_ParallelWorkers = 0;
 	result = palloc(sizeof(IndexBuildResult));
+	PLINTH_CHECK(plinth_swift_index_build(index_id, index->rd_node.relNode, GetCurrentCommandId(true),
+										  (uint32) GetCurrentSubTransactionId(), false));
 	result->heap_tuples = table_index_build_scan(heap, index, indexInfo, true, false, build_callback, &state, NULL);
+	if (state.unique != NULL)
+	{
+		tuplesort_performsort(state.unique);	/* reports a duplicate */
+		tuplesort_end(state.unique);
+	}
+	PLINTH_CHECK(plinth_swift_index_build(index_id, index->rd_node.relNode, GetCurrentCommandId(true),
+										  (uint32) GetCurrentSubTransactionId(), true));
 	plinth_statement_event(PLINTH_STATEMENT_INDEX_BUILT, plinth_statement_depth);
 	result->index_tuples = state.entries;
 	return result;
@@ -507,7 +529,7 @@ plinth_ambulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBu
 	PlinthIndexScanHandle scan = {NULL};
 	int64		rows[1024];
 	size_t		n;
-	PlinthVisibility all = {true, false, 0};
+	PlinthVisibility all = {true, false, 0, false, false};
 
 	if (!plinth_is_index(info->index))
 		return btree_routine.ambulkdelete(info, stats, callback, callback_state);

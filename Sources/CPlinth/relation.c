@@ -186,7 +186,7 @@ plinth_snapshot_is_newer(Snapshot snapshot)
 PlinthVisibility
 plinth_visibility(Snapshot snapshot)
 {
-	PlinthVisibility v = {false, false, 0, false};
+	PlinthVisibility v = {false, false, 0, false, false};
 
 	if (snapshot == NULL)
 	{

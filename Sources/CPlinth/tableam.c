@@ -287,6 +287,29 @@ plinth_scan_open(PlinthScanDesc s, ScanDirection dir, int64 low, int64 high)
 	s->direction = dir;
 }
 
+/*
+ * A scan no writer can race, because this transaction holds a lock that
+ * keeps them off the table (an index build's or CLUSTER's SnapshotAny under
+ * ShareLock or stronger; a rewrite's snapshot under AccessExclusiveLock,
+ * when it is the statement's (READ COMMITTED) or newer than the
+ * transaction's), reads the newest committed rows through store snapshots
+ * renewed as it goes: every snapshot since the lock shows the same rows,
+ * and the scan of a large table may outlast one snapshot (5 s).
+ */
+static void
+plinth_scan_may_renew(Relation rel, Snapshot snapshot, PlinthVisibility *vis)
+{
+	if (snapshot == NULL)
+		return;
+	if (snapshot->snapshot_type == SNAPSHOT_ANY ? CheckRelationLockedByMe(rel, ShareLock, true)
+		: snapshot->snapshot_type == SNAPSHOT_MVCC && (!IsolationUsesXactSnapshot() || vis->current) &&
+		CheckRelationLockedByMe(rel, AccessExclusiveLock, false))
+	{
+		vis->current = true;
+		vis->renew = true;
+	}
+}
+
 static TableScanDesc
 plinth_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 				  ParallelTableScanDesc pscan, uint32 flags)
@@ -307,6 +330,7 @@ plinth_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	plinth_prepare();
 	s->store_id = plinth_store_id(rel);
 	s->vis = plinth_visibility(snapshot);
+	plinth_scan_may_renew(rel, snapshot, &s->vis);
 	s->last_row = -1;
 	s->low = -1;
 	s->high = -1;
@@ -1357,10 +1381,39 @@ plinth_relation_copy_data(Relation rel, const RelFileNode *newrnode)
 											GetCurrentCommandId(true), plinth_subid()));
 }
 
+/* One row of VACUUM FULL or CLUSTER into the new relation. */
+static void
+cluster_copy_row(TupleTableSlot *slot, TupleTableSlot *out, Relation NewTable, TupleDesc olddesc, CommandId cid)
+{
+	TupleDesc	newdesc = RelationGetDescr(NewTable);
+
+	slot_getallattrs(slot);
+	ExecClearTuple(out);
+	/* Dropped columns become nulls, as heap's reform_and_rewrite_tuple does. */
+	for (int i = 0; i < newdesc->natts; i++)
+	{
+		if (i < olddesc->natts && !TupleDescAttr(newdesc, i)->attisdropped)
+		{
+			out->tts_values[i] = slot->tts_values[i];
+			out->tts_isnull[i] = slot->tts_isnull[i];
+		}
+		else
+		{
+			out->tts_values[i] = (Datum) 0;
+			out->tts_isnull[i] = true;
+		}
+	}
+	ExecStoreVirtualTuple(out);
+	plinth_insert_row(NewTable, out, cid, false);
+}
+
 /*
  * VACUUM FULL and CLUSTER: copy every row into the new relation, in the
  * index's order for CLUSTER. Nothing is ever dead in a Plinth table, so
- * nothing is vacuumed away.
+ * nothing is vacuumed away. CLUSTER always sorts (heap's use_sort path): a
+ * scan of the table reads through renewed store snapshots
+ * (plinth_scan_may_renew), so a table of any size is copied, and the sort
+ * spills to disk past maintenance_work_mem.
  */
 static void
 plinth_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation OldIndex,
@@ -1371,61 +1424,39 @@ plinth_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation 
 	TupleTableSlot *slot = table_slot_create(OldTable, NULL);
 	TupleTableSlot *out = table_slot_create(NewTable, NULL);
 	TupleDesc	olddesc = RelationGetDescr(OldTable);
-	TupleDesc	newdesc = RelationGetDescr(NewTable);
-	Datum	   *values = palloc(newdesc->natts * sizeof(Datum));
-	bool	   *isnull = palloc(newdesc->natts * sizeof(bool));
-	IndexScanDesc iscan = NULL;
-	TableScanDesc tscan = NULL;
+	Tuplesortstate *sort = NULL;
+	TableScanDesc tscan;
 	CommandId	cid = GetCurrentCommandId(true);
 
 	*num_tuples = 0;
 	*tups_vacuumed = 0;
 	*tups_recently_dead = 0;
 	if (OldIndex != NULL)
+		sort = tuplesort_begin_cluster(olddesc, OldIndex, maintenance_work_mem, NULL, TUPLESORT_NONE);
+	tscan = table_beginscan(OldTable, SnapshotAny, 0, NULL);
+	while (table_scan_getnextslot(tscan, ForwardScanDirection, slot))
 	{
-		iscan = index_beginscan(OldTable, OldIndex, SnapshotAny, 0, 0);
-		index_rescan(iscan, NULL, 0, NULL, 0);
-	}
-	else
-		tscan = table_beginscan(OldTable, SnapshotAny, 0, NULL);
-
-	for (;;)
-	{
-		bool		got;
-
 		CHECK_FOR_INTERRUPTS();
-		if (iscan)
-			got = index_getnext_slot(iscan, ForwardScanDirection, slot);
+		if (sort != NULL)
+			tuplesort_putheaptuple(sort, ExecFetchSlotHeapTuple(slot, false, NULL));
 		else
-			got = table_scan_getnextslot(tscan, ForwardScanDirection, slot);
-		if (!got)
-			break;
-		slot_getallattrs(slot);
-		/* Dropped columns become nulls, as heap's reform_and_rewrite_tuple does. */
-		for (int i = 0; i < newdesc->natts; i++)
-		{
-			if (i < olddesc->natts && !TupleDescAttr(newdesc, i)->attisdropped)
-			{
-				values[i] = slot->tts_values[i];
-				isnull[i] = slot->tts_isnull[i];
-			}
-			else
-			{
-				values[i] = (Datum) 0;
-				isnull[i] = true;
-			}
-		}
-		ExecClearTuple(out);
-		memcpy(out->tts_values, values, newdesc->natts * sizeof(Datum));
-		memcpy(out->tts_isnull, isnull, newdesc->natts * sizeof(bool));
-		ExecStoreVirtualTuple(out);
-		plinth_insert_row(NewTable, out, cid, false);
+			cluster_copy_row(slot, out, NewTable, olddesc, cid);
 		*num_tuples += 1;
 	}
-	if (iscan)
-		index_endscan(iscan);
-	if (tscan)
-		table_endscan(tscan);
+	table_endscan(tscan);
+	if (sort != NULL)
+	{
+		HeapTuple	tuple;
+
+		tuplesort_performsort(sort);
+		while ((tuple = tuplesort_getheaptuple(sort, true)) != NULL)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ExecStoreHeapTuple(tuple, slot, false);
+			cluster_copy_row(slot, out, NewTable, olddesc, cid);
+		}
+		tuplesort_end(sort);
+	}
 	ExecDropSingleTupleTableSlot(slot);
 	ExecDropSingleTupleTableSlot(out);
 	*xid_cutoff = InvalidTransactionId;

@@ -143,7 +143,7 @@ public final class IndexScan {
         t = try session.transaction()
         descriptor = d
         self.vis = vis.visibility
-        current = vis.readsCurrent(t.txn)
+        current = vis.readsCurrent(t.txn) || t.readsDirectLoad(d.index)
         self.prefetchRows = prefetchRows && !current
         let prefix = t.db.indexPrefix(d.index)
         prefixLength = prefix.count

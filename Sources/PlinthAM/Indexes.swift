@@ -137,6 +137,7 @@ extension TransactionState {
         TupleEncoder.appendInt(row, to: &key)
         if key.count > StoreLimits.keyBytes { throw d.keyTooLarge(keyLength: key.count, columns: columns) }
         let value = Bytes(tuple)
+        if building, try session.directPut(index: d.index, key: key, value: value) { return (conflict, checks, nil) }
         try storeCall { () throws(StoreError) in try txn.put(key, value, cid: cid, subid: lockContext.subid, fresh: true) }
         return (conflict, checks, nil)
     }

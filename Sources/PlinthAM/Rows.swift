@@ -157,12 +157,17 @@ public struct ReadVisibility: Sendable {
     /// SnapshotDirty: the newest committed rows, not the snapshot's (in a
     /// transaction that reads snapshots: READ COMMITTED, REPEATABLE READ).
     public var current: Bool
+    /// With `current`: a scan of a table no other transaction may write
+    /// meanwhile (an index build, a rewrite), which reads through store
+    /// snapshots renewed as it goes, so it may run past a snapshot's 5 s.
+    public var renew: Bool
 
-    public init(all: Bool, anyVersion: Bool, curcid: UInt32, current: Bool = false) {
+    public init(all: Bool, anyVersion: Bool, curcid: UInt32, current: Bool = false, renew: Bool = false) {
         self.all = all
         self.anyVersion = anyVersion
         self.curcid = curcid
         self.current = current
+        self.renew = renew
     }
 
     public static let everyOwnWrite = ReadVisibility(all: true, anyVersion: false, curcid: 0)

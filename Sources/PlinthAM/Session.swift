@@ -347,6 +347,7 @@ public final class Session {
                                  db: replaying ? Keyspace.Database(id: Keyspace.replayScratch) : try db())
         if replaying { t.txn.discardedPrefix = t.db.prefix }
         t.txn.stageOwner = (try? stageOwner) ?? []
+        t.txn.renewalNanoseconds = min(1_000_000_000, UInt64(max(config.lifetimeMilliseconds, 4)) * 250_000)
         t.txn.mode = Self.readMode(isolation: config.isolation)
         t.txn.newestStandsForSnapshot = config.isolation <= 1
         // REPEATABLE READ and SERIALIZABLE read one snapshot: the store's
@@ -409,7 +410,14 @@ public final class Session {
         do {
             try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
         } catch {
-            throw t.definitionConflict ?? error
+            // Refused before anything was written: what index builds wrote
+            // directly goes now. (After other failures the commit may have
+            // landed; the orphan sweep tells.)
+            if let conflict = t.definitionConflict {
+                abandonDirectLoads(fromSubid: 0)
+                throw conflict
+            }
+            throw error
         }
         // Our own committed changes show at once, cache or not.
         for (table, d) in t.statsDelta {
@@ -421,6 +429,7 @@ public final class Session {
     /// committing (nothing is left of it after a commit).
     public func abort() {
         guard let t = current else { return }
+        abandonDirectLoads(fromSubid: 0)
         t.txn.abort()
         // Best effort: a copy left by a crash is never found, only kept.
         for id in t.copiedDatabases {

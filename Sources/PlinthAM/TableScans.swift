@@ -42,7 +42,7 @@ public final class TableScan: RowSource {
         let txn = t.txn
         current = vis.readsCurrent(txn)
         let reader = current ? try storeCall { () throws(StoreError) in try txn.currentReader() } : nil
-        it = txn.scan(range, self.vis, reverse: reverse, reader: reader)
+        it = txn.scan(range, self.vis, reverse: reverse, reader: reader, renewing: current && vis.renew)
     }
 
     private enum Step {

@@ -49,6 +49,8 @@ public final class TransactionState {
     /// Why the commit's definition guard failed, to be raised in place of
     /// the store's error.
     var definitionConflict: PlinthError?
+    /// Index builds writing straight to the store (DirectLoads.swift).
+    var directLoads: [Int64: DirectLoad] = [:]
     /// Databases this transaction copied from a template (their data is in
     /// the store already; cleared if it aborts).
     var copiedDatabases: [Int64] = []

@@ -30,7 +30,9 @@ extension PlinthRow {
 }
 
 extension ReadVisibility {
-    init(_ v: PlinthVisibility) { self.init(all: v.all, anyVersion: v.any_version, curcid: v.curcid, current: v.current) }
+    init(_ v: PlinthVisibility) {
+        self.init(all: v.all, anyVersion: v.any_version, curcid: v.curcid, current: v.current, renew: v.renew)
+    }
 }
 
 extension PlinthModify {

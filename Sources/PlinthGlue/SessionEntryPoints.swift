@@ -68,6 +68,7 @@ public func plinthSwiftSubxactEvent(_ event: PlinthSubXactEvent, _ subid: UInt32
     guard let t = session.current else { return }
     switch event {
     case PLINTH_SUBXACT_ABORT:
+        session.abandonDirectLoads(fromSubid: subid)
         t.txn.rollback(subid: subid)
         session.rollbackSchema(subid: subid)
         // Best effort: a lock left behind is freed when the transaction ends.
@@ -156,6 +157,18 @@ extension PlinthCounters {
 @_cdecl("plinth_swift_relation_lookup")
 public func plinthSwiftRelationLookup(_ relfilenode: UInt32, _ id: UnsafeMutablePointer<Int64>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in id.pointee = try session.storeID(relfilenode: relfilenode) ?? -1 }
+}
+
+@_cdecl("plinth_swift_index_build")
+public func plinthSwiftIndexBuild(_ index: Int64, _ relfilenode: UInt32, _ cid: UInt32, _ subid: UInt32,
+                                  _ done: Bool) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        if done {
+            try session.endIndexBuild(index: index, cid: cid)
+        } else {
+            try session.beginIndexBuild(index: index, relfilenode: relfilenode, subid: subid)
+        }
+    }
 }
 
 @_cdecl("plinth_swift_relation_create")

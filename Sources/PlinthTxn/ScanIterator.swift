@@ -11,7 +11,12 @@ public final class ScanIterator {
     private let vis: Visibility
     private let reverse: Bool
     /// A store transaction of the scan's own, else the transaction's.
-    private let reader: (any StoreTransaction)?
+    private var reader: (any StoreTransaction)?
+    /// The scan's own reader is replaced by a newer one when it has read
+    /// for `Transaction.renewalNanoseconds`: a scan of a table no one else
+    /// may write meanwhile (an index build) outlasts a store snapshot.
+    private let renewing: Bool
+    private var readerStarted: UInt64 = 0
 
     private var batch = KVBatch()
     private var bi = 0
@@ -32,9 +37,11 @@ public final class ScanIterator {
 
     /// `first`: the range's first batch, already read (`Transaction.scanMany`).
     init(_ txn: Transaction, _ range: KeyRange, _ vis: Visibility, reverse: Bool, firstBatch: Int, first: KVBatch? = nil,
-         reader: (any StoreTransaction)? = nil) {
+         reader: (any StoreTransaction)? = nil, renewing: Bool = false) {
         self.txn = txn
         self.reader = reader
+        self.renewing = renewing && reader != nil
+        if self.renewing { readerStarted = monotonicNanos() }
         self.range = range
         self.vis = vis
         self.reverse = reverse
@@ -57,6 +64,10 @@ public final class ScanIterator {
     private func fetchBatch() throws(StoreError) {
         // The batch that held the last key handed out is about to go.
         if lastFromBatch >= 0 { lastBuffered = batch.keyBytes(lastFromBatch) }
+        if renewing, monotonicNanos() - readerStarted > txn.renewalNanoseconds, let old = reader {
+            reader = try txn.renewReader(old)
+            readerStarted = monotonicNanos()
+        }
         if reverse {
             accept(try txn.readBatch(range.begin, storeResume, limit: batchLimit, reverse: true, iteration: iteration,
                                      reader: reader))

@@ -354,15 +354,28 @@ public final class Transaction {
     }
 
     /// A scan of [range) as `vis` sees it, merging own writes. `reader`: a
-    /// store transaction to read instead of the snapshot (`currentReader`).
+    /// store transaction to read instead of the snapshot (`currentReader`);
+    /// `renewing`: replaced by a newer one as the scan goes (ScanIterator).
     public func scan(_ range: KeyRange, _ vis: Visibility, reverse: Bool = false, firstBatch: Int = 64,
-                     reader: (any StoreTransaction)? = nil) -> ScanIterator {
-        ScanIterator(self, range, vis, reverse: reverse, firstBatch: firstBatch, reader: reader)
+                     reader: (any StoreTransaction)? = nil, renewing: Bool = false) -> ScanIterator {
+        ScanIterator(self, range, vis, reverse: reverse, firstBatch: firstBatch, reader: reader, renewing: renewing)
     }
 
     /// A store transaction reading the newest committed state, for reads
     /// that must not see the snapshot (SnapshotDirty).
     public func currentReader() throws(StoreError) -> any StoreTransaction { try store.beginTransaction() }
+
+    /// A newer reader in place of `old`, whose round trips are counted.
+    func renewReader(_ old: any StoreTransaction) throws(StoreError) -> any StoreTransaction {
+        pastCounters += old.counters
+        old.cancel()
+        return try store.beginTransaction()
+    }
+
+    /// How long a renewing scan reads one store snapshot: well inside the
+    /// 5 s FoundationDB allows (a quarter of the embedded store's
+    /// `plinth.transaction_lifetime`), long enough to cost nothing.
+    public var renewalNanoseconds: UInt64 = 1_000_000_000
 
     /// Values of `keys` as own writes (`vis`) over the newest committed state.
     public func getManyCurrent(_ keys: [Bytes], _ vis: Visibility) throws(StoreError) -> [Bytes?] {

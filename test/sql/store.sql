@@ -226,6 +226,36 @@ ALTER TABLE conv ALTER COLUMN v TYPE int USING v::int;
 \echo :LAST_ERROR_SQLSTATE
 SELECT plinth_test_database_keys() - :with_conv AS left_by_failed_rewrite;
 DROP TABLE conv;
+-- An index build writes its entries straight to the store, a megabyte at
+-- a time (60,000 entries here: several); rolled back, failed on a
+-- duplicate, or in a savepoint rolled back, it leaves nothing.
+CREATE TABLE tbuild (id int, g int);
+INSERT INTO tbuild SELECT g, g % 10 FROM generate_series(1, 60000) g;
+SELECT plinth_test_database_keys() AS with_tbuild \gset
+BEGIN;
+CREATE INDEX tbuild_g ON tbuild (g, id);
+ROLLBACK;
+CREATE UNIQUE INDEX tbuild_u ON tbuild (g);
+BEGIN;
+SAVEPOINT s;
+CREATE INDEX tbuild_g ON tbuild (g, id);
+ROLLBACK TO s;
+COMMIT;
+SELECT plinth_test_database_keys() - :with_tbuild AS left_by_failed_builds;
+-- Read in the transaction that built it (its snapshot is older than the
+-- entries), REPEATABLE READ included, with later changes on top.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM tbuild;
+CREATE INDEX tbuild_g ON tbuild (g, id);
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT count(*) FROM tbuild WHERE g = 3;
+DELETE FROM tbuild WHERE id = 3;
+INSERT INTO tbuild VALUES (60003, 3);
+SELECT count(*), max(id) FROM tbuild WHERE g = 3;
+COMMIT;
+SELECT plinth_test_database_keys() - :with_tbuild AS entries_built;
+DROP TABLE tbuild;
 SELECT plinth_test_database_keys() - :baseline AS left_in_all;
 -- An UPDATE that gives rows new row ids (a table without indexes moves
 -- every row it updates) leaves a mark at each old key for a transaction

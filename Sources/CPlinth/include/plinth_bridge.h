@@ -144,6 +144,9 @@ typedef struct PlinthVisibility
 								 * SnapshotAny: the current command */
 	bool		current;		/* SnapshotDirty: the newest committed rows,
 								 * not the snapshot's */
+	bool		renew;			/* with current, a scan of a table no one
+								 * else may write: its store snapshots are
+								 * renewed as it goes (no 5-second limit) */
 } PlinthVisibility;
 
 /* Transaction events passed to Swift (a subset of XactEvent). */
@@ -415,6 +418,8 @@ void		plinth_swift_counters(PlinthCounters *session, PlinthCounters *statement);
 
 /* SessionEntryPoints.swift: relations (store ids of relfilenodes), databases */
 PlinthStatus plinth_swift_relation_lookup(uint32_t relfilenode, int64_t *store_id);
+/* An index build into new storage begins (done false) or ends: its entries may go straight to the store. */
+PlinthStatus plinth_swift_index_build(int64_t index_id, uint32_t relfilenode, uint32_t cid, uint32_t subid, bool done);
 PlinthStatus plinth_swift_relation_create(uint32_t relfilenode, uint32_t old_relfilenode,
 										  uint32_t cid, uint32_t subid, uint64_t creator, int64_t *store_id);
 PlinthStatus plinth_swift_relation_mappings(PlinthMapping *mappings, size_t capacity, size_t *count);
