@@ -28,6 +28,7 @@
 
 #include "portable.h"
 #include "relation.h"
+#include "session.h"
 
 /* What Plinth keeps in rd_amcache of a table relation. */
 typedef struct PlinthRelCache
@@ -110,6 +111,23 @@ plinth_store_id(Relation rel)
 	cache->vm_checked = 0;
 	rel->rd_amcache = cache;
 	return id;
+}
+
+/*
+ * A scan of a Plinth table this transaction holds ShareLock or stronger on
+ * (an index build, a rewrite, a constraint's validation, LOCK TABLE): this
+ * server's writers are held off until the transaction ends; other servers'
+ * are fenced off too (DefinitionGuard.swift, fenceWriters). Not for
+ * temporary tables, which no other server writes, nor with
+ * plinth.single_server.
+ */
+void
+plinth_fence_writers(Relation rel)
+{
+	if (plinth_single_server || rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
+		!CheckRelationLockedByMe(rel, ShareLock, true))
+		return;
+	PLINTH_CHECK(plinth_swift_fence_writers(plinth_store_id(rel), U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
 /*

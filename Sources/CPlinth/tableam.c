@@ -299,6 +299,7 @@ plinth_scan_open(PlinthScanDesc s, ScanDirection dir, int64 low, int64 high)
 static void
 plinth_scan_may_renew(Relation rel, Snapshot snapshot, PlinthVisibility *vis)
 {
+	plinth_fence_writers(rel);
 	if (snapshot == NULL)
 		return;
 	if (snapshot->snapshot_type == SNAPSHOT_ANY ? CheckRelationLockedByMe(rel, ShareLock, true)

@@ -49,7 +49,9 @@ extension Session {
             ids.insert(m.storeID)
         }
         try storeCall { () throws(StoreError) in
-            for id in ids.sorted() { try t.txn.put(t.db.definitionKey(id), StoredInt.encode(seq), cid: 0, subid: 1) }
+            for id in ids.sorted() {
+                try t.txn.put(t.db.definitionKey(id), DefinitionStamp(seq: seq).encoded, cid: 0, subid: 1)
+            }
         }
         t.txn.bumpsMetadataVersion = true
     }
@@ -99,18 +101,149 @@ extension Session {
         var newest: (id: Int64, seq: Int64)?
         for (id, stamp) in zip(ids, stamps) {
             guard let stamp else { continue }
-            guard let seq = StoredInt.decode(stamp) else { throw corruptValue(t.db.definitionKey(id), "a definition stamp") }
-            if seq > (newest?.seq ?? 0) { newest = (id, seq) }
+            guard let s = DefinitionStamp.decode(stamp) else { throw corruptValue(t.db.definitionKey(id), "a definition stamp") }
+            if let fence = s.fence, fenceHolds(fence) {
+                throw Self.definitionConflict(t, "Another server holds a table this transaction wrote (store id \(id)) against writers while it reads it (an index build, a rewrite, a constraint's validation, LOCK TABLE); heap would have made this transaction wait.")
+            }
+            if s.seq > (newest?.seq ?? 0) { newest = (id, s.seq) }
         }
         guard let newest else { return }
         let applied = try localSchemaPosition()
         if newest.seq > applied {
-            t.definitionConflict = PlinthError(
-                sqlstate: .serializationFailure,
-                message: "could not serialize access due to a concurrent schema change",
-                detail: "Another server changed the definition of a table or index this transaction wrote (schema log entry \(newest.seq), store id \(newest.id)) while it ran; this server has applied its schema log up to entry \(applied).",
-                hint: "The transaction might succeed if retried.")
-            throw StoreError(.notCommitted, "a definition changed")
+            throw Self.definitionConflict(t, "Another server changed the definition of a table or index this transaction wrote (schema log entry \(newest.seq), store id \(newest.id)) while it ran; this server has applied its schema log up to entry \(applied).")
         }
+    }
+
+    /// Fails the commit with 40001 (`detail` says why), raised in place of
+    /// the store's error.
+    private static func definitionConflict(_ t: TransactionState, _ detail: String) -> StoreError {
+        t.definitionConflict = PlinthError(sqlstate: .serializationFailure,
+                                           message: "could not serialize access due to a concurrent schema change",
+                                           detail: detail, hint: "The transaction might succeed if retried.")
+        return StoreError(.notCommitted, "a definition changed")
+    }
+}
+
+// Fences (docs/design.md, "Writers on other servers"). A build, rewrite or
+// validation scans its table under a lock that holds this server's writers
+// off until it ends; the stamp above stops other servers' only when its DDL
+// commits. A writer there committing in between would land outside the
+// index built, in the storage the rewrite replaced, or past the constraint.
+extension Session {
+    /// A scan of table `id` by a transaction that holds ShareLock or
+    /// stronger on it: its stamp gets a fence naming this transaction (and
+    /// the metadata version a bump, so that every writer's commit reads the
+    /// stamp): from now until this transaction ends, other servers' writers
+    /// of the table fail at their commit (40001), as a writer spanning the
+    /// DDL does. The DDL's commit stamps the table and so lifts the fence;
+    /// an abort leaves it to a holder no longer running, which fences
+    /// nothing. Once per table and transaction; none in a replay (nor,
+    /// the shim decides, with plinth.single_server or for temporary tables).
+    public func fenceWriters(table id: Int64, topXid: Int64) throws(PlinthError) {
+        let t = try transaction()
+        // Storage this transaction created: no other server knows it yet.
+        guard !replaying, t.db.id != Keyspace.replayScratch, !t.fenced.contains(id), t.freshTables[id] == nil else { return }
+        let me = try lockHolder(topXid: topXid)
+        if !t.locks.recorded {
+            // The transaction's record first: a writer that meets the
+            // fence finds its holder running (`isRunning`).
+            try storeCall { () throws(StoreError) in
+                try transact(volatile: true) { tr throws(StoreError) in try tr.set(Keyspace.Live.transactionKey(me), []) }
+            }
+            t.locks.holder = me
+            t.locks.recorded = true
+        }
+        let key = t.db.definitionKey(id)
+        try storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in
+                let old = try tr.get(key, snapshot: false)
+                guard let stamp = old.map(DefinitionStamp.decode) ?? DefinitionStamp(seq: 0) else {
+                    throw corruptValue(key, "a definition stamp")
+                }
+                try tr.set(key, DefinitionStamp(seq: stamp.seq, fence: me).encoded)
+                try tr.set(Keyspace.fenceKey(db: t.db.id, table: id, holder: me), [])
+                try tr.atomicOp(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
+                try tr.bumpMetadataVersion()
+            }
+        }
+        t.fenced.insert(id)
+    }
+
+    /// Whether a fence's transaction still runs. Its server's heartbeat is
+    /// watched as a lock waiter watches it: a server whose beat stood
+    /// still for plinth.server_timeout is declared dead, and its fences
+    /// lifted. Unknown (the store failed): it holds.
+    func fenceHolds(_ holder: LockHolder) -> Bool {
+        if let me = try? server(), holder.server == me { return false }   // this server's writers wait on its locks
+        guard let (running, beat) = try? holderRunning(holder) else { return true }
+        guard running else { return false }
+        let now = monotonicNanos()
+        if let seen = fenceBeats[holder.server], seen.beat == beat {
+            let timeout = UInt64(max(config.serverTimeoutMilliseconds, 1)) * 1_000_000
+            if now - seen.since > timeout, (try? declareDead(server: holder.server, incarnation: holder.incarnation)) != nil {
+                fenceBeats[holder.server] = nil
+                return false
+            }
+        } else {
+            fenceBeats[holder.server] = (beat, now)
+        }
+        return true
+    }
+}
+
+extension Session {
+    /// The transaction ends: its fences go — with its commit (`commit`
+    /// true: the keys are cleared in the commit's own store transaction),
+    /// or after an abort, best effort (a fence whose holder ended fences
+    /// nothing; the next worker pass that finds it clears it).
+    func liftFences(_ t: TransactionState, commit: Bool) {
+        guard !t.fenced.isEmpty, let me = t.locks.holder else { return }
+        let keys = t.fenced.map { Keyspace.fenceKey(db: t.db.id, table: $0, holder: me) }
+        t.fenced = []
+        if commit {
+            t.txn.atomic(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
+            do {
+                try storeCall { () throws(StoreError) in
+                    for k in keys { try t.txn.delete(k, prior: nil, cid: 0, subid: 1) }
+                }
+                return
+            } catch {}
+        }
+        _ = try? storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in
+                for k in keys { try tr.clear(k) }
+                try tr.atomicOp(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
+            }
+        }
+    }
+
+    /// Whether a fence stands anywhere in the store, read in `tr`; fences
+    /// whose holders ended are cleared on the way (an abort that could
+    /// not, a crash).
+    func fencesStand(_ tr: any StoreTransaction) throws(StoreError) -> Bool {
+        let (b, e) = Keyspace.prefixRange(Keyspace.fencesPrefix)
+        let found = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e),
+                                    options: RangeOptions(limit: 100, snapshot: true, mode: .wantAll))
+        guard !found.isEmpty else { return false }
+        var stale: [Bytes] = []
+        var standing = false
+        for i in 0..<found.count {
+            let key = found.keyBytes(i)
+            // (db, table, holder...) after the prefix.
+            let holder: LockHolder? = key.withUnsafeBytes { k in
+                guard let (_, a) = try? TupleDecoder.decodeInt(k, at: Keyspace.fencesPrefix.count),
+                      let (_, h) = try? TupleDecoder.decodeInt(k, at: a) else { return nil }
+                return LockHolder.parse(k, at: h)
+            }
+            if let holder, (try? holderRunning(holder))?.0 == false {
+                stale.append(key)
+            } else {
+                standing = true
+            }
+        }
+        if !stale.isEmpty {
+            _ = try? transact { w throws(StoreError) in for k in stale { try w.clear(k) } }
+        }
+        return standing
     }
 }

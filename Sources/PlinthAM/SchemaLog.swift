@@ -284,19 +284,27 @@ extension Session {
     /// commit barrier, each with a new metadata version). The embedded
     /// engine has no watches; its read is local.
     public func schemaVersion() throws(PlinthError) -> (logged: Int64, metadata: Int64) {
-        if let w = schemaWatch, !w.fired, let b = barrierWatch, !b.fired, let v = watchedSchemaVersion { return v }
+        if let w = schemaWatch, !w.fired, let b = barrierWatch, !b.fired, let f = fencesWatch, !f.fired,
+           let v = watchedSchemaVersion { return v }
         schemaWatch = nil
         barrierWatch = nil
-        let (v, w, b) = try storeCall { () throws(StoreError) -> ((Int64, Int64), (any StoreWatch)?, (any StoreWatch)?) in
+        fencesWatch = nil
+        typealias Watches = ((any StoreWatch)?, (any StoreWatch)?, (any StoreWatch)?)
+        let (v, w) = try storeCall { () throws(StoreError) -> ((Int64, Int64), Watches) in
             try transact { tr throws(StoreError) in
+                // While a fence stands, the metadata version is reported
+                // as none a store has: writers read the stamps (DefinitionGuard).
+                let fenced = try fencesStand(tr)
                 let v = (try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0,
-                         try tr.metadataVersion(snapshot: true) ?? 0)
+                         fenced ? -1 : try tr.metadataVersion(snapshot: true) ?? 0)
                 // Set in the reading transaction: a change after the read fires it.
-                return (v, try tr.watch(Keyspace.schemaVersionKey), try tr.watch(Keyspace.commitBarrierKey))
+                return (v, (try tr.watch(Keyspace.schemaVersionKey), try tr.watch(Keyspace.commitBarrierKey),
+                            try tr.watch(Keyspace.fencesVersionKey)))
             }
         }
-        schemaWatch = w
-        barrierWatch = b
+        schemaWatch = w.0
+        barrierWatch = w.1
+        fencesWatch = w.2
         watchedSchemaVersion = v
         return v
     }

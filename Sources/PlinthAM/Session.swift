@@ -76,6 +76,9 @@ public final class Session {
     /// Whether this backend recorded its server's incarnation in the
     /// volatile space (`Keyspace.Live.serverKey`).
     var incarnationRecorded = false
+    /// Heartbeats of servers whose fences writers met, and since when
+    /// (this process's clock) each stood still (`fenceHolds`).
+    var fenceBeats: [Int64: (beat: Int64, since: UInt64)] = [:]
     /// The liveness worker swept the stages of this server's earlier runs.
     var stagesSwept = false
     /// Store ids of the storage the running DDL statement created, while
@@ -87,6 +90,7 @@ public final class Session {
     /// The commit barrier's watch: a commit made in steps changes the
     /// metadata version without DDL, and the version published must follow.
     var barrierWatch: (any StoreWatch)?
+    var fencesWatch: (any StoreWatch)?
     var watchedSchemaVersion: (logged: Int64, metadata: Int64)?
     /// Portable ids taken from the store's allocator and not given yet.
     var portableIDPool: Range<Int64> = 0..<0
@@ -407,6 +411,7 @@ public final class Session {
         // dead, they may have taken them — commit nothing then.
         if t.locks.recorded && !livenessRecent() { try checkNotDeclaredDead() }
         guardDefinitions(t)
+        liftFences(t, commit: true)
         do {
             try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
         } catch {
@@ -430,6 +435,7 @@ public final class Session {
     public func abort() {
         guard let t = current else { return }
         abandonDirectLoads(fromSubid: 0)
+        liftFences(t, commit: false)
         t.txn.abort()
         // Best effort: a copy left by a crash is never found, only kept.
         for id in t.copiedDatabases {

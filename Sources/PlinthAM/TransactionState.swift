@@ -49,6 +49,9 @@ public final class TransactionState {
     /// Why the commit's definition guard failed, to be raised in place of
     /// the store's error.
     var definitionConflict: PlinthError?
+    /// Tables this transaction fenced against other servers' writers
+    /// (`Session.fenceWriters`).
+    var fenced: Set<Int64> = []
     /// Index builds writing straight to the store (DirectLoads.swift).
     var directLoads: [Int64: DirectLoad] = [:]
     /// Databases this transaction copied from a template (their data is in

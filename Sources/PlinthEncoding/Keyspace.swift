@@ -163,6 +163,22 @@ public enum Keyspace {
     /// meanwhile may be read (it would see part of the commit).
     public static let commitBarrierKey: Bytes = pack(root) { TupleEncoder.appendString("barrier", to: &$0) }
 
+    /// Fences standing (DefinitionGuard.swift), one key per fenced table
+    /// and holder: while any stands, no schema worker calls its server's
+    /// catalog current, so every writer's commit reads the stamps of what
+    /// it wrote. `fencesVersionKey` changes with each fence set or lifted
+    /// (the workers watch it).
+    public static let fencesPrefix: Bytes = pack(root) { TupleEncoder.appendString("fence", to: &$0) }
+    public static let fencesVersionKey: Bytes = pack(root) { TupleEncoder.appendString("fences", to: &$0) }
+
+    public static func fenceKey(db: Int64, table: Int64, holder: LockHolder) -> Bytes {
+        pack(fencesPrefix) {
+            TupleEncoder.appendInt(db, to: &$0)
+            TupleEncoder.appendInt(table, to: &$0)
+            holder.append(to: &$0)
+        }
+    }
+
     /// Every key of a database (DROP DATABASE).
     public static func databaseRange(_ id: Int64) -> (Bytes, Bytes) {
         prefixRange(pack(root) { TupleEncoder.appendInt(id, to: &$0) })

@@ -188,3 +188,32 @@ public enum StoredInt {
         return b.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
     }
 }
+
+/// A table's or index's definition stamp (`Keyspace.Database.definitionKey`):
+/// the schema log entry of the last DDL that changed it, and — while a
+/// transaction of some server builds, rewrites or validates it — that
+/// transaction, whose fence makes other servers' writers of it fail.
+/// [seq: StoredInt][fence: LockHolder's tuple, optional].
+public struct DefinitionStamp: Equatable, Sendable {
+    public var seq: Int64
+    public var fence: LockHolder?
+
+    public init(seq: Int64, fence: LockHolder? = nil) {
+        self.seq = seq
+        self.fence = fence
+    }
+
+    public var encoded: Bytes {
+        var b = StoredInt.encode(seq)
+        if let fence { b += fence.bytes }
+        return b
+    }
+
+    /// nil when malformed.
+    public static func decode(_ b: Bytes) -> DefinitionStamp? {
+        guard b.count >= 8, let seq = StoredInt.decode(Bytes(b[0..<8])) else { return nil }
+        if b.count == 8 { return DefinitionStamp(seq: seq) }
+        guard let fence = b.withUnsafeBytes({ LockHolder.parse($0, at: 8) }) else { return nil }
+        return DefinitionStamp(seq: seq, fence: fence)
+    }
+}

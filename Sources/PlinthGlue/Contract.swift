@@ -32,6 +32,7 @@ private func checkContract() {
     agree(plinth_swift_relation_lookup, plinthSwiftRelationLookup)
     agree(plinth_swift_relation_create, plinthSwiftRelationCreate)
     agree(plinth_swift_index_build, plinthSwiftIndexBuild)
+    agree(plinth_swift_fence_writers, plinthSwiftFenceWriters)
     agree(plinth_swift_relation_mappings, plinthSwiftRelationMappings)
     agree(plinth_swift_relation_forget, plinthSwiftRelationForget)
     agree(plinth_swift_relation_move, plinthSwiftRelationMove)

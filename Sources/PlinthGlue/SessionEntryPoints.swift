@@ -159,6 +159,13 @@ public func plinthSwiftRelationLookup(_ relfilenode: UInt32, _ id: UnsafeMutable
     entryPoint { () throws(PlinthError) in id.pointee = try session.storeID(relfilenode: relfilenode) ?? -1 }
 }
 
+@_cdecl("plinth_swift_fence_writers")
+public func plinthSwiftFenceWriters(_ table: Int64, _ topXid: UInt64) -> PlinthStatus {
+    entryPoint { () throws(PlinthError) in
+        try session.fenceWriters(table: table, topXid: Int64(bitPattern: topXid))
+    }
+}
+
 @_cdecl("plinth_swift_index_build")
 public func plinthSwiftIndexBuild(_ index: Int64, _ relfilenode: UInt32, _ cid: UInt32, _ subid: UInt32,
                                   _ done: Bool) -> PlinthStatus {

@@ -277,6 +277,42 @@ def test_a_writer_spanning_another_servers_ddl_fails(ctx):
     assert b.query("SELECT count(*), sum(c9) FROM t") == "10|10"
 
 
+def test_writers_of_another_server_during_a_build_or_rewrite(ctx):
+    """A build or rewrite on one server holds that server's writers off its
+    table; writers on another server that commit while it runs fail (40001,
+    retried here) instead of landing between its scan and its commit: no row
+    is missing from the index built, or lost with the storage a rewrite
+    replaced, or past a constraint validated meanwhile."""
+    _, _, (a, b) = _cluster(ctx, "fence", ["a", "b"])
+    a.psql("CREATE TABLE t (id bigserial, x int, pad text);"
+           "INSERT INTO t (x, pad) SELECT g % 1000, repeat('p', 60) FROM generate_series(1, 150000) g;")
+    _wait_for("t on b", lambda: b.query("SELECT count(*) FROM t") == "150000")
+    script = os.path.join(ctx.directory("fence-scripts"), "insert.sql")
+    with open(script, "w") as f:
+        f.write("INSERT INTO t (x, pad) VALUES (:client_id + 1, 'from b');\n")
+    for ddl in ("CREATE INDEX t_x ON t (x)",
+                "ALTER TABLE t ALTER COLUMN x TYPE bigint",
+                "ALTER TABLE t ADD CONSTRAINT t_x_small CHECK (x < 1000)",
+                "CLUSTER t USING t_x"):
+        before = int(a.query("SELECT count(*) FROM t"))
+        load = subprocess.Popen(b.pgbench_argv("-n", "-f", script, "-c", "2", "-T", "4", "--max-tries=1000"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        a.psql(ddl + ";")
+        out, err = load.communicate(timeout=120)
+        m = re.search(r"number of transactions actually processed: (\d+)", out)
+        assert load.returncode == 0 and m, out + err
+        inserted = int(m.group(1))
+        assert inserted > 0, out
+        for s in (a, b):
+            seq = s.query("SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t")
+            assert seq == str(before + inserted), \
+                f"after {ddl!r}: {os.path.basename(s.dir)} has {seq} rows, {before} + {inserted} committed"
+            by_index = s.query("SET enable_seqscan = off; SET enable_bitmapscan = off; "
+                               "SELECT count(*) FROM t WHERE x >= 0")
+            assert by_index == seq, f"after {ddl!r}: the index on {os.path.basename(s.dir)} has {by_index} of {seq} rows"
+
+
 def test_drop_extension_on_one_server_drops_it_on_every_server(ctx):
     """DROP EXTENSION plinth CASCADE drops the Plinth tables, whose data
     every server shares: it is applied everywhere, so no server keeps a
