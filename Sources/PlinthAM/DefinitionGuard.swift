@@ -135,9 +135,9 @@ extension Session {
     /// the metadata version a bump, so that every writer's commit reads the
     /// stamp): from now until this transaction ends, other servers' writers
     /// of the table fail at their commit (40001), as a writer spanning the
-    /// DDL does. The DDL's commit stamps the table and so lifts the fence;
-    /// an abort leaves it to a holder no longer running, which fences
-    /// nothing. Once per table and transaction; none in a replay (nor,
+    /// DDL does. The transaction's end lifts it (`liftFences`); a fence
+    /// whose holder no longer runs fences nothing. Once per table and
+    /// transaction; none in a replay (nor,
     /// the shim decides, with plinth.single_server or for temporary tables).
     public func fenceWriters(table id: Int64, topXid: Int64) throws(PlinthError) {
         let t = try transaction()

@@ -284,8 +284,10 @@ extension Session {
     /// commit barrier, each with a new metadata version). The embedded
     /// engine has no watches; its read is local.
     public func schemaVersion() throws(PlinthError) -> (logged: Int64, metadata: Int64) {
+        // While fences stand, read again each time: one whose holder
+        // ended without lifting it (a failed commit) goes at the next look.
         if let w = schemaWatch, !w.fired, let b = barrierWatch, !b.fired, let f = fencesWatch, !f.fired,
-           let v = watchedSchemaVersion { return v }
+           let v = watchedSchemaVersion, v.metadata != -1 { return v }
         schemaWatch = nil
         barrierWatch = nil
         fencesWatch = nil
