@@ -26,7 +26,7 @@ RESET enable_seqscan;
 -- 5 s; the embedded store's lifetime is set short here): the table is
 -- locked against writers, so their scans read through snapshots renewed
 -- as they go.
-SET plinth.transaction_lifetime = 100;
+SET plinth.transaction_lifetime = 300;
 CREATE UNIQUE INDEX big_pad ON big (pad, id);
 VACUUM FULL big;
 CLUSTER big USING big_pad;
