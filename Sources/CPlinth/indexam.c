@@ -68,7 +68,6 @@
 
 #include "indexam.h"
 #include "indexes.h"
-#include "relation.h"
 #include "portable.h"
 
 /* btree's own callbacks, for every index that is not Plinth's. */
@@ -265,16 +264,6 @@ plinth_ambeginscan(Relation index, int nkeys, int norderbys)
 	plinth_prepare();
 	o->fetcher = plinth_swift_fetcher_new();
 	scan->opaque = o;
-	/* A constraint's validation may read through an index. */
-	{
-		Relation	table = RelationIdGetRelation(index->rd_index->indrelid);
-
-		if (RelationIsValid(table))
-		{
-			plinth_fence_writers(table);
-			RelationClose(table);
-		}
-	}
 	return scan;
 }
 

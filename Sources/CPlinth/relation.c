@@ -114,20 +114,22 @@ plinth_store_id(Relation rel)
 }
 
 /*
- * A scan of a Plinth table this transaction holds ShareLock or stronger on
- * (an index build, a rewrite, a constraint's validation, LOCK TABLE): this
- * server's writers are held off until the transaction ends; other servers'
- * are fenced off too (DefinitionGuard.swift, fenceWriters). Not for
- * temporary tables, which no other server writes, nor with
- * plinth.single_server.
+ * Whether this transaction holds a Plinth table against writers (ShareLock
+ * or stronger: an index build, a rewrite, a constraint's validation, LOCK
+ * TABLE), asked as a scan of it begins. This server's writers then wait
+ * until the transaction ends; other servers' are fenced off too
+ * (DefinitionGuard.swift, fenceWriters) — except for temporary tables,
+ * which no other server writes, and with plinth.single_server.
  */
-void
-plinth_fence_writers(Relation rel)
+bool
+plinth_held_against_writers(Relation rel)
 {
-	if (plinth_single_server || rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
-		!CheckRelationLockedByMe(rel, ShareLock, true))
-		return;
-	PLINTH_CHECK(plinth_swift_fence_writers(plinth_store_id(rel), U64FromFullTransactionId(GetTopFullTransactionId())));
+	if (!CheckRelationLockedByMe(rel, ShareLock, true))
+		return false;
+	if (!plinth_single_server && rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP)
+		PLINTH_CHECK(plinth_swift_fence_writers(plinth_store_id(rel),
+												U64FromFullTransactionId(GetTopFullTransactionId())));
+	return true;
 }
 
 /*

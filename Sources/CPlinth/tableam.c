@@ -288,23 +288,22 @@ plinth_scan_open(PlinthScanDesc s, ScanDirection dir, int64 low, int64 high)
 }
 
 /*
- * A scan no writer can race, because this transaction holds a lock that
- * keeps them off the table (an index build's or CLUSTER's SnapshotAny under
- * ShareLock or stronger; a rewrite's snapshot under AccessExclusiveLock,
+ * A scan of a table this transaction holds against writers
+ * (plinth_held_against_writers) that no writer can race — an index build's
+ * or CLUSTER's SnapshotAny; a rewrite's snapshot under AccessExclusiveLock,
  * when it is the statement's (READ COMMITTED) or newer than the
- * transaction's), reads the newest committed rows through store snapshots
+ * transaction's — reads the newest committed rows through store snapshots
  * renewed as it goes: every snapshot since the lock shows the same rows,
  * and the scan of a large table may outlast one snapshot (5 s).
  */
 static void
 plinth_scan_may_renew(Relation rel, Snapshot snapshot, PlinthVisibility *vis)
 {
-	plinth_fence_writers(rel);
 	if (snapshot == NULL)
 		return;
-	if (snapshot->snapshot_type == SNAPSHOT_ANY ? CheckRelationLockedByMe(rel, ShareLock, true)
-		: snapshot->snapshot_type == SNAPSHOT_MVCC && (!IsolationUsesXactSnapshot() || vis->current) &&
-		CheckRelationLockedByMe(rel, AccessExclusiveLock, false))
+	if (snapshot->snapshot_type == SNAPSHOT_ANY ||
+		(snapshot->snapshot_type == SNAPSHOT_MVCC && (!IsolationUsesXactSnapshot() || vis->current) &&
+		 CheckRelationLockedByMe(rel, AccessExclusiveLock, false)))
 	{
 		vis->current = true;
 		vis->renew = true;
@@ -331,7 +330,8 @@ plinth_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	plinth_prepare();
 	s->store_id = plinth_store_id(rel);
 	s->vis = plinth_visibility(snapshot);
-	plinth_scan_may_renew(rel, snapshot, &s->vis);
+	if (plinth_held_against_writers(rel))
+		plinth_scan_may_renew(rel, snapshot, &s->vis);
 	s->last_row = -1;
 	s->low = -1;
 	s->high = -1;
@@ -527,6 +527,8 @@ plinth_index_fetch_begin(Relation rel)
 	plinth_prepare();
 	f->base.rel = rel;
 	f->store_id = plinth_store_id(rel);
+	/* A constraint's validation may read through an index. */
+	(void) plinth_held_against_writers(rel);
 	f->fetcher = plinth_swift_fetcher_new();
 	f->release.func = plinth_fetcher_release;
 	f->release.arg = f;

@@ -193,21 +193,20 @@ extension Session {
 
 extension Session {
     /// The transaction ends: its fences go — with its commit (`commit`
-    /// true: the keys are cleared in the commit's own store transaction),
-    /// or after an abort, best effort (a fence whose holder ended fences
-    /// nothing; the next worker pass that finds it clears it).
+    /// true: the keys are cleared in the commit's own store transaction,
+    /// never before it), or after an abort. Best effort: a fence whose
+    /// holder ended fences nothing, and a schema worker clears it
+    /// (`fencesStand`).
     func liftFences(_ t: TransactionState, commit: Bool) {
         guard !t.fenced.isEmpty, let me = t.locks.holder else { return }
         let keys = t.fenced.map { Keyspace.fenceKey(db: t.db.id, table: $0, holder: me) }
         t.fenced = []
         if commit {
             t.txn.atomic(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
-            do {
-                try storeCall { () throws(StoreError) in
-                    for k in keys { try t.txn.delete(k, prior: nil, cid: 0, subid: 1) }
-                }
-                return
-            } catch {}
+            _ = try? storeCall { () throws(StoreError) in
+                for k in keys { try t.txn.delete(k, prior: nil, cid: 0, subid: 1) }
+            }
+            return
         }
         _ = try? storeCall { () throws(StoreError) in
             try transact { tr throws(StoreError) in
@@ -217,14 +216,14 @@ extension Session {
         }
     }
 
-    /// Whether a fence stands anywhere in the store, read in `tr`; fences
-    /// whose holders ended are cleared on the way (an abort that could
-    /// not, a crash).
-    func fencesStand(_ tr: any StoreTransaction) throws(StoreError) -> Bool {
+    /// Whether a fence stands anywhere in the store, read in `tr`, and the
+    /// keys of fences whose holders ended (an abort that could not clear
+    /// them, a crash), for the caller to clear (`clearFences`).
+    func fencesStand(_ tr: any StoreTransaction) throws(StoreError) -> (standing: Bool, stale: [Bytes]) {
         let (b, e) = Keyspace.prefixRange(Keyspace.fencesPrefix)
         let found = try tr.getRange(.firstGreaterOrEqual(b), .firstGreaterOrEqual(e),
                                     options: RangeOptions(limit: 100, snapshot: true, mode: .wantAll))
-        guard !found.isEmpty else { return false }
+        guard !found.isEmpty else { return (false, []) }
         var stale: [Bytes] = []
         var standing = false
         for i in 0..<found.count {
@@ -241,9 +240,15 @@ extension Session {
                 standing = true
             }
         }
-        if !stale.isEmpty {
-            _ = try? transact { w throws(StoreError) in for k in stale { try w.clear(k) } }
+        return (standing, stale)
+    }
+
+    /// Clears fences whose holders ended. Best effort: the next look finds
+    /// what is left.
+    func clearFences(_ keys: [Bytes]) {
+        guard !keys.isEmpty else { return }
+        _ = try? storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in for k in keys { try tr.clear(k) } }
         }
-        return standing
     }
 }

@@ -292,18 +292,21 @@ extension Session {
         barrierWatch = nil
         fencesWatch = nil
         typealias Watches = ((any StoreWatch)?, (any StoreWatch)?, (any StoreWatch)?)
+        var stale: [Bytes] = []
         let (v, w) = try storeCall { () throws(StoreError) -> ((Int64, Int64), Watches) in
             try transact { tr throws(StoreError) in
                 // While a fence stands, the metadata version is reported
                 // as none a store has: writers read the stamps (DefinitionGuard).
-                let fenced = try fencesStand(tr)
+                let fences = try fencesStand(tr)
+                stale = fences.stale
                 let v = (try tr.get(Keyspace.schemaVersionKey, snapshot: true).flatMap(StoredInt.decode) ?? 0,
-                         fenced ? -1 : try tr.metadataVersion(snapshot: true) ?? 0)
+                         fences.standing ? -1 : try tr.metadataVersion(snapshot: true) ?? 0)
                 // Set in the reading transaction: a change after the read fires it.
                 return (v, (try tr.watch(Keyspace.schemaVersionKey), try tr.watch(Keyspace.commitBarrierKey),
                             try tr.watch(Keyspace.fencesVersionKey)))
             }
         }
+        clearFences(stale)
         schemaWatch = w.0
         barrierWatch = w.1
         fencesWatch = w.2

@@ -369,7 +369,7 @@ public final class Transaction {
     func renewReader(_ old: any StoreTransaction) throws(StoreError) -> any StoreTransaction {
         pastCounters += old.counters
         old.cancel()
-        return try store.beginTransaction()
+        return try currentReader()
     }
 
     /// How long a renewing scan reads one store snapshot: well inside the
