@@ -4,6 +4,11 @@
 -- log; a rollback, a rolled-back savepoint and temporary objects do not.
 CREATE EXTENSION plinth;
 SET default_table_access_method = plinth;
+-- A DDL commit returns once this server has applied the log through it, so
+-- the position read next includes CREATE EXTENSION's own entry (applied by
+-- the schema worker, perhaps a moment after that statement returned).
+CREATE TABLE sync_point ();
+DROP TABLE sync_point;
 SELECT seq AS start FROM plinth.schema_applied \gset
 CREATE TABLE items (id int PRIMARY KEY, tags text[], body text);
 SELECT seq - :start AS after_create FROM plinth.schema_applied;
