@@ -113,6 +113,9 @@ plinth_store_id(Relation rel)
 	return id;
 }
 
+/* CREATE INDEX or REINDEX CONCURRENTLY runs, to be logged (set by schema.c). */
+bool		plinth_concurrent_build = false;
+
 /*
  * Whether this transaction holds a Plinth table against writers (ShareLock
  * or stronger: an index build, a rewrite, a constraint's validation, LOCK
@@ -124,11 +127,24 @@ plinth_store_id(Relation rel)
 bool
 plinth_held_against_writers(Relation rel)
 {
+	bool		shared = !plinth_single_server && rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
+
 	if (!CheckRelationLockedByMe(rel, ShareLock, true))
+	{
+		/*
+		 * A concurrent index build's scans hold writers off nowhere; the
+		 * other servers' would miss the index until they replay the
+		 * statement, so they are fenced off until it is logged.
+		 */
+		if (shared && plinth_concurrent_build &&
+			CheckRelationLockedByMe(rel, ShareUpdateExclusiveLock, false))
+			PLINTH_CHECK(plinth_swift_fence_writers(plinth_store_id(rel),
+													U64FromFullTransactionId(GetTopFullTransactionId()), true));
 		return false;
-	if (!plinth_single_server && rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP)
+	}
+	if (shared)
 		PLINTH_CHECK(plinth_swift_fence_writers(plinth_store_id(rel),
-												U64FromFullTransactionId(GetTopFullTransactionId())));
+												U64FromFullTransactionId(GetTopFullTransactionId()), false));
 	return true;
 }
 

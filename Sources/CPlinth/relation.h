@@ -53,6 +53,7 @@ plinth_tid_is_valid(ItemPointer tid)
 extern bool plinth_is_table(Relation rel);
 extern bool plinth_class_is_plinth(Form_pg_class c, Oid relid);
 extern int64 plinth_store_id(Relation rel);
+extern bool plinth_concurrent_build;
 extern bool plinth_held_against_writers(Relation rel);
 extern void plinth_visibility_map_cover(Relation rel);
 extern PlinthVisibility plinth_visibility(Snapshot snapshot);

@@ -26,12 +26,15 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "catalog/storage.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -50,6 +53,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/relfilenodemap.h"
 #include "utils/syscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -58,6 +62,7 @@
 #include "databases.h"
 #include "schema.h"
 #include "portable.h"
+#include "relation.h"
 
 int			plinth_replay_seq = 0;
 bool		plinth_schema_worker = false;
@@ -74,6 +79,24 @@ static bool pending_origin = false;
 static bool pending_extension = false;
 /* This transaction dropped the extension: this server has no position in the database's log any more. */
 static bool pending_extension_dropped = false;
+
+/*
+ * A rebuild that commits transactions of its own — VACUUM FULL, CLUSTER of
+ * every clustered table or of a partitioned one, REINDEX of a schema, a
+ * database or a partitioned relation — is logged in parts: each of its
+ * transactions that gave Plinth relations new storage logs, with its own
+ * commit, the statement that rebuilds just those (rebuild_part_text).
+ * Logged once at its end instead, each table's new storage would be
+ * committed and its old storage dropped long before the other servers
+ * heard of it: their writers would go on writing the dropped storage (lost
+ * rows), and a rebuild failing halfway would leave them mapping tables to
+ * storage that no longer holds their rows. T_Invalid: not such a statement.
+ */
+static NodeTag rebuild_kind = T_Invalid;
+/* The transactions of its own the rebuild committed so far. */
+static int	rebuild_commits = 0;
+/* The role that runs it (a rebuild runs each table as its owner). */
+static Oid	rebuild_role = InvalidOid;
 
 /*
  * Statements that change no shared schema: transaction control, session
@@ -183,6 +206,171 @@ creates_temporary(Node *stmt)
 	return rel != NULL && rel->relpersistence == RELPERSISTENCE_TEMP;
 }
 
+/* CREATE INDEX CONCURRENTLY or REINDEX (CONCURRENTLY). */
+static bool
+is_concurrent_build(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (IsA(stmt, IndexStmt))
+		return ((IndexStmt *) stmt)->concurrent;
+	if (!IsA(stmt, ReindexStmt))
+		return false;
+	foreach(lc, ((ReindexStmt *) stmt)->params)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0)
+			return defGetBoolean(opt);
+	}
+	return false;
+}
+
+/* The kind of rebuild `stmt` is, if it may commit transactions of its own (rebuild_kind). */
+static NodeTag
+rebuild_in_parts(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_VacuumStmt:		/* with FULL: is_shared_ddl lets no other VACUUM through */
+		case T_ClusterStmt:
+			return nodeTag(stmt);
+		case T_ReindexStmt:
+			/* CONCURRENTLY runs its phases in transactions of their own: logged whole. */
+			return is_concurrent_build(stmt) ? T_Invalid : T_ReindexStmt;
+		default:
+			return T_Invalid;
+	}
+}
+
+static bool
+is_plinth_table(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		plinth;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	plinth = ((Form_pg_class) GETSTRUCT(tup))->relam == plinth_am_oid();
+	ReleaseSysCache(tup);
+	return plinth;
+}
+
+static char *
+qualified_relation_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
+/* The index CLUSTER marked clustered on `table` (InvalidOid if none). */
+static Oid
+clustered_index(Oid table)
+{
+	Relation	rel = relation_open(table, NoLock);	/* the rebuild holds it */
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		if (((Form_pg_index) GETSTRUCT(tup))->indisclustered)
+			found = lfirst_oid(lc);
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	relation_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * What one transaction of a rebuild (rebuild_kind) gave new Plinth storage,
+ * as the statement that rebuilds just that on another server: the
+ * relations smgr would delete were the transaction to abort, by their
+ * tables. NULL if none. Postgres rebuilds one table per transaction:
+ * VACUUM FULL and CLUSTER a table with its indexes, REINDEX a table's
+ * indexes or one index.
+ */
+static char *
+rebuild_part_text(void)
+{
+	RelFileNode *nodes;
+	int			n = smgrGetPendingDeletes(false, &nodes);
+	Oid			table = InvalidOid;
+	Oid			index = InvalidOid;
+	int			indexes = 0;
+	Oid			clustered;
+
+	for (int i = 0; i < n; i++)
+	{
+		Oid			relid;
+		Oid			owner;
+
+		if (nodes[i].dbNode != MyDatabaseId)
+			continue;
+		relid = RelidByRelfilenode(nodes[i].spcNode == MyDatabaseTableSpace ? InvalidOid : nodes[i].spcNode,
+								   nodes[i].relNode);
+		if (!OidIsValid(relid))
+			continue;
+		owner = get_rel_relkind(relid) == RELKIND_INDEX ? IndexGetRelation(relid, false) : relid;
+		if (!is_plinth_table(owner))
+			continue;			/* heap's (a toast table among them) stays on this server */
+		if (OidIsValid(table) && owner != table)
+			elog(ERROR, "one transaction of a rebuild gave new storage to two tables, %u and %u", table, owner);
+		table = owner;
+		if (relid != owner)
+		{
+			index = relid;
+			indexes++;
+		}
+	}
+	if (n > 0)
+		pfree(nodes);
+	if (!OidIsValid(table))
+		return NULL;
+	switch (rebuild_kind)
+	{
+		case T_VacuumStmt:
+			return psprintf("VACUUM (FULL) %s", qualified_relation_name(table));
+		case T_ClusterStmt:
+			clustered = clustered_index(table);
+			if (!OidIsValid(clustered))	/* storage as VACUUM FULL gives it */
+				return psprintf("VACUUM (FULL) %s", qualified_relation_name(table));
+			return psprintf("CLUSTER %s USING %s", qualified_relation_name(table),
+							quote_identifier(get_rel_name(clustered)));
+		default:
+			if (indexes == 1)
+				return psprintf("REINDEX INDEX %s", qualified_relation_name(index));
+			return psprintf("REINDEX TABLE %s", qualified_relation_name(table));
+	}
+}
+
+/*
+ * Pre-commit of one of a rebuild's own transactions: what it rebuilt goes
+ * to the log with it (plinth_schema_pre_commit logs it, stamping the
+ * storage dropped and the table it holds against writers).
+ */
+static void
+queue_rebuild_part(void)
+{
+	char	   *text = rebuild_part_text();
+
+	rebuild_commits++;
+	if (text != NULL)
+	{
+		plinth_prepare();
+		PLINTH_CHECK(plinth_swift_schema_queue(GetUserNameFromId(rebuild_role, false),
+											   GetConfigOption("search_path", false, false), text,
+											   (uint32) GetCurrentSubTransactionId()));
+		pending_origin = true;
+	}
+	/* The next transaction's new storage is the next part's. */
+	plinth_swift_schema_begin();
+}
+
 /*
  * The server's schema lock of the database, held exclusively by a
  * replayed statement and by the commit of a transaction that logs DDL,
@@ -257,6 +445,11 @@ plinth_schema_statement_begin(PlannedStmt *pstmt)
 	plinth_prepare();
 	plinth_swift_schema_begin();
 	temp_relations = shared_relations = 0;
+	rebuild_kind = rebuild_in_parts(pstmt->utilityStmt);
+	/* Its scans fence other servers' writers off the table until it is logged (relation.c). */
+	plinth_concurrent_build = is_concurrent_build(pstmt->utilityStmt);
+	rebuild_commits = 0;
+	rebuild_role = GetUserId();
 	schema_depth++;
 	return PLINTH_SCHEMA_LOG;
 }
@@ -411,6 +604,9 @@ plinth_schema_statement_done(PlannedStmt *pstmt, const char *queryString, Plinth
 	/* A statement that touched temporary relations only stays local. */
 	if (temp_relations > 0 && shared_relations == 0)
 		return;
+	/* A rebuild that committed transactions of its own logged them as it went. */
+	if (rebuild_commits > 0)
+		return;
 
 	/*
 	 * DROP EXTENSION plinth (plinth.schema_applied went with it) is logged
@@ -446,6 +642,9 @@ plinth_schema_pre_commit(void)
 		schema_lock_exclusive();
 		plinth_note_replay();
 	}
+	/* One of a rebuild's own transactions, within its statement. */
+	if (rebuild_kind != T_Invalid && schema_depth > 0)
+		queue_rebuild_part();
 	if (!pending_origin || !plinth_swift_schema_pending_log())
 		return;
 	schema_lock_exclusive();
@@ -466,6 +665,9 @@ void
 plinth_schema_statement_reset(PlinthSchemaMode mode)
 {
 	schema_depth--;
+	rebuild_kind = T_Invalid;
+	rebuild_commits = 0;
+	plinth_concurrent_build = false;
 	if (mode == PLINTH_SCHEMA_REPLAY)
 		plinth_swift_replay_end();
 	else

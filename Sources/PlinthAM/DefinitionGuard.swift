@@ -34,7 +34,8 @@ extension Session {
     /// locks conflict with, except storage it created (no one else writes
     /// there yet). The commit bumps the metadata version.
     func stampDefinitions(_ t: TransactionState, relfilenodes: [UInt32], seq: Int64) throws(PlinthError) {
-        var ids = Set(t.droppedStorage)
+        // A concurrent build's tables too: its lock was never strong.
+        var ids = Set(t.droppedStorage).union(statementFences?.tables ?? [])
         var keys: [Bytes] = []
         for node in relfilenodes {
             let key = try mappingKey(node)
@@ -139,20 +140,53 @@ extension Session {
     /// whose holder no longer runs fences nothing. Once per table and
     /// transaction; none in a replay (nor,
     /// the shim decides, with plinth.single_server or for temporary tables).
-    public func fenceWriters(table id: Int64, topXid: Int64) throws(PlinthError) {
+    ///
+    /// `statement`: the scan of a concurrent index build (CREATE INDEX or
+    /// REINDEX CONCURRENTLY), whose lock never holds writers off. Other
+    /// servers' writers would not maintain the index until they replay the
+    /// statement, so from the build's scan until the transaction that logs
+    /// it (and stamps the table) ends, they fail as they do beside a plain
+    /// CREATE INDEX. The fence outlives the build's transaction: its holder
+    /// is the statement's (`statementFences`).
+    public func fenceWriters(table id: Int64, topXid: Int64, statement: Bool = false) throws(PlinthError) {
         let t = try transaction()
         // Storage this transaction created: no other server knows it yet.
-        guard !replaying, t.db.id != Keyspace.replayScratch, !t.fenced.contains(id), t.freshTables[id] == nil else { return }
+        guard !replaying, t.db.id != Keyspace.replayScratch, t.freshTables[id] == nil else { return }
+        if statement {
+            guard statementFences?.tables.contains(id) != true else { return }
+            let holder: LockHolder
+            if let f = statementFences {
+                holder = f.holder
+            } else {
+                // Negative: no transaction's id, so no transaction's end clears it.
+                holder = try lockHolder(topXid: -topXid)
+                try recordRunning(holder)
+                statementFences = (holder, [], false)
+            }
+            try writeFence(t, table: id, holder: holder)
+            statementFences?.tables.insert(id)
+            return
+        }
+        guard !t.fenced.contains(id) else { return }
         let me = try lockHolder(topXid: topXid)
         if !t.locks.recorded {
-            // The transaction's record first: a writer that meets the
-            // fence finds its holder running (`isRunning`).
-            try storeCall { () throws(StoreError) in
-                try transact(volatile: true) { tr throws(StoreError) in try tr.set(Keyspace.Live.transactionKey(me), []) }
-            }
+            try recordRunning(me)
             t.locks.holder = me
             t.locks.recorded = true
         }
+        try writeFence(t, table: id, holder: me)
+        t.fenced.insert(id)
+    }
+
+    /// The holder's record, before its first fence: a writer that meets the
+    /// fence finds its holder running (`isRunning`).
+    private func recordRunning(_ holder: LockHolder) throws(PlinthError) {
+        try storeCall { () throws(StoreError) in
+            try transact(volatile: true) { tr throws(StoreError) in try tr.set(Keyspace.Live.transactionKey(holder), []) }
+        }
+    }
+
+    private func writeFence(_ t: TransactionState, table id: Int64, holder: LockHolder) throws(PlinthError) {
         let key = t.db.definitionKey(id)
         try storeCall { () throws(StoreError) in
             try transact { tr throws(StoreError) in
@@ -160,13 +194,12 @@ extension Session {
                 guard let stamp = old.map(DefinitionStamp.decode) ?? DefinitionStamp(seq: 0) else {
                     throw corruptValue(key, "a definition stamp")
                 }
-                try tr.set(key, DefinitionStamp(seq: stamp.seq, fence: me).encoded)
-                try tr.set(Keyspace.fenceKey(db: t.db.id, table: id, holder: me), [])
+                try tr.set(key, DefinitionStamp(seq: stamp.seq, fence: holder).encoded)
+                try tr.set(Keyspace.fenceKey(db: t.db.id, table: id, holder: holder), [])
                 try tr.atomicOp(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
                 try tr.bumpMetadataVersion()
             }
         }
-        t.fenced.insert(id)
     }
 
     /// Whether a fence's transaction still runs. Its server's heartbeat is
@@ -211,6 +244,43 @@ extension Session {
         _ = try? storeCall { () throws(StoreError) in
             try transact { tr throws(StoreError) in
                 for k in keys { try tr.clear(k) }
+                try tr.atomicOp(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
+            }
+        }
+    }
+
+    /// The commit of the transaction that logs a concurrent build (its
+    /// statement ended): the statement's fences are cleared in it, as the
+    /// stamp replaces them. Returns whether there were any; once the commit
+    /// landed, `endStatementFenceHolder` retires their holder.
+    func liftStatementFences(_ t: TransactionState) -> Bool {
+        guard let f = statementFences, f.ended else { return false }
+        t.txn.atomic(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
+        _ = try? storeCall { () throws(StoreError) in
+            for id in f.tables {
+                try t.txn.delete(Keyspace.fenceKey(db: t.db.id, table: id, holder: f.holder), prior: nil, cid: 0, subid: 1)
+            }
+        }
+        return true
+    }
+
+    func endStatementFenceHolder() {
+        guard let f = statementFences else { return }
+        statementFences = nil
+        _ = try? storeCall { () throws(StoreError) in
+            try transact(volatile: true) { tr throws(StoreError) in try tr.clear(Keyspace.Live.transactionKey(f.holder)) }
+        }
+    }
+
+    /// The statement failed, or ended without logging: its fences go, best
+    /// effort (its holder is retired first, so they fence nothing even if
+    /// the keys stay for a worker to clear).
+    func abandonStatementFences() {
+        guard let f = statementFences, let d = try? db() else { return }
+        endStatementFenceHolder()
+        _ = try? storeCall { () throws(StoreError) in
+            try transact { tr throws(StoreError) in
+                for id in f.tables { try tr.clear(Keyspace.fenceKey(db: d.id, table: id, holder: f.holder)) }
                 try tr.atomicOp(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
             }
         }

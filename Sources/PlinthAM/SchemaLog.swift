@@ -33,6 +33,8 @@ extension Session {
 
     /// The statement ended (run, failed or not logged).
     public func endSchemaStatement() {
+        // Its fences go with the transaction that logs it (or ends it).
+        statementFences?.ended = true
         schemaIDs = nil
         schemaTypeIDs = []
     }

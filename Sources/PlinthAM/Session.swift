@@ -81,6 +81,12 @@ public final class Session {
     var fenceBeats: [Int64: (beat: Int64, since: UInt64)] = [:]
     /// The liveness worker swept the stages of this server's earlier runs.
     var stagesSwept = false
+    /// Fences of a DDL statement that commits transactions of its own
+    /// (CREATE INDEX or REINDEX CONCURRENTLY): they stand from its first
+    /// scan of each table until the transaction that logs the statement
+    /// ends (`liftStatementFences`), under a holder of their own that the
+    /// statement's transactions leave running. `ended`: the statement ran.
+    var statementFences: (holder: LockHolder, tables: Set<Int64>, ended: Bool)?
     /// Store ids of the storage the running DDL statement created, while
     /// it is one the schema log will hold (SchemaLog.swift).
     var schemaIDs: [Int64]?
@@ -412,8 +418,10 @@ public final class Session {
         if t.locks.recorded && !livenessRecent() { try checkNotDeclaredDead() }
         guardDefinitions(t)
         liftFences(t, commit: true)
+        let statementFencesLifted = liftStatementFences(t)
         do {
             try storeCall { () throws(StoreError) in _ = try t.txn.commit() }
+            if statementFencesLifted { endStatementFenceHolder() }
         } catch {
             // Refused before anything was written: what index builds wrote
             // directly goes now. (After other failures the commit may have
@@ -433,6 +441,7 @@ public final class Session {
     /// Drops the transaction's state; the store transaction ends without
     /// committing (nothing is left of it after a commit).
     public func abort() {
+        if statementFences?.ended == true { abandonStatementFences() }
         guard let t = current else { return }
         abandonDirectLoads(fromSubid: 0)
         liftFences(t, commit: false)

@@ -160,9 +160,9 @@ public func plinthSwiftRelationLookup(_ relfilenode: UInt32, _ id: UnsafeMutable
 }
 
 @_cdecl("plinth_swift_fence_writers")
-public func plinthSwiftFenceWriters(_ table: Int64, _ topXid: UInt64) -> PlinthStatus {
+public func plinthSwiftFenceWriters(_ table: Int64, _ topXid: UInt64, _ statement: Bool) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
-        try session.fenceWriters(table: table, topXid: Int64(bitPattern: topXid))
+        try session.fenceWriters(table: table, topXid: Int64(bitPattern: topXid), statement: statement)
     }
 }
 

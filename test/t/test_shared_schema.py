@@ -290,10 +290,20 @@ def test_writers_of_another_server_during_a_build_or_rewrite(ctx):
     script = os.path.join(ctx.directory("fence-scripts"), "insert.sql")
     with open(script, "w") as f:
         f.write("INSERT INTO t (x, pad) VALUES (:client_id + 1, 'from b');\n")
-    for ddl in ("CREATE INDEX t_x ON t (x)",
-                "ALTER TABLE t ALTER COLUMN x TYPE bigint",
-                "ALTER TABLE t ADD CONSTRAINT t_x_small CHECK (x < 1000)",
-                "CLUSTER t USING t_x"):
+    by_x = "SELECT count(*) FROM t WHERE x >= 0"
+    for ddl, indexed in (("CREATE INDEX t_x ON t (x)", by_x),
+                         ("ALTER TABLE t ALTER COLUMN x TYPE bigint", by_x),
+                         ("ALTER TABLE t ADD CONSTRAINT t_x_small CHECK (x < 1000)", by_x),
+                         ("CLUSTER t USING t_x", by_x),
+                         # Rebuilds that commit a transaction per table, each
+                         # logged with its own commit (schema.c, rebuild_kind).
+                         ("VACUUM FULL t", by_x),
+                         ("CLUSTER", by_x),
+                         ("REINDEX SCHEMA public", by_x),
+                         # Concurrent builds: the other server's writers are
+                         # fenced off until it replays them.
+                         ("CREATE INDEX CONCURRENTLY t_minus_x ON t ((-x))", "SELECT count(*) FROM t WHERE -x <= 0"),
+                         ("REINDEX INDEX CONCURRENTLY t_x", by_x)):
         before = int(a.query("SELECT count(*) FROM t"))
         load = subprocess.Popen(b.pgbench_argv("-n", "-f", script, "-c", "2", "-T", "4", "--max-tries=1000"),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -308,9 +318,34 @@ def test_writers_of_another_server_during_a_build_or_rewrite(ctx):
             seq = s.query("SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t")
             assert seq == str(before + inserted), \
                 f"after {ddl!r}: {os.path.basename(s.dir)} has {seq} rows, {before} + {inserted} committed"
-            by_index = s.query("SET enable_seqscan = off; SET enable_bitmapscan = off; "
-                               "SELECT count(*) FROM t WHERE x >= 0")
+            by_index = s.query(f"SET enable_seqscan = off; SET enable_bitmapscan = off; {indexed}")
             assert by_index == seq, f"after {ddl!r}: the index on {os.path.basename(s.dir)} has {by_index} of {seq} rows"
+    # The rebuilds logged in parts left both catalogs alike (CLUSTER's mark included).
+    assert _schema(a) == _schema(b)
+
+
+def test_a_rebuild_failing_halfway(ctx):
+    """VACUUM FULL of two tables commits the first table's rebuild before it
+    starts the second. When the second fails (here: its lock times out),
+    the first table's new storage is still what every server reads: each
+    table's rebuild is logged with its own commit."""
+    _, _, (a, b) = _cluster(ctx, "halfway", ["a", "b"])
+    a.psql("CREATE TABLE first (x int PRIMARY KEY); CREATE TABLE second (x int);"
+           "INSERT INTO first SELECT generate_series(1, 1000); INSERT INTO second VALUES (1);")
+    holder = a.session()
+    holder.run("BEGIN; LOCK TABLE second IN ACCESS SHARE MODE;")
+    rc, _, err = a.psql("SET lock_timeout = '200ms'; VACUUM FULL first, second;", check=False)
+    assert rc != 0 and "lock timeout" in err, err
+    holder.run("COMMIT;")
+    holder.close()
+    for s in (a, b):
+        assert s.query("SELECT count(*), sum(x) FROM first") == "1000|500500", os.path.basename(s.dir)
+        assert s.query("SET enable_seqscan = off; SELECT count(*) FROM first WHERE x > 500") == "500"
+    # Both servers write it on.
+    b.psql("INSERT INTO first VALUES (1001);")
+    a.psql("INSERT INTO first VALUES (1002);")
+    assert b.query("SELECT count(*) FROM first") == a.query("SELECT count(*) FROM first") == "1002"
+    assert _schema(a) == _schema(b)
 
 
 def test_drop_extension_on_one_server_drops_it_on_every_server(ctx):

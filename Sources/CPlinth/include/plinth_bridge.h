@@ -418,8 +418,12 @@ void		plinth_swift_counters(PlinthCounters *session, PlinthCounters *statement);
 
 /* SessionEntryPoints.swift: relations (store ids of relfilenodes), databases */
 PlinthStatus plinth_swift_relation_lookup(uint32_t relfilenode, int64_t *store_id);
-/* A scan under ShareLock or stronger: other servers' writers of the table fail until this transaction ends. */
-PlinthStatus plinth_swift_fence_writers(int64_t table_id, uint64_t top_xid);
+/*
+ * A scan under ShareLock or stronger: other servers' writers of the table
+ * fail until this transaction ends (`statement`: until the transaction that
+ * logs the running DDL statement ends, for a concurrent index build).
+ */
+PlinthStatus plinth_swift_fence_writers(int64_t table_id, uint64_t top_xid, bool statement);
 /* An index build into new storage begins (done false) or ends: its entries may go straight to the store. */
 PlinthStatus plinth_swift_index_build(int64_t index_id, uint32_t relfilenode, uint32_t cid, uint32_t subid, bool done);
 PlinthStatus plinth_swift_relation_create(uint32_t relfilenode, uint32_t old_relfilenode,
