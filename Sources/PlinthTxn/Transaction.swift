@@ -145,13 +145,16 @@ public final class Transaction {
 
     /// READ COMMITTED, at a statement's start: the statement reads a newer
     /// snapshot — unless nothing was committed since this one was taken
-    /// (then what was read ahead and cached stays good), or a scan is still
-    /// open on it (a cursor, or a statement run by a function inside
-    /// another's scan: the rows that scan hands out must stay the ones its
-    /// statement updates).
+    /// and it is younger than `renewalNanoseconds` (then what was read
+    /// ahead and cached stays good; an older one would leave the statement
+    /// too little of the store's 5 s, and a transaction idle for longer
+    /// would fail its next statement), or a scan is still open on it (a
+    /// cursor, or a statement run by a function inside another's scan: the
+    /// rows that scan hands out must stay the ones its statement updates).
     public func renewSnapshot() {
         guard mode == .snapshot, openScans == 0, let tr else { return }
-        if let latest = store.latestVersionHint(), let read = try? tr.getReadVersion(), read >= latest { return }
+        if monotonicNanos() - storeStarted < renewalNanoseconds,
+           let latest = store.latestVersionHint(), let read = try? tr.getReadVersion(), read >= latest { return }
         retireStoreTransaction()
         current.removeAll()
     }

@@ -87,6 +87,29 @@ INSERT INTO big_copy SELECT i, 3, repeat(md5(i::text), 8) FROM generate_series(1
 COMMIT;
 SELECT count(*), sum(g) FROM big_copy;
 
+-- READ COMMITTED transactions of any duration: each statement reads a
+-- snapshot of its own, however long the transaction idled before it (here
+-- past the embedded store's lifetime, set short), even when nothing was
+-- committed meanwhile; a read-only or writing one idle at COMMIT commits.
+SET plinth.transaction_lifetime = 300;
+BEGIN;
+SELECT count(*) FROM wide;
+SELECT pg_sleep(0.5);
+SELECT count(*) FROM wide WHERE id < 10;
+SAVEPOINT s;
+SELECT pg_sleep(0.5);
+UPDATE wide SET body = 'short' WHERE id = 1;
+ROLLBACK TO SAVEPOINT s;
+SELECT pg_sleep(0.5);
+DELETE FROM wide WHERE id = 2;
+SELECT pg_sleep(0.5);
+COMMIT;
+BEGIN;
+SELECT count(*) FROM wide;
+SELECT pg_sleep(0.5);
+COMMIT;
+RESET plinth.transaction_lifetime;
+
 -- DELETE of every row.
 DELETE FROM wide;
 SELECT count(*) FROM wide;
