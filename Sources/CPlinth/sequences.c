@@ -577,6 +577,9 @@ plinth_sequence_last_value(PG_FUNCTION_ARGS)
 	SequenceLease *e = sequence_lease(relid);
 	int64		last;
 	bool		is_called;
+	Datum		local;
+
+	LOCAL_FCINFO(inner, 1);
 
 	if (e->store_id != 0)
 	{
@@ -589,7 +592,19 @@ plinth_sequence_last_value(PG_FUNCTION_ARGS)
 			PG_RETURN_INT64(last);
 		}
 	}
-	return DirectFunctionCall1(pg_sequence_last_value, ObjectIdGetDatum(relid));
+
+	/*
+	 * The catalog's copy (a local sequence, or a shared one no nextval has
+	 * reached the store for): NULL until it is called, which
+	 * DirectFunctionCall1 would refuse.
+	 */
+	InitFunctionCallInfoData(*inner, NULL, 1, InvalidOid, NULL, NULL);
+	inner->args[0].value = ObjectIdGetDatum(relid);
+	inner->args[0].isnull = false;
+	local = pg_sequence_last_value(inner);
+	if (inner->isnull)
+		PG_RETURN_NULL();
+	return local;
 }
 
 /* ---- the planner hook ----------------------------------------------------- */

@@ -89,6 +89,13 @@ SELECT sequence_schema, sequence_name, data_type, start_value, minimum_value, ma
    'serialtest2_f4_seq', 'serialtest2_f5_seq', 'serialtest2_f6_seq')
   ORDER BY sequence_name ASC;
 SELECT sequencename, last_value FROM pg_sequences ORDER BY 1;
+-- A sequence no nextval has reached yet: no last value (Django reads
+-- pg_sequences after altering a serial column).
+CREATE SEQUENCE never_called AS smallint;
+SELECT sequencename, data_type, last_value FROM pg_sequences WHERE sequencename = 'never_called';
+ALTER SEQUENCE never_called AS bigint;
+SELECT sequencename, data_type, last_value FROM pg_sequences WHERE sequencename = 'never_called';
+DROP SEQUENCE never_called;
 COMMENT ON SEQUENCE asdf IS 'won''t work';
 COMMENT ON SEQUENCE sequence_test2 IS 'will work';
 CREATE SEQUENCE seq;
