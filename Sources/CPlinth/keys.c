@@ -180,6 +180,7 @@ static const struct
 	{"range_ops", PLINTH_KT_RANGE},
 	{"multirange_ops", PLINTH_KT_MULTIRANGE},
 	{"tsquery_ops", PLINTH_KT_TSQUERY},
+	{"tsvector_ops", PLINTH_KT_TSVECTOR},
 };
 
 /* Families of extensions Plinth knows, in whatever schema they live. */
@@ -683,6 +684,41 @@ add_tsquery(PlinthKeyBuf *b, Datum d)
 }
 
 /*
+ * A tsvector as tsvector_cmp orders them: its size, then its lexeme count,
+ * then lexeme by lexeme: whether it has positions (those with first), its
+ * bytes, and its positions: their count (more first), then each position
+ * and its weight (both descending).
+ */
+static void
+add_tsvector(PlinthKeyBuf *b, Datum d)
+{
+	TSVector	v = DatumGetTSVector(d);
+	WordEntry  *e = ARRPTR(v);
+
+	begin_nested(b);
+	add_int(b, VARSIZE(v));
+	add_int(b, v->size);
+	for (int i = 0; i < v->size; i++, e++)
+	{
+		add_int(b, -(int64) e->haspos);
+		add_bytes(b, STRPTR(v) + e->pos, e->len);
+		if (e->haspos)
+		{
+			WordEntryPos *p = POSDATAPTR(v, e);
+			int			n = POSDATALEN(v, e);
+
+			add_int(b, -(int64) n);
+			for (int j = 0; j < n; j++, p++)
+			{
+				add_int(b, -(int64) WEP_GETPOS(*p));
+				add_int(b, -(int64) WEP_GETWEIGHT(*p));
+			}
+		}
+	}
+	end_nested(b);
+}
+
+/*
  * citext compares its values lowercased (by the database's rules) under
  * the column's collation; citext_pattern_ops compares the lowercased bytes.
  */
@@ -904,6 +940,9 @@ add_value(PlinthKeyBuf *b, PlinthKeyType kt, Datum d, Oid type, Oid collation)
 			break;
 		case PLINTH_KT_TSQUERY:
 			add_tsquery(b, d);
+			break;
+		case PLINTH_KT_TSVECTOR:
+			add_tsvector(b, d);
 			break;
 		case PLINTH_KT_CITEXT:
 		case PLINTH_KT_CITEXT_PATTERN:

@@ -96,6 +96,7 @@ INSERT INTO order_cases (typ, gen, extras, coll) VALUES
   ('numrange', 'SELECT numrange((g % 10)::numeric / 2, (g % 10 + g % 3)::numeric / 2, (ARRAY[''[)'', ''[]'', ''(]'', ''()''])[g % 4 + 1]) FROM generate_series(1, 100) g', '{empty,"(,1)","[1,)","(,)","[1.0,2.00]"}', NULL),
   ('daterange', 'SELECT daterange(''2000-01-01''::date + g % 30, ''2000-01-01''::date + g % 30 + g % 5) FROM generate_series(1, 60) g', '{"(,)","[2000-01-05,infinity]"}', NULL),
   ('int4multirange', 'SELECT int4multirange(int4range(g % 5, g % 5 + 2), int4range(g % 5 + 3 + g % 3, 20)) FROM generate_series(1, 60) g', '{"{}","{[1,2)}","{[1,2),[5,6)}"}', NULL),
+  ('tsvector', 'SELECT (ARRAY[''a'', ''b'', ''a b'', ''a:1'', ''a:2'', ''a:1,2'', ''a:1A'', ''a:1B'', ''a:1 b'', ''ab'', ''a:3 b:1'', ''b:1 c:2A'', '''', ''a:1,3 b''])[g % 14 + 1] FROM generate_series(1, 60) g', '{"a:1D","a:2A b:2","zz:1","a b c"}', NULL),
   ('tsquery', 'SELECT (ARRAY[''a'', ''b'', ''a & b'', ''a | b'', ''!a'', ''a <-> b'', ''a <2> b'', ''ab:*'', ''a:A'', ''c & (a | b)''])[g % 10 + 1] FROM generate_series(1, 40) g', '{}', NULL),
   ('citext', 'SELECT md5(g::text) FROM generate_series(1, 100) g', '{a,A,B,b,é,É,"a b","",Ab,aB}', NULL)
 ;
@@ -105,9 +106,10 @@ FROM order_cases ORDER BY n \gexec
 DROP TABLE order_cases;
 
 -- Types without a btree ordering Plinth can encode are refused at CREATE INDEX.
-CREATE TABLE unsupported (t tsvector, j jsonb) USING plinth;
+CREATE TABLE unsupported (t tsvector, j jsonb, r cpx) USING plinth;
+CREATE INDEX ON unsupported (r record_image_ops);
+CREATE INDEX ON unsupported (((r).im));
 CREATE INDEX ON unsupported (t);
-CREATE INDEX ON unsupported ((t::text));
 CREATE INDEX ON unsupported ((j ->> 'key'));
 DROP TABLE unsupported;
 
