@@ -6,6 +6,7 @@
 #   make test    every test: Swift unit tests, pg_regress, isolation, end-to-end
 #   make upstream  Postgres's own regression suite on heap and on Plinth,
 #                and where their outputs differ (not pass/fail: a report)
+#   make orm     Django's own test suite on Plinth (Django from PyPI)
 #   make bench   Plinth beside heap, figures and plot under bench/results
 #   make bench-store  the embedded store beside raw LMDB
 #   make fuzz    every decoder of store bytes under libFuzzer, FUZZ_SECONDS
@@ -26,7 +27,7 @@ SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
 	-Xswiftc -cross-module-optimization -Xswiftc -enforce-exclusivity=unchecked \
 	-Xcc -I$(shell $(PG_CONFIG) --includedir-server) -Xcc -Wno-ignored-attributes
 
-.PHONY: all deps build install run stop cluster cluster-stop psql test upstream unit-test regress isolation e2e bench bench-schema bench-store fuzz clean
+.PHONY: all deps build install run stop cluster cluster-stop psql test upstream orm unit-test regress isolation e2e bench bench-schema bench-store fuzz clean
 
 all: build
 
@@ -61,6 +62,9 @@ test: install
 
 upstream: install
 	scripts/upstream.sh
+
+orm: install
+	scripts/orm.sh
 
 unit-test: deps
 	scripts/test.sh unit
