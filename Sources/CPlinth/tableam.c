@@ -248,6 +248,7 @@ typedef struct PlinthScanDescData
 	int64		low;			/* row id range [low, high), -1: open */
 	int64		high;
 	bool		started;
+	int64		row_id_limit;	/* TIDs of row ids from it on are not valid; -1: not read yet */
 
 	/* bitmap, sample and analyze scans: one block at a time */
 	BlockNumber nblocks;
@@ -333,6 +334,7 @@ plinth_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	if (plinth_held_against_writers(rel))
 		plinth_scan_may_renew(rel, snapshot, &s->vis);
 	s->last_row = -1;
+	s->row_id_limit = -1;
 	s->low = -1;
 	s->high = -1;
 	s->release.func = plinth_scan_release_callback;
@@ -642,7 +644,25 @@ plinth_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 static bool
 plinth_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
 {
-	return plinth_tid_is_valid(tid);
+	PlinthScanDesc s = (PlinthScanDesc) scan;
+
+	if (!plinth_tid_is_valid(tid))
+		return false;
+
+	/*
+	 * As heap's TIDs past the table's last block when the scan began: a row
+	 * id not handed out yet is not valid (currtid2 says so; a TID scan
+	 * passes it by). Read once per scan.
+	 */
+	if (s->row_id_limit < 0)
+	{
+		PlinthRelStats stats;
+
+		plinth_prepare();
+		PLINTH_CHECK(plinth_swift_relation_stats(s->store_id, true, &stats));
+		s->row_id_limit = stats.row_id_limit;
+	}
+	return plinth_tid_to_row(tid) < s->row_id_limit;
 }
 
 /*

@@ -158,3 +158,22 @@ UPDATE uctest SET f1 = f1 + 10 WHERE CURRENT OF c1;
 SELECT * FROM uctest ORDER BY f1;
 COMMIT;
 DROP TABLE uctest;
+
+-- TIDs past the end of a table are not valid: currtid2 says so, as heap
+-- does past its last block; a row's own TID is, in the transaction that
+-- created the table too.
+CREATE TABLE tids (a int);
+SELECT currtid2('tids'::text, '(0,1)'::tid);
+INSERT INTO tids VALUES (1);
+SELECT currtid2('tids'::text, ctid) = ctid AS own FROM tids;
+SELECT a FROM tids WHERE ctid = '(5,1)';
+DROP TABLE tids;
+BEGIN;
+CREATE TABLE tids (a int);
+SELECT currtid2('tids'::text, '(0,1)'::tid);
+ROLLBACK;
+BEGIN;
+CREATE TABLE tids (a int);
+INSERT INTO tids VALUES (1), (2);
+SELECT count(*) FROM tids WHERE currtid2('tids'::text, ctid) = ctid;
+ROLLBACK;
