@@ -6,7 +6,7 @@
 #   make test    every test: Swift unit tests, pg_regress, isolation, end-to-end
 #   make upstream  Postgres's own regression suite on heap and on Plinth,
 #                and where their outputs differ (not pass/fail: a report)
-#   make orm     Django's own test suite on Plinth (Django from PyPI)
+#   make orm     Django's and SQLAlchemy's own test suites on Plinth (from PyPI)
 #   make bench   Plinth beside heap, figures and plot under bench/results
 #   make bench-store  the embedded store beside raw LMDB
 #   make fuzz    every decoder of store bytes under libFuzzer, FUZZ_SECONDS

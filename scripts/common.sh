@@ -51,3 +51,25 @@ state_dir() {
 	rm -rf "$link"; ln -s "$target" "$link"
 	echo "$target"
 }
+
+# A server of its own for a report script (upstream.sh, orm.sh): initdb in
+# $1/data, reached on socket directory $1 and port $2 only, Plinth preloaded
+# with its store in $1/store and plinth.single_server on (GIN, GiST, BRIN
+# and hash indexes stay allowed), tables defaulting to access method $3.
+# The caller's own settings follow on standard input.
+init_report_server() {
+	local dir=$1 port=$2 am=$3
+	as_server_user "$PG_BINDIR/initdb" -D "$dir/data" -U "$PLINTH_USER" --no-sync >"$dir/initdb.log" 2>&1
+	{
+		cat <<-EOF
+		port = $port
+		listen_addresses = ''
+		unix_socket_directories = '$dir'
+		shared_preload_libraries = 'plinth'
+		plinth.data_directory = '$dir/store'
+		plinth.single_server = on
+		default_table_access_method = '$am'
+		EOF
+		cat
+	} >>"$dir/data/postgresql.conf"
+}

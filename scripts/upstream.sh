@@ -66,15 +66,7 @@ run_suite() {
 	local regress="$work/src/src/test/regress"
 	rm -rf "$dir"; mkdir -p "$dir/out" "$dir/isolation"
 	[ "$(id -u)" = 0 ] && chown -R "$PLINTH_USER": "$work"
-	as_server_user "$PG_BINDIR/initdb" -D "$dir/data" -U "$PLINTH_USER" --no-sync >"$dir/initdb.log" 2>&1
-	cat >>"$dir/data/postgresql.conf" <<-EOF
-	port = $port
-	listen_addresses = ''
-	unix_socket_directories = '$dir'
-	shared_preload_libraries = 'plinth'
-	plinth.data_directory = '$dir/store'
-	plinth.single_server = on
-	default_table_access_method = '$am'
+	init_report_server "$dir" "$port" "$am" <<-EOF
 	max_prepared_transactions = 2
 	# A spec whose last step heap fails (SERIALIZABLE: at the write) and
 	# Plinth does not (at the commit) leaves a session in its transaction,
