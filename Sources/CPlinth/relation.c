@@ -127,25 +127,20 @@ bool		plinth_concurrent_build = false;
 bool
 plinth_held_against_writers(Relation rel)
 {
-	bool		shared = !plinth_single_server && rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
+	bool		held = CheckRelationLockedByMe(rel, ShareLock, true);
 
-	if (!CheckRelationLockedByMe(rel, ShareLock, true))
-	{
-		/*
-		 * A concurrent index build's scans hold writers off nowhere; the
-		 * other servers' would miss the index until they replay the
-		 * statement, so they are fenced off until it is logged.
-		 */
-		if (shared && plinth_concurrent_build &&
-			CheckRelationLockedByMe(rel, ShareUpdateExclusiveLock, false))
-			PLINTH_CHECK(plinth_swift_fence_writers(plinth_store_id(rel),
-													U64FromFullTransactionId(GetTopFullTransactionId()), true));
-		return false;
-	}
-	if (shared)
+	/*
+	 * A concurrent index build's scans hold writers off nowhere; the other
+	 * servers' would miss the index until they replay the statement, so
+	 * they are fenced off until it is logged (the fence is the statement's).
+	 */
+	bool		statement = !held && plinth_concurrent_build &&
+		CheckRelationLockedByMe(rel, ShareUpdateExclusiveLock, false);
+
+	if ((held || statement) && !plinth_single_server && rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP)
 		PLINTH_CHECK(plinth_swift_fence_writers(plinth_store_id(rel),
-												U64FromFullTransactionId(GetTopFullTransactionId()), false));
-	return true;
+												U64FromFullTransactionId(GetTopFullTransactionId()), statement));
+	return held;
 }
 
 /*

@@ -243,15 +243,16 @@ rebuild_in_parts(Node *stmt)
 	}
 }
 
+/* A Plinth table, or an index of one. */
 static bool
-is_plinth_table(Oid relid)
+is_plinth_relation(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	bool		plinth;
 
 	if (!HeapTupleIsValid(tup))
 		return false;
-	plinth = ((Form_pg_class) GETSTRUCT(tup))->relam == plinth_am_oid();
+	plinth = plinth_class_is_plinth((Form_pg_class) GETSTRUCT(tup), relid);
 	ReleaseSysCache(tup);
 	return plinth;
 }
@@ -315,9 +316,9 @@ rebuild_part_text(void)
 								   nodes[i].relNode);
 		if (!OidIsValid(relid))
 			continue;
-		owner = get_rel_relkind(relid) == RELKIND_INDEX ? IndexGetRelation(relid, false) : relid;
-		if (!is_plinth_table(owner))
+		if (!is_plinth_relation(relid))
 			continue;			/* heap's (a toast table among them) stays on this server */
+		owner = get_rel_relkind(relid) == RELKIND_INDEX ? IndexGetRelation(relid, false) : relid;
 		if (OidIsValid(table) && owner != table)
 			elog(ERROR, "one transaction of a rebuild gave new storage to two tables, %u and %u", table, owner);
 		table = owner;

@@ -159,7 +159,7 @@ extension Session {
                 holder = f.holder
             } else {
                 // Negative: no transaction's id, so no transaction's end clears it.
-                holder = try lockHolder(topXid: -topXid)
+                holder = try lockHolder(topXid: 0 &- topXid)
                 try recordRunning(holder)
                 statementFences = (holder, [], false)
             }
@@ -225,28 +225,13 @@ extension Session {
 }
 
 extension Session {
-    /// The transaction ends: its fences go — with its commit (`commit`
-    /// true: the keys are cleared in the commit's own store transaction,
-    /// never before it), or after an abort. Best effort: a fence whose
-    /// holder ended fences nothing, and a schema worker clears it
-    /// (`fencesStand`).
+    /// The transaction ends: its fences go, with its commit or after its
+    /// abort (`clearFences`).
     func liftFences(_ t: TransactionState, commit: Bool) {
         guard !t.fenced.isEmpty, let me = t.locks.holder else { return }
         let keys = t.fenced.map { Keyspace.fenceKey(db: t.db.id, table: $0, holder: me) }
         t.fenced = []
-        if commit {
-            t.txn.atomic(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
-            _ = try? storeCall { () throws(StoreError) in
-                for k in keys { try t.txn.delete(k, prior: nil, cid: 0, subid: 1) }
-            }
-            return
-        }
-        _ = try? storeCall { () throws(StoreError) in
-            try transact { tr throws(StoreError) in
-                for k in keys { try tr.clear(k) }
-                try tr.atomicOp(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
-            }
-        }
+        clearFences(keys, committingWith: commit ? t : nil)
     }
 
     /// The commit of the transaction that logs a concurrent build (its
@@ -255,12 +240,7 @@ extension Session {
     /// landed, `endStatementFenceHolder` retires their holder.
     func liftStatementFences(_ t: TransactionState) -> Bool {
         guard let f = statementFences, f.ended else { return false }
-        t.txn.atomic(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
-        _ = try? storeCall { () throws(StoreError) in
-            for id in f.tables {
-                try t.txn.delete(Keyspace.fenceKey(db: t.db.id, table: id, holder: f.holder), prior: nil, cid: 0, subid: 1)
-            }
-        }
+        clearFences(f.tables.map { Keyspace.fenceKey(db: t.db.id, table: $0, holder: f.holder) }, committingWith: t)
         return true
     }
 
@@ -272,15 +252,32 @@ extension Session {
         }
     }
 
-    /// The statement failed, or ended without logging: its fences go, best
-    /// effort (its holder is retired first, so they fence nothing even if
-    /// the keys stay for a worker to clear).
+    /// The statement failed, ended without logging, or its process exits:
+    /// its fences go, best effort (its holder is retired first, so they
+    /// fence nothing even if the keys stay for a worker to clear).
     func abandonStatementFences() {
-        guard let f = statementFences, let d = try? db() else { return }
+        guard let f = statementFences else { return }
         endStatementFenceHolder()
+        guard let d = try? db() else { return }
+        clearFences(f.tables.map { Keyspace.fenceKey(db: d.id, table: $0, holder: f.holder) })
+    }
+
+    /// Clears fence keys and tells the schema workers (`fencesVersionKey`):
+    /// in the store transaction of `t`'s commit, never before it, or in one
+    /// of their own. Best effort: a fence whose holder ended fences nothing,
+    /// and a schema worker clears what is left (`fencesStand`).
+    func clearFences(_ keys: [Bytes], committingWith t: TransactionState? = nil) {
+        guard !keys.isEmpty else { return }
+        if let t {
+            t.txn.atomic(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
+            _ = try? storeCall { () throws(StoreError) in
+                for k in keys { try t.txn.delete(k, prior: nil, cid: 0, subid: 1) }
+            }
+            return
+        }
         _ = try? storeCall { () throws(StoreError) in
             try transact { tr throws(StoreError) in
-                for id in f.tables { try tr.clear(Keyspace.fenceKey(db: d.id, table: id, holder: f.holder)) }
+                for k in keys { try tr.clear(k) }
                 try tr.atomicOp(.add, Keyspace.fencesVersionKey, StoredInt.encode(1))
             }
         }
@@ -313,12 +310,4 @@ extension Session {
         return (standing, stale)
     }
 
-    /// Clears fences whose holders ended. Best effort: the next look finds
-    /// what is left.
-    func clearFences(_ keys: [Bytes]) {
-        guard !keys.isEmpty else { return }
-        _ = try? storeCall { () throws(StoreError) in
-            try transact { tr throws(StoreError) in for k in keys { try tr.clear(k) } }
-        }
-    }
 }

@@ -342,6 +342,10 @@ public final class Session {
     /// The backend exits (Postgres's proc_exit, after its own cleanup):
     /// FoundationDB's network stops before exit() tears the process down.
     public func processExiting() {
+        // A backend ended by FATAL mid-statement (pg_terminate_backend
+        // during CREATE INDEX CONCURRENTLY) never reached its end: its
+        // fences would hold other servers' writers off until a restart.
+        abandonStatementFences()
         if foundationDB != nil { FDBStore.stopNetwork() }
     }
 
