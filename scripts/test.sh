@@ -94,6 +94,8 @@ run_regress() {
 	# The same statements on heap and on Plinth, against the same expected output.
 	pg_regress_run am-heap am_schedule regress_heap.conf --load-extension=plinth
 	pg_regress_run am-plinth am_schedule regress_plinth.conf --load-extension=plinth
+	# Again with every transaction's writes spilling to disk past 64 kB.
+	pg_regress_run am-plinth-spill am_schedule regress_plinth_spill.conf --load-extension=plinth
 }
 
 # One pg_isolation_regress run: name, schedule, configuration.

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "port/atomics.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -36,6 +37,7 @@ int			plinth_timeout_ms = 5000;
 bool		plinth_durable = true;
 int			plinth_transaction_lifetime_ms = 5000;
 int			plinth_map_size_mb = 262144;
+int			plinth_write_buffer_kb = 65536;
 int			plinth_server_timeout_ms = 10000;
 bool		plinth_single_server = false;
 bool		plinth_fault_crash_after_store_commit = false;
@@ -87,6 +89,13 @@ plinth_define_settings(void)
 							NULL,
 							&plinth_transaction_lifetime_ms, 5000, 100, 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("plinth.write_buffer_memory",
+							"Memory a transaction's buffered writes may use before they spill to a temporary file.",
+							"Past it, rows and index entries the transaction wrote move to a file under "
+							"base/pgsql_tmp, read from there until the commit sends them to the store "
+							"(READ COMMITTED and REPEATABLE READ; SERIALIZABLE writes at most 10 MB).",
+							&plinth_write_buffer_kb, 65536, 64, INT_MAX / 1024,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("plinth.map_size",
 							"Embedded store: largest size the store file may reach.",
 							"Address space only; the file grows with live data.",
@@ -157,6 +166,7 @@ plinth_configure(const char *database_name)
 	static char store_path[MAXPGPATH];
 	static char server_id_path[MAXPGPATH];
 	static char server_home[MAXPGPATH + 300];
+	static char spill_directory[MAXPGPATH];
 	PlinthConfig config;
 
 	if (!paths_known)
@@ -169,6 +179,8 @@ plinth_configure(const char *database_name)
 		else
 			snprintf(store_path, MAXPGPATH, "%s/plinth", DataDir);
 		snprintf(server_id_path, MAXPGPATH, "%s/plinth_server_id", DataDir);
+		/* Postgres removes pgsql_tmp* entries there when it restarts. */
+		snprintf(spill_directory, MAXPGPATH, "%s/base/%s", DataDir, PG_TEMP_FILES_DIR);
 		{
 			char		host[256] = "";
 
@@ -184,6 +196,8 @@ plinth_configure(const char *database_name)
 	config.durable = plinth_durable;
 	config.lifetime_ms = plinth_transaction_lifetime_ms;
 	config.map_size_bytes = (int64) plinth_map_size_mb * 1024 * 1024;
+	config.write_buffer_bytes = (int64) plinth_write_buffer_kb * 1024;
+	config.spill_directory = spill_directory;
 	config.database_name = database_name;
 	config.database_oid = MyDatabaseId;
 	config.server_home = server_home;

@@ -39,7 +39,7 @@ extension Session {
         var keys: [Bytes] = []
         for node in relfilenodes {
             let key = try mappingKey(node)
-            if case .unwritten = t.txn.buffer.state(key, .all) { keys.append(key) }
+            if case .unwritten = try t.txn.buffer.ownState(key, .all) { keys.append(key) }
         }
         let found = try storeCall { () throws(StoreError) -> [Bytes?] in
             keys.isEmpty ? [] : try transact { tr throws(StoreError) in try tr.getMany(keys, snapshot: true) }

@@ -38,7 +38,7 @@ extension Session {
         let t = try transaction()
         guard !replaying, t.txn.mode == .snapshot, t.txn.discardedPrefix == nil else { return }
         let key = try mappingKey(relfilenode)
-        guard case .value(let value, _) = t.txn.buffer.state(key, .all) else { return }
+        guard case .value(let value, _) = try t.txn.buffer.ownState(key, .all) else { return }
         t.directLoads[index] = DirectLoad(subid: subid, mapping: (key, value))
     }
 

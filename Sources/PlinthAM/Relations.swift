@@ -50,7 +50,7 @@ extension Session {
     public func storeID(relfilenode: UInt32) throws(PlinthError) -> Int64? {
         let key = try mappingKey(relfilenode)
         if let t = current {
-            switch t.txn.buffer.state(key, .all) {
+            switch try t.txn.buffer.ownState(key, .all) {
             case .value(let v, _):
                 guard let m = StorageMapping.decode(v) else { throw PlinthError(corruptValue(key, "a relation's store id")) }
                 return m.storeID

@@ -58,8 +58,8 @@ extension TransactionState {
         return try storeCall { () throws(StoreError) -> LoadedRow? in
             let value: Bytes?, own: OwnWrite?
             var loadVisibility = vis.anyVersion ? Visibility.all : vis.visibility
-            if vis.anyVersion, let v = txn.buffer.latestVersion(key), v.value != nil, v.cid >= vis.curcid,
-               txn.buffer.latestReplacedAValue(key) {
+            if vis.anyVersion, let v = try txn.buffer.latestVersion(key), v.value != nil, v.cid >= vis.curcid,
+               try txn.buffer.latestReplacedAValue(key) {
                 // Updated in place by the current command: the old version,
                 // which heap would still have at this TID (transition tables
                 // fetch it right after the update).
@@ -67,7 +67,7 @@ extension TransactionState {
                 (value, own) = try txn.getWithSource(key, loadVisibility)
             } else if vis.anyVersion {
                 value = try txn.getAnyVersion(key, skipping: RowFormat.isMoved)
-                own = txn.buffer.latestVersion(key).map { OwnWrite(cid: $0.cid, xid: $0.xid) }
+                own = try txn.buffer.latestVersion(key).map { OwnWrite(cid: $0.cid, xid: $0.xid) }
             } else {
                 (value, own) = try version(key, vis)
             }
@@ -83,7 +83,7 @@ extension TransactionState {
     /// transaction did.
     private func version(_ key: Bytes, _ vis: ReadVisibility) throws(StoreError) -> (Bytes?, OwnWrite?) {
         guard vis.readsCurrent(txn) else { return try txn.getWithSource(key, vis.visibility) }
-        switch txn.buffer.state(key, .all) {
+        switch try txn.buffer.state(key, .all) {
         case .value(let v, let o): return (v, o)
         case .deleted: return (nil, nil)
         case .unwritten: return (try txn.readCurrent([key])[0], nil)
@@ -108,15 +108,15 @@ extension TransactionState {
 
     /// How an own write of the row stands against command `cid`: nil when
     /// the row may be modified, else the outcome to report.
-    private func ownConflict(_ key: Bytes, _ cid: UInt32) -> ModifyOutcome? {
-        guard let v = txn.buffer.latestVersion(key) else { return nil }
+    private func ownConflict(_ key: Bytes, _ cid: UInt32) throws(PlinthError) -> ModifyOutcome? {
+        guard let v = try txn.buffer.ownLatest(key) else { return nil }
         if v.value.map(RowFormat.isMoved) ?? true {
             // Deleted (or updated away) by this transaction.
             return v.cid >= cid ? .selfModified(cmax: v.cid) : .invisible(nil)
         }
         if v.cid >= cid {
             // Updated in place by this command or a later one; or inserted.
-            return txn.buffer.latestReplacedAValue(key) ? .selfModified(cmax: v.cid) : .invisible(nil)
+            return try txn.buffer.ownReplacedAValue(key) ? .selfModified(cmax: v.cid) : .invisible(nil)
         }
         return nil
     }
@@ -128,7 +128,7 @@ extension TransactionState {
     public func delete(table: Int64, row: Int64, cid: UInt32, subid: UInt32, takingBack: Bool = false,
                        into buffer: RowBuffer) throws(PlinthError) -> ModifyOutcome {
         let key = db.rowKey(table, row)
-        if !takingBack, let c = ownConflict(key, cid) { return c }
+        if !takingBack, let c = try ownConflict(key, cid) { return c }
         return try storeCall { () throws(StoreError) -> ModifyOutcome in
             guard let old = try txn.get(key, .all), !RowFormat.isMoved(old) else { return .notFound }
             guard let length = try old.withBytes({ (v) throws(StoreError) in
@@ -146,7 +146,7 @@ extension TransactionState {
     public func replace(table: Int64, row: Int64, tuple: UnsafeRawBufferPointer, cid: UInt32, subid: UInt32,
                         xid: UInt32) throws(PlinthError) -> ModifyOutcome {
         let key = db.rowKey(table, row)
-        if let c = ownConflict(key, cid) { return c }
+        if let c = try ownConflict(key, cid) { return c }
         return try storeCall { () throws(StoreError) -> ModifyOutcome in
             guard let old = try txn.get(key, .all), !RowFormat.isMoved(old) else { return .notFound }
             try Rows.write(txn, db, table, row, tuple, cid: cid, subid: subid, xid: xid, replacing: old)
@@ -166,7 +166,7 @@ extension TransactionState {
         // A row this transaction inserted needs no mark — unless a mark
         // already leads to it (an earlier UPDATE of this transaction moved a
         // committed row there): a waiter follows the chain to its end.
-        guard let first = txn.buffer.firstVersion(key), !first.fresh || movedTargets.contains(HashedKey(key)) else { return }
+        guard let first = try txn.buffer.ownFirst(key), !first.fresh || movedTargets.contains(HashedKey(key)) else { return }
         if newRow >= 0 { movedTargets.insert(HashedKey(db.rowKey(table, newRow))) }
         try storeCall { () throws(StoreError) in
             try txn.put(key, RowFormat.movedValue(to: newRow, writer: writer, keyChanged: keyChanged), cid: cid, subid: subid)
@@ -199,7 +199,8 @@ extension TransactionState {
         let heldBefore = locks.mode(prefix)
         if deferrable, deferred.statementLocks >= DeferredRowLocks.immediate,
            heldBefore == nil, movedRows[HashedKey(key)] == nil {
-            var join = deferred.isPending(key) || txn.buffer.latestVersion(key) != nil
+            var join = deferred.isPending(key)
+            if !join { join = try txn.buffer.ownLatest(key) != nil }
             if !join, let seen = try storeCall({ () throws(StoreError) in try txn.snapshotValue(key) }) {
                 deferred.append(.init(prefix: prefix, key: key, table: table, row: row, mode: mode, seen: seen, ctx: ctx))
                 join = true
@@ -217,7 +218,7 @@ extension TransactionState {
         // Held since before: the row has not changed since that lock was
         // taken (and checked). Written by this transaction: the same.
         if let h = heldBefore, h >= .share { return .current }
-        if txn.buffer.latestVersion(key) != nil { return .current }
+        if try txn.buffer.ownLatest(key) != nil { return .current }
         let (seen, newest) = try storeCall { () throws(StoreError) -> (Bytes?, Bytes?) in
             (try txn.snapshotValue(key), try txn.readCurrent([key])[0])
         }
@@ -294,8 +295,8 @@ extension TransactionState {
     /// concurrent writer of it cannot also commit.
     public func lock(table: Int64, row: Int64, cid: UInt32, exclusive: Bool, into buffer: RowBuffer) throws(PlinthError) -> ModifyOutcome {
         let key = db.rowKey(table, row)
-        var conflict = ownConflict(key, cid)
-        let latest = txn.buffer.latestVersion(key)
+        var conflict = try ownConflict(key, cid)
+        let latest = try txn.buffer.ownLatest(key)
         let rowValue = latest?.value.map { !RowFormat.isMoved($0) } ?? false
         if case .selfModified? = conflict, rowValue {
             // Updated in place by this command: a lock finds the new version,

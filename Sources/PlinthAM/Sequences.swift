@@ -30,7 +30,7 @@ extension Session {
     public func sequenceID(oid: UInt32) throws(PlinthError) -> Int64? {
         let key = try sequenceMappingKey(oid)
         if let t = current {
-            switch t.txn.buffer.state(key, .all) {
+            switch try t.txn.buffer.ownState(key, .all) {
             case .value(let v, _):
                 guard let id = StoredInt.decode(v) else { throw PlinthError(corruptValue(key, "a sequence's store id")) }
                 return id

@@ -23,6 +23,10 @@ public final class Session {
         public var durable = true
         public var lifetimeMilliseconds = 5000
         public var mapSizeBytes = 256 << 30
+        /// plinth.write_buffer_memory: past it, a transaction's buffered
+        /// writes spill to a file in `spillDirectory`.
+        public var writeBufferBytes = 64 << 20
+        public var spillDirectory = ""
         public var databaseName = ""
         public var databaseOID: UInt32 = 0
         public var serverHome = ""
@@ -364,6 +368,11 @@ public final class Session {
         t.txn.renewalNanoseconds = min(1_000_000_000, UInt64(max(config.lifetimeMilliseconds, 4)) * 250_000)
         t.txn.mode = Self.readMode(isolation: config.isolation)
         t.txn.newestStandsForSnapshot = config.isolation <= 1
+        if t.txn.mode == .snapshot {
+            t.txn.buffer.spillThresholdBytes = config.writeBufferBytes
+            let directory = config.spillDirectory.isEmpty ? "/tmp" : config.spillDirectory
+            t.txn.buffer.spillFactory = { () throws(StoreError) in try Self.newSpillArea(in: directory) }
+        }
         // REPEATABLE READ and SERIALIZABLE read one snapshot: the store's
         // is taken as the transaction begins in the store, which is during
         // the statement that took Postgres's, before it can wait for a lock.
@@ -373,6 +382,19 @@ public final class Session {
     }
 
     public var hasTransaction: Bool { current != nil }
+
+    nonisolated(unsafe) private static var spillAreasMade = 0   // one backend, one thread
+
+    /// A spill area of its own for a transaction's buffer, named as
+    /// Postgres names temporary files (`pgsql_tmp<pid>.<n>`), so that one a
+    /// crash left behind is removed when the server restarts.
+    static func newSpillArea(in directory: String) throws(StoreError) -> any SpillArea {
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw StoreError(.storeIOError, "could not create directory \"\(directory)\": \(String(cString: strerror(errno)))")
+        }
+        spillAreasMade += 1
+        return try LMDBSpillArea(directory: "\(directory)/pgsql_tmp\(getpid()).plinth\(spillAreasMade)")
+    }
 
     /// SERIALIZABLE keeps FoundationDB's optimistic model; the other levels
     /// read snapshots without conflicts and order writers with row locks.

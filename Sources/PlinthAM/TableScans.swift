@@ -129,10 +129,8 @@ public final class RowListScan: RowSource {
                     try Rows.load(b, t.txn, t.db, table, row, vis, into: buffer)
                 }
                 guard let length else { continue }
-                let own: OwnWrite? = {
-                    if case .value(_, let o) = t.txn.buffer.state(t.db.rowKey(table, row), vis) { return o }
-                    return nil
-                }()
+                var own: OwnWrite?
+                if case .value(_, let o) = try t.txn.buffer.state(t.db.rowKey(table, row), vis) { own = o }
                 out = buffer.row(length: length, rowID: row, own: own)
                 return true
             }

@@ -131,3 +131,23 @@ struct BitmapRows {
         return list[lo..<min(lo + count, list.count)]
     }
 }
+
+/// The write buffer's answers where the caller reports `PlinthError`: a
+/// key the buffer spilled is read back from its spill area, which may fail.
+extension WriteBuffer {
+    func ownState(_ key: Bytes, _ vis: Visibility) throws(PlinthError) -> BufferedState {
+        try storeCall { () throws(StoreError) in try state(key, vis) }
+    }
+
+    func ownLatest(_ key: Bytes) throws(PlinthError) -> Version? {
+        try storeCall { () throws(StoreError) in try latestVersion(key) }
+    }
+
+    func ownFirst(_ key: Bytes) throws(PlinthError) -> Version? {
+        try storeCall { () throws(StoreError) in try firstVersion(key) }
+    }
+
+    func ownReplacedAValue(_ key: Bytes) throws(PlinthError) -> Bool {
+        try storeCall { () throws(StoreError) in try latestReplacedAValue(key) }
+    }
+}

@@ -18,6 +18,8 @@ public func plinthSwiftConfigure(_ c: UnsafePointer<PlinthConfig>) {
     n.durable = p.durable
     n.lifetimeMilliseconds = Int(p.lifetime_ms)
     n.mapSizeBytes = Int(p.map_size_bytes)
+    n.writeBufferBytes = Int(p.write_buffer_bytes)
+    n.spillDirectory = String(cString: p.spill_directory)
     n.databaseName = String(cString: p.database_name)
     n.databaseOID = p.database_oid
     n.serverHome = String(cString: p.server_home)

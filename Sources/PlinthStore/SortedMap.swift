@@ -5,7 +5,7 @@
 ///
 /// Removal does not rebalance: leaves may become sparse or empty, which costs
 /// a little space and never correctness (write buffers live for one
-/// transaction).
+/// transaction); `compact` rebuilds the tree after many removals.
 public final class SortedMap<Value> {
     @usableFromInline
     final class Node {
@@ -178,6 +178,56 @@ public final class SortedMap<Value> {
         root = Node(isLeaf: true)
         first = root
         count = 0
+    }
+
+    /// Rebuilds the tree from its entries, leaves three-quarters full: after
+    /// many removals (which leave leaves sparse or empty, and every walk
+    /// past an empty leaf costs a step) the map is as compact as if its
+    /// entries had just been inserted. O(count).
+    public func compact() {
+        var keys: [Bytes] = [], values: [Value] = []
+        keys.reserveCapacity(count)
+        values.reserveCapacity(count)
+        var node: Node? = first
+        while let l = node {
+            keys.append(contentsOf: l.keys)
+            values.append(contentsOf: l.values)
+            node = l.next
+        }
+        let fill = Self.fanout * 3 / 4
+        var level: [Node] = []
+        var mins: [Bytes] = []   // the smallest key under each node of `level`
+        var i = 0
+        repeat {
+            let leaf = Node(isLeaf: true)
+            let end = min(i + fill, keys.count)
+            leaf.keys = Array(keys[i..<end])
+            leaf.values = Array(values[i..<end])
+            if let last = level.last {
+                last.next = leaf
+                leaf.prev = last
+            }
+            level.append(leaf)
+            mins.append(leaf.keys.first ?? [])
+            i = end
+        } while i < keys.count
+        first = level[0]
+        while level.count > 1 {
+            var up: [Node] = [], upMins: [Bytes] = []
+            var j = 0
+            while j < level.count {
+                let end = min(j + fill, level.count)
+                let inner = Node(isLeaf: false)
+                inner.children = Array(level[j..<end])
+                inner.keys = Array(mins[(j + 1)..<end])
+                up.append(inner)
+                upMins.append(mins[j])
+                j = end
+            }
+            level = up
+            mins = upMins
+        }
+        root = level[0]
     }
 
     // MARK: ordered walks

@@ -91,19 +91,19 @@ public final class ScanIterator {
     }
 
     /// The next buffered key after the last key handed out.
-    private func refreshCandidate() {
+    private func refreshCandidate() throws(StoreError) {
         let buffer = txn.buffer
         if buffer.keyCount == 0 { candidate = nil; candidateGeneration = buffer.generation; return }
         if candidateGeneration == buffer.generation && started { return }
         let after: Bytes? = lastBuffered ?? (lastFromBatch >= 0 ? batch.keyBytes(lastFromBatch) : nil)
         candidate = nil
-        buffer.walk(range, after: after, reverse: reverse) { k, _ in candidate = k; return false }
+        candidate = try buffer.nextKey(range, after: after, reverse: reverse)
         candidateGeneration = buffer.generation
     }
 
-    private func advanceCandidate(past key: Bytes) {
+    private func advanceCandidate(past key: Bytes) throws(StoreError) {
         candidate = nil
-        txn.buffer.walk(range, after: key, reverse: reverse) { k, _ in candidate = k; return false }
+        candidate = try txn.buffer.nextKey(range, after: key, reverse: reverse)
         candidateGeneration = txn.buffer.generation
     }
 
@@ -119,7 +119,7 @@ public final class ScanIterator {
         let buffer = txn.buffer
         while true {
             if bi >= batch.count && !storeDone { try fetchBatch() }
-            refreshCandidate()
+            try refreshCandidate()
             started = true
             let hasStore = bi < batch.count
             guard hasStore || candidate != nil else {
@@ -139,8 +139,8 @@ public final class ScanIterator {
                 // An own write the store does not have.
                 let key = candidate!
                 lastBuffered = key
-                advanceCandidate(past: key)
-                if case .value(let v, let own) = buffer.state(key, vis) {
+                try advanceCandidate(past: key)
+                if case .value(let v, let own) = try buffer.state(key, vis) {
                     return key.withUnsafeBytes { k in v.withUnsafeBytes { body(k, $0, own) } }
                 }
                 continue
@@ -151,8 +151,8 @@ public final class ScanIterator {
             lastBuffered = nil
             if order == 0 {
                 let key = candidate!
-                advanceCandidate(past: key)
-                switch buffer.state(key, vis) {
+                try advanceCandidate(past: key)
+                switch try buffer.state(key, vis) {
                 case .value(let v, let own): return key.withUnsafeBytes { k in v.withUnsafeBytes { body(k, $0, own) } }
                 case .deleted: continue
                 case .unwritten: return batch.withEntry(i) { k, v in body(k, v, nil) }

@@ -224,7 +224,7 @@ public final class Transaction {
 
     /// The value and, when it is an own write, which write made it.
     public func getWithSource(_ key: Bytes, _ vis: Visibility) throws(StoreError) -> (value: Bytes?, own: OwnWrite?) {
-        switch buffer.state(key, vis) {
+        switch try buffer.state(key, vis) {
         case .value(let v, let own): return (v, own)
         case .deleted: return (nil, nil)
         case .unwritten: return (try snapshotGet(key, newest: adopts(vis)), nil)
@@ -236,7 +236,7 @@ public final class Transaction {
     /// The value any version of the transaction knows (SnapshotAny): what
     /// own writes last had, even deleted, else the snapshot.
     public func getAnyVersion(_ key: Bytes, skipping: ((Bytes) -> Bool)? = nil) throws(StoreError) -> Bytes? {
-        if let v = buffer.anyValue(key, skipping: skipping) { return v }
+        if let v = try buffer.anyValue(key, skipping: skipping) { return v }
         let shown: (Bytes?) -> Bytes? = { v in v.flatMap { skipping?($0) == true ? nil : $0 } }
         if let v = shown(try snapshotGet(key)) { return v }
         if current[HashedKey(key)] != nil, let v = shown(try snapshotGet(key, newest: false)) {
@@ -318,7 +318,7 @@ public final class Transaction {
         var out = [Bytes?](repeating: nil, count: keys.count)
         var missing: [Int] = []
         for (i, k) in keys.enumerated() {
-            switch buffer.state(k, vis) {
+            switch try buffer.state(k, vis) {
             case .value(let v, _): out[i] = v
             case .deleted: out[i] = nil
             case .unwritten:
@@ -385,7 +385,7 @@ public final class Transaction {
         var out = [Bytes?](repeating: nil, count: keys.count)
         var missing: [Int] = []
         for (i, k) in keys.enumerated() {
-            switch buffer.state(k, vis) {
+            switch try buffer.state(k, vis) {
             case .value(let v, _): out[i] = v
             case .deleted: out[i] = nil
             case .unwritten: missing.append(i)
@@ -488,12 +488,12 @@ public final class Transaction {
 
     public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false,
                     xid: UInt32 = 0) throws(StoreError) {
-        buffer.put(key, value, cid: cid, subid: subid, fresh: fresh, xid: xid)
+        try buffer.put(key, value, cid: cid, subid: subid, fresh: fresh, xid: xid)
         try checkSize()
     }
 
     public func delete(_ key: Bytes, prior: Bytes?, cid: UInt32, subid: UInt32) throws(StoreError) {
-        buffer.delete(key, prior: prior, cid: cid, subid: subid)
+        try buffer.delete(key, prior: prior, cid: cid, subid: subid)
         try checkSize()
     }
 

@@ -46,6 +46,11 @@ public enum BufferedState: Equatable {
 /// while the next statement does. Rolling back to a savepoint drops the
 /// writes of every subtransaction started since (subids grow within a
 /// top-level transaction, so "subid >= s" is exactly the rolled-back ones).
+///
+/// Memory is bounded: past `spillThresholdBytes`, keys whose one version
+/// can no longer change by a rollback to a savepoint (written by the
+/// top-level transaction) move to a `SpillArea` on local disk, read from
+/// there as if still here. A key written again comes back to memory.
 public final class WriteBuffer {
     public struct Version {
         public var seq: UInt64
@@ -79,18 +84,60 @@ public final class WriteBuffer {
     /// against the store's limit (`CommitSize`), unmerged.
     public private(set) var mutationBytes = 0
 
+    /// Makes the spill area when the buffer first outgrows its memory;
+    /// nil: the buffer never spills (SERIALIZABLE, whose writes stay under
+    /// the store's 10 MB anyway).
+    public var spillFactory: (() throws(StoreError) -> any SpillArea)?
+    /// Memory the buffered writes may take before they spill.
+    public var spillThresholdBytes = 64 << 20
+    private var spill: (any SpillArea)?
+    /// About how much memory `entries` takes.
+    public private(set) var memoryBytes = 0
+    /// Keys whose versions became settled (`settled`) since the last
+    /// spill, and their memory: a spill looks at these only, so that
+    /// writes that cannot move (an open subtransaction's) are not walked
+    /// again and again. Some may have changed since: checked then.
+    private var spillCandidates: [Bytes] = []
+    private var candidateBytes = 0
+    private var removedSinceCompaction = 0
+    /// Keys moved to the spill area so far (tests, monitoring).
+    public private(set) var spilledKeys = 0
+    /// Postgres's TopSubTransactionId: writes of this subtransaction are
+    /// undone only with the whole transaction.
+    public static let topSubid: UInt32 = 1
+
     public init() {}
 
-    public var isEmpty: Bool { entries.isEmpty && clears.isEmpty }
+    public var isEmpty: Bool { entries.isEmpty && clears.isEmpty && (spill?.puts ?? 0) == 0 }
 
     /// Forgets every write (they were flushed to the store).
     public func removeAll() {
         entries.removeAll()
         clears.removeAll()
+        spill = nil
+        memoryBytes = 0
+        spillCandidates = []
+        candidateBytes = 0
+        removedSinceCompaction = 0
         mutationBytes = 0
         generation += 1
     }
-    public var keyCount: Int { entries.count }
+    /// Keys written (at most; zero when none).
+    public var keyCount: Int { entries.count + (spill?.puts ?? 0) }
+
+    /// The key's versions: in memory, or its one spilled version.
+    private func chain(_ key: Bytes) throws(StoreError) -> [Version]? {
+        if let c = entries[key] { return c }
+        guard let s = spill, let raw = try s.get(key) else { return nil }
+        return [try Self.decode(raw)]
+    }
+
+    private static func memory(_ key: Bytes, _ chain: [Version]?) -> Int {
+        guard let chain else { return 0 }
+        var n = key.count + 96   // the map's slot, the chain's array
+        for v in chain { n += 64 + (v.value?.count ?? 0) + (v.prior?.count ?? 0) }
+        return n
+    }
 
     /// What a key's final write costs against the store's limit, as
     /// FoundationDB counts it (`CommitSize`): a set, a clear of a key that
@@ -101,12 +148,21 @@ public final class WriteBuffer {
         return last.fresh ? 0 : CommitSize.clear(key: key.count)
     }
 
-    private func append(_ key: Bytes, _ v: Version) {
+    private func append(_ key: Bytes, _ v: Version) throws(StoreError) {
         var v = v
+        // A spilled key written again: its version comes back to memory,
+        // which shadows the spilled copy from then on. (A new row id was
+        // never written before.)
+        var pulled: [Version]?
+        if spill != nil && !v.fresh && entries[key] == nil {
+            if let raw = try spill!.get(key) { pulled = [try Self.decode(raw)] }
+        }
         v.seq = nextSeq
         nextSeq += 1
         generation += 1
         entries.update(key) { chain in
+            if chain == nil { chain = pulled }
+            memoryBytes -= Self.memory(key, chain)
             mutationBytes -= contribution(key, chain)
             if chain == nil {
                 chain = [v]
@@ -124,15 +180,122 @@ public final class WriteBuffer {
                 }
             }
             mutationBytes += contribution(key, chain)
+            memoryBytes += Self.memory(key, chain)
+            if spillFactory != nil, Self.settled(chain!) { noteCandidate(key, chain!) }
+        }
+        pruneCandidates()
+        if memoryBytes > spillThresholdBytes, candidateBytes >= spillThresholdBytes / 2 { try spillSettled() }
+    }
+
+    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false, xid: UInt32 = 0) throws(StoreError) {
+        try append(key, Version(seq: 0, cid: cid, subid: subid, value: value, prior: nil, fresh: fresh, xid: xid))
+    }
+
+    public func delete(_ key: Bytes, prior: Bytes?, cid: UInt32, subid: UInt32) throws(StoreError) {
+        try append(key, Version(seq: 0, cid: cid, subid: subid, value: nil, prior: prior, fresh: false))
+    }
+
+    // MARK: spilling
+
+    /// Whether a key's versions may leave memory: one version (every
+    /// visibility sees it or not as a whole), of the top-level transaction
+    /// (no savepoint rollback drops it).
+    private static func settled(_ chain: [Version]) -> Bool {
+        chain.count == 1 && chain[0].subid == topSubid
+    }
+
+    private func noteCandidate(_ key: Bytes, _ chain: [Version]) {
+        spillCandidates.append(key)
+        candidateBytes += Self.memory(key, chain)
+    }
+
+    /// One key rewritten again and again (by one command) is listed each
+    /// time: the list is rebuilt before it outgrows the map. (Not while
+    /// the map is being changed.)
+    private func pruneCandidates() {
+        guard spillCandidates.count > 2 * entries.count + 10_000 else { return }
+        spillCandidates = []
+        candidateBytes = 0
+        entries.forEach { k, c in
+            if Self.settled(c) { noteCandidate(k, c) }
         }
     }
 
-    public func put(_ key: Bytes, _ value: Bytes, cid: UInt32, subid: UInt32, fresh: Bool = false, xid: UInt32 = 0) {
-        append(key, Version(seq: 0, cid: cid, subid: subid, value: value, prior: nil, fresh: fresh, xid: xid))
+    /// Moves the settled keys among the candidates to the spill area, in
+    /// puts of a few megabytes (encoded copies are made for one put at a
+    /// time).
+    private func spillSettled() throws(StoreError) {
+        if spill == nil { spill = try spillFactory!() }
+        var batch: [(key: Bytes, value: Bytes)] = []
+        var batchBytes = 0
+        var moved: [Bytes] = []
+        for key in spillCandidates {
+            guard let chain = entries[key], Self.settled(chain) else { continue }
+            let value = Self.encode(chain[0])
+            batch.append((key, value))
+            batchBytes += key.count + value.count
+            moved.append(key)
+            if batchBytes >= 4 << 20 {
+                try spill!.put(batch)
+                batch.removeAll(keepingCapacity: true)
+                batchBytes = 0
+            }
+        }
+        try spill!.put(batch)
+        for key in moved {
+            // A key listed twice was moved with its first listing.
+            guard let chain = entries.remove(key) else { continue }
+            memoryBytes -= Self.memory(key, chain)
+            spilledKeys += 1
+            removedSinceCompaction += 1
+        }
+        // Removals leave the map's leaves sparse or empty, and walks step
+        // over empty leaves: rebuilt once more were removed than are left
+        // (so rebuilding costs at most one step per removal).
+        if removedSinceCompaction > entries.count {
+            entries.compact()
+            removedSinceCompaction = 0
+        }
+        spillCandidates = []
+        candidateBytes = 0
+        generation += 1
     }
 
-    public func delete(_ key: Bytes, prior: Bytes?, cid: UInt32, subid: UInt32) {
-        append(key, Version(seq: 0, cid: cid, subid: subid, value: nil, prior: prior, fresh: false))
+    // A spilled version: flags (1 value, 2 prior, 4 fresh), seq, cid,
+    // subid, xid, the value's length (the header), the value's bytes, then
+    // the prior's bytes.
+    static let header = 25
+    static func encode(_ v: Version) -> Bytes {
+        var out: Bytes = []
+        out.reserveCapacity(Self.header + (v.value?.count ?? 0) + (v.prior?.count ?? 0))
+        out.append((v.value != nil ? 1 : 0) | (v.prior != nil ? 2 : 0) | (v.fresh ? 4 : 0))
+        func add<T: FixedWidthInteger>(_ x: T) { withUnsafeBytes(of: x.littleEndian) { out.append(contentsOf: $0) } }
+        add(v.seq)
+        add(v.cid)
+        add(v.subid)
+        add(v.xid)
+        add(UInt32(v.value?.count ?? 0))
+        if let value = v.value { out.append(contentsOf: value) }
+        if let prior = v.prior { out.append(contentsOf: prior) }
+        return out
+    }
+
+    static func decode(_ b: Bytes) throws(StoreError) -> Version {
+        let bad = StoreError(.storeCorrupted, "a spilled write of this transaction is damaged")
+        guard b.count >= header else { throw bad }
+        func read<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+            var x: T = 0
+            withUnsafeMutableBytes(of: &x) { d in b.withUnsafeBytes { d.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<at + MemoryLayout<T>.size])) } }
+            return T(littleEndian: x)
+        }
+        let flags = b[0]
+        let length = Int(read(21, UInt32.self))
+        guard length <= b.count - header, flags & 1 != 0 || length == 0 else { throw bad }
+        let value: Bytes? = flags & 1 != 0 ? Bytes(b[header..<header + length]) : nil
+        let prior: Bytes? = flags & 2 != 0 ? Bytes(b[(header + length)...]) : nil
+        guard flags & 2 != 0 || b.count == header + length else { throw bad }
+        return Version(seq: read(1, UInt64.self), cid: read(9, UInt32.self), subid: read(13, UInt32.self),
+                       value: value, prior: prior, fresh: flags & 4 != 0, xid: read(17, UInt32.self))
     }
 
     public func clearRange(_ range: KeyRange, cid: UInt32, subid: UInt32) {
@@ -155,9 +318,9 @@ public final class WriteBuffer {
     }
 
     /// The state of `key` as `vis` sees it.
-    public func state(_ key: Bytes, _ vis: Visibility) -> BufferedState {
+    public func state(_ key: Bytes, _ vis: Visibility) throws(StoreError) -> BufferedState {
         let clear = coveringClear(key, vis)
-        if let chain = entries[key] {
+        if let chain = try chain(key) {
             if let v = Self.latestVisible(chain, vis), clear == nil || v.seq > clear!.seq {
                 return v.value.map { .value($0, OwnWrite(cid: v.cid, xid: v.xid)) } ?? .deleted
             }
@@ -177,13 +340,13 @@ public final class WriteBuffer {
 
     /// The latest version of key regardless of visibility, with the command
     /// that made it (tuple_delete/update/lock need "modified by whom?").
-    public func latestVersion(_ key: Bytes) -> Version? { entries[key]?.last }
-    public func firstVersion(_ key: Bytes) -> Version? { entries[key]?.first }
+    public func latestVersion(_ key: Bytes) throws(StoreError) -> Version? { try chain(key)?.last }
+    public func firstVersion(_ key: Bytes) throws(StoreError) -> Version? { try chain(key)?.first }
 
     /// Whether the latest write of `key` replaced a value that existed
     /// before it (an update) rather than creating the key (an insert).
-    public func latestReplacedAValue(_ key: Bytes) -> Bool {
-        guard let chain = entries[key] else { return false }
+    public func latestReplacedAValue(_ key: Bytes) throws(StoreError) -> Bool {
+        guard let chain = try chain(key) else { return false }
         return chain.count > 1 || !chain[0].fresh
     }
 
@@ -191,8 +354,8 @@ public final class WriteBuffer {
     /// value, or what a delete removed (fetch with SnapshotAny).
     /// `skipping`: values that stand for no row (a moved row's mark),
     /// looked past to the value before them.
-    public func anyValue(_ key: Bytes, skipping: ((Bytes) -> Bool)? = nil) -> Bytes? {
-        guard let chain = entries[key] else { return nil }
+    public func anyValue(_ key: Bytes, skipping: ((Bytes) -> Bool)? = nil) throws(StoreError) -> Bytes? {
+        guard let chain = try chain(key) else { return nil }
         for v in chain.reversed() {
             if let value = v.value, !(skipping?(value) ?? false) { return value }
             if let prior = v.prior { return prior }
@@ -201,7 +364,8 @@ public final class WriteBuffer {
     }
 
     /// Savepoint rollback: forget every write of subtransaction `subid` and
-    /// of those started after it.
+    /// of those started after it. (Spilled writes are the top-level
+    /// transaction's: never among them.)
     public func rollback(subid: UInt32) {
         generation += 1
         var emptied: [Bytes] = []
@@ -210,27 +374,45 @@ public final class WriteBuffer {
                 mutationBytes -= contribution(key, chain)
                 chain.removeAll { $0.subid >= subid }
                 if chain.isEmpty { emptied.append(key) } else { mutationBytes += contribution(key, chain) }
+                if spillFactory != nil, Self.settled(chain) { noteCandidate(key, chain) }
             }
         }
         for k in emptied { entries.remove(k) }
+        memoryBytes = 0
+        entries.forEach { k, c in memoryBytes += Self.memory(k, c) }
         let dropped = clears.filter { $0.subid >= subid }
         for c in dropped { mutationBytes -= CommitSize.clear(begin: c.range.begin.count, end: c.range.end.count) }
         clears.removeAll { $0.subid >= subid }
+        pruneCandidates()
     }
 
     /// A subtransaction committed: its writes now belong to the parent (so
     /// that rolling the parent back drops them, and nothing else does).
     public func release(subid: UInt32, to parent: UInt32) {
         generation += 1
-        entries.mutateAll { _, chain in
+        entries.mutateAll { key, chain in
+            guard chain.contains(where: { $0.subid >= subid }) else { return }
             for i in chain.indices where chain[i].subid >= subid { chain[i].subid = parent }
+            if spillFactory != nil, Self.settled(chain) { noteCandidate(key, chain) }
         }
         for i in clears.indices where clears[i].subid >= subid { clears[i].subid = parent }
+        pruneCandidates()
     }
 
-    /// Walks buffered keys in [begin, end) in order (or reverse), starting
-    /// after `after` when given. Stops when body returns false.
-    func walk(_ range: KeyRange, after: Bytes?, reverse: Bool, _ body: (Bytes, [Version]) -> Bool) {
+    /// The first buffered key of `range` after `after` (from the range's
+    /// start when nil), or the last before it when `reverse`: in memory or
+    /// spilled.
+    func nextKey(_ range: KeyRange, after: Bytes?, reverse: Bool) throws(StoreError) -> Bytes? {
+        var inMemory: Bytes?
+        walk(range, after: after, reverse: reverse) { k, _ in inMemory = k; return false }
+        guard let s = spill, let spilled = try s.nextKey(in: range, after: after, reverse: reverse) else { return inMemory }
+        guard let m = inMemory else { return spilled }
+        return (compareBytes(m, spilled) < 0) != reverse ? m : spilled
+    }
+
+    /// Walks in-memory buffered keys in [begin, end) in order (or reverse),
+    /// starting after `after` when given. Stops when body returns false.
+    private func walk(_ range: KeyRange, after: Bytes?, reverse: Bool, _ body: (Bytes, [Version]) -> Bool) {
         if !reverse {
             var i = after.map { entries.index(atOrAfter: $0, strictly: true) } ?? entries.index(atOrAfter: range.begin)
             while entries.isValid(i) {
@@ -276,6 +458,17 @@ public final class WriteBuffer {
             }
         }
         if let failure { throw failure }
+        // Spilled keys, unless written again since (memory has them then).
+        try spill?.forEach { key, raw throws(StoreError) in
+            if entries[key] != nil { return }
+            let last = try Self.decode(raw)
+            if clears.contains(where: { $0.seq > last.seq && $0.range.contains(key) }) { return }
+            if let v = last.value {
+                try body(.set(key, v))
+            } else if !last.fresh {
+                try body(.clear(key))
+            }
+        }
     }
 
     public enum FinalMutation {

@@ -219,7 +219,10 @@ def test_kill9_backend_in_large_transaction(ctx):
     # 1. Killed while idle in a transaction holding BATCH buffered rows.
     sess = s.session()
     pid = sess.backend_pid()
-    sess.run("BEGIN; " + insert.format(b=1, n=BATCH) + ";", timeout=120)
+    sess.run("SET plinth.write_buffer_memory = '4MB'; BEGIN; " + insert.format(b=1, n=BATCH) + ";", timeout=120)
+    tmp = os.path.join(s.data, "base", "pgsql_tmp")
+    assert any(f.startswith(f"pgsql_tmp{pid}.plinth") for f in os.listdir(tmp)), \
+        f"the transaction's writes did not spill: {os.listdir(tmp)}"
     _kill_backend(s, pid)
     sess.close()
     assert _batch_count(s, 1) == 0, "rows of an uncommitted transaction are visible after its backend was killed"
@@ -285,6 +288,11 @@ def test_kill9_backend_in_large_transaction(ctx):
             break
         time.sleep(0.2)
     assert stages == "0", f"{stages} staged commits left in the store after the crashes"
+    # Transactions this large spill their buffered writes to files under
+    # base/pgsql_tmp (plinth.write_buffer_memory); the killed backends'
+    # are removed when Postgres restarts after the crash.
+    left = [f for f in os.listdir(tmp) if "plinth" in f]
+    assert left == [], f"spill files of killed backends left after the restart: {left}"
     print(f"    COMMIT of {BATCH} rows takes {commit_time * 1000:.0f} ms; killed: " + "; ".join(outcomes), flush=True)
     total = _check_table_against_indexes(s, "big", "id", "batch")
     assert _batch_count(s, 0) == 1000, "rows committed before the crashes were lost"

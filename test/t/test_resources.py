@@ -18,6 +18,7 @@ reader delays that, so the typical growth counts, not the largest).
 import collections
 import os
 import statistics
+import threading
 import time
 
 from pgserver import rss_kb
@@ -226,3 +227,65 @@ def test_session_scanning_1m_rows(ctx):
     # Every repetition reads the same pages of the store.
     store_grew = samples[SCAN_REPS][2] - samples[2][2]
     assert store_grew <= SCAN_LIMIT_KB, f"the store's mapped pages grew by {store_grew} kB across repetitions: {samples}"
+
+
+# A transaction's buffered writes past plinth.write_buffer_memory spill to
+# a file of the backend's: a load of LOAD_ROWS rows in one transaction
+# must not hold them all in memory.
+LOAD_ROWS = 150_000 if os.environ.get("PLINTH_FDB_CLUSTER_FILE") else 600_000
+
+
+def _peak_anon_kb(sess, sql, timeout=600):
+    """Runs sql in sess; the largest RssAnon of its backend meanwhile."""
+    pid = sess.backend_pid()
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("RssAnon:"):
+                            peak[0] = max(peak[0], int(line.split()[1]))
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out = sess.run(sql, timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+    return peak[0], out
+
+
+def test_large_transaction_memory_is_bounded(ctx):
+    s = ctx.server("res-load", conf={"default_table_access_method": "plinth"}).start()
+    s.psql("CREATE EXTENSION plinth;"
+           "CREATE TABLE ld (id bigint PRIMARY KEY, g int NOT NULL, pad text);"
+           "CREATE INDEX ld_g ON ld (g);")
+    load = ("BEGIN; INSERT INTO ld SELECT g + {base}, g % 1000, md5(g::text) FROM generate_series(1, {n}) g; "
+            "SELECT count(*) FROM ld WHERE id > {base}; COMMIT;")
+    peaks = {}
+    for setting, base in (("1GB", 0), ("8MB", 10_000_000)):
+        sess = s.session()
+        try:
+            sess.run(f"SET plinth.write_buffer_memory = '{setting}';")
+            t0 = time.time()
+            peak, out = _peak_anon_kb(sess, load.format(base=base, n=LOAD_ROWS))
+            assert out == [str(LOAD_ROWS)], f"the load's own count gave {out}"
+            peaks[setting] = (peak, time.time() - t0)
+        finally:
+            sess.close()
+    left = os.listdir(os.path.join(s.data, "base", "pgsql_tmp")) if os.path.isdir(os.path.join(s.data, "base", "pgsql_tmp")) else []
+    print(f"    {LOAD_ROWS} rows in one transaction, peak RssAnon kB and seconds: in memory {peaks['1GB']}, "
+          f"spilling past 8 MB {peaks['8MB']}; left in pgsql_tmp: {left}", flush=True)
+    assert s.query("SELECT count(*), count(DISTINCT g) FROM ld") == f"{2 * LOAD_ROWS}|1000"
+    # Rows and index entries held in memory take well over 100 MB here;
+    # spilled past 8 MB, the backend stays far below.
+    assert peaks["1GB"][0] > 100_000, f"the in-memory load peaked at only {peaks['1GB'][0]} kB: the test measures nothing"
+    assert peaks["8MB"][0] < peaks["1GB"][0] / 2, f"spilling did not bound the backend's memory: {peaks}"
+    assert left == [], f"spill files left after the transactions ended: {left}"

@@ -100,6 +100,8 @@ typedef struct PlinthConfig
 	bool		durable;
 	int32_t		lifetime_ms;	/* transaction lifetime (embedded) */
 	int64_t		map_size_bytes;
+	int64_t		write_buffer_bytes; /* plinth.write_buffer_memory */
+	const char *spill_directory;	/* where buffered writes spill (base/pgsql_tmp) */
 	const char *database_name;	/* the Postgres database of this backend */
 	uint32_t	database_oid;
 	const char *server_home;	/* "host:data directory" of this server */
