@@ -7,6 +7,22 @@ import PlinthStore
         mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s ^ (s >> 29) }
     }
 
+    /// Walks the map forward and backward against the reference; returns
+    /// the reference's keys in order.
+    @discardableResult
+    static func expectSameWalks(_ map: SortedMap<Int>, _ ref: [Bytes: Int]) -> [Bytes] {
+        let sortedRef = ref.keys.sorted { compareBytes($0, $1) < 0 }
+        var forward: [Bytes] = []
+        map.forEach { k, v in forward.append(k); #expect(ref[k] == v) }
+        #expect(forward == sortedRef)
+        #expect(map.count == ref.count)
+        var backward: [Bytes] = []
+        var i = map.lastIndex
+        while map.isValid(i) { backward.append(map.key(at: i)); i = map.index(before: i) }
+        #expect(backward == sortedRef.reversed())
+        return sortedRef
+    }
+
     /// Compaction, at any size (empty, one leaf, several levels) and at
     /// random moments, keeps every entry and every walk as they were, and
     /// the map keeps working afterwards.
@@ -21,15 +37,7 @@ import PlinthStore
         for i in 0..<size where Int.random(in: 0..<10, using: &rng) < 8 { _ = map.remove(key(i)); ref[key(i)] = nil }
         for round in 0..<3 {
             map.compact()
-            let sortedRef = ref.keys.sorted { compareBytes($0, $1) < 0 }
-            var forward: [Bytes] = []
-            map.forEach { k, v in forward.append(k); #expect(ref[k] == v) }
-            #expect(forward == sortedRef)
-            #expect(map.count == ref.count)
-            var backward: [Bytes] = []
-            var i = map.lastIndex
-            while map.isValid(i) { backward.append(map.key(at: i)); i = map.index(before: i) }
-            #expect(backward == sortedRef.reversed())
+            let sortedRef = Self.expectSameWalks(map, ref)
             for _ in 0..<200 {
                 let probe = key(Int.random(in: 0...(size + 1), using: &rng))
                 let ge = map.index(atOrAfter: probe)
@@ -59,15 +67,7 @@ import PlinthStore
             default: #expect(map[k] == ref[k])
             }
         }
-        let sortedRef = ref.keys.sorted { compareBytes($0, $1) < 0 }
-        var forward: [Bytes] = []
-        map.forEach { k, v in forward.append(k); #expect(ref[k] == v) }
-        #expect(forward == sortedRef)
-        #expect(map.count == ref.count)
-        var backward: [Bytes] = []
-        var i = map.lastIndex
-        while map.isValid(i) { backward.append(map.key(at: i)); i = map.index(before: i) }
-        #expect(backward == sortedRef.reversed())
+        let sortedRef = Self.expectSameWalks(map, ref)
         // Bounds.
         for probe in [[], [1], [1, 2], [3, 3, 3, 3, 3]] as [Bytes] {
             let ge = map.index(atOrAfter: probe)

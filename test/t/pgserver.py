@@ -266,10 +266,11 @@ class Session:
         self.errors.close()
 
 
-def rss_kb(pid):
-    """Resident set size of a process, in kB (VmRSS)."""
+def rss_kb(pid, field="VmRSS"):
+    """Resident set size of a process, in kB (VmRSS; RssAnon: its private
+    memory)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")

@@ -235,26 +235,18 @@ def test_session_scanning_1m_rows(ctx):
 LOAD_ROWS = 150_000 if os.environ.get("PLINTH_FDB_CLUSTER_FILE") else 600_000
 
 
-def _anon_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no RssAnon for process {pid}")
-
-
 def _growth_kb(sess, sql, timeout=600):
     """Runs sql in sess; how far the private memory (RssAnon) of its
     backend rose above what it was before, at most, meanwhile."""
     pid = sess.backend_pid()
-    before = _anon_kb(pid)
+    before = rss_kb(pid, "RssAnon")
     peak = [before]
     done = threading.Event()
 
     def sample():
         while not done.is_set():
             try:
-                peak[0] = max(peak[0], _anon_kb(pid))
+                peak[0] = max(peak[0], rss_kb(pid, "RssAnon"))
             except (FileNotFoundError, ProcessLookupError):
                 return
             time.sleep(0.02)
