@@ -61,11 +61,12 @@ public final class LMDBSpillArea: SpillArea {
                         try v.withBytes { (vb) throws(StoreError) in try space.put(kb, vb) }
                     }
                 }
-                try w.commit()
             } catch {
                 w.abort()
                 throw error
             }
+            // A failed commit has freed its transaction already: no abort.
+            try w.commit()
         } catch {
             throw Self.explained(error, directory)
         }

@@ -108,6 +108,36 @@ def test_full_disk_under_the_store(ctx):
     assert int(s.query("SELECT count(*) FROM t")) == before
 
 
+def test_full_disk_under_the_spill_area(ctx):
+    """A transaction whose buffered writes spill (plinth.write_buffer_memory)
+    to a full file system fails with 53100; nothing of it is stored, its
+    spill files are gone, and the next transaction spills again."""
+    mount = _mount_small_filesystem(ctx, "spill-fs", 16)
+    s = ctx.server("spill-full", conf=CONF)
+    tmp = os.path.join(s.data, "base", "pgsql_tmp")
+    subprocess.run(["rm", "-rf", tmp], check=True)
+    os.symlink(mount, tmp)
+    s.start()
+    s.psql("CREATE EXTENSION plinth; CREATE TABLE t (id int PRIMARY KEY, pad text);")
+    load = ("SET plinth.write_buffer_memory = '1MB'; BEGIN; "
+            "INSERT INTO t SELECT g, md5(g::text) || md5((-g)::text) FROM generate_series({lo}, {hi}) g; COMMIT;")
+    sess = s.session(verbose=True)
+    try:
+        sess.run(load.format(lo=1, hi=400_000), timeout=300)
+        raise AssertionError("a transaction spilling 400,000 rows to a 16 MB file system succeeded")
+    except SessionError as e:
+        assert "53100" in str(e) and "spill" in str(e), f"spilling to a full file system gave: {e}"
+    sess.close()
+    _no_crash_restart(s)
+    assert s.query("SELECT count(*) FROM t") == "0"
+    assert [f for f in os.listdir(mount) if "plinth" in f] == [], f"spill files left: {os.listdir(mount)}"
+    # The space came back with the failed transaction's files: a smaller
+    # load still spills there, and commits.
+    s.psql(load.format(lo=1, hi=30_000))
+    assert s.query("SELECT count(*), count(DISTINCT pad) FROM t") == "30000|30000"
+    _no_crash_restart(s)
+
+
 def test_store_directory_made_read_only(ctx):
     ctx.embedded_only("the store directory's file system")
     mount = _mount_small_filesystem(ctx, "read-only-fs", 64)
