@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "CFDB", path: "Sources/CFDB"),
         .target(name: "PlinthFDB", dependencies: ["PlinthStore", "CFDB"]),
 
-        .executableTarget(name: "PlinthStoreTool", dependencies: ["PlinthStore", "PlinthLMDB", "PlinthFDB", "CLMDB"]),
+        .executableTarget(name: "PlinthStoreTool", dependencies: ["PlinthEncoding", "PlinthStore", "PlinthLMDB", "PlinthFDB", "CLMDB"]),
 
         .testTarget(name: "PlinthEncodingTests", dependencies: ["PlinthEncoding"]),
         .testTarget(name: "PlinthStoreTests", dependencies: ["PlinthStore", "PlinthLMDB", "PlinthFDB", "PlinthStoreTool"]),

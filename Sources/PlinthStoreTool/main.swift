@@ -11,6 +11,7 @@
 //
 // DIR is the embedded store's directory, or fdb:CLUSTER_FILE for a
 // FoundationDB cluster (fdb: alone: FoundationDB's default cluster file).
+import PlinthEncoding
 import PlinthStore
 import PlinthLMDB
 import PlinthFDB
@@ -68,17 +69,6 @@ func readLE64(_ b: Bytes?) -> Int64 {
 func key(_ s: String) -> Bytes { Array(s.utf8) }
 func account(_ i: Int) -> Bytes { key("acct/" + String(repeating: "0", count: 6 - String(i).count) + String(i)) }
 
-/// A small deterministic PRNG (SplitMix64): workers differ only by seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 // MARK: bank transfers: the total never changes, no transfer lost or doubled
 
@@ -95,7 +85,7 @@ func bankInit(_ dir: String, _ accounts: Int, _ initial: Int64) {
 
 func bankWorker(_ dir: String, _ accounts: Int, _ transfers: Int, _ seed: UInt64, _ worker: Int) {
     let store = openStore(dir, durable: false)
-    var rng = SplitMix(state: seed)
+    var rng = SplitMix64(seed: seed)
     var retries = 0
     for n in 0..<transfers {
         let from = Int.random(in: 0..<accounts, using: &rng)
@@ -231,7 +221,7 @@ func arg(_ name: String, _ def: String) -> String {
 func benchCommitWorker(_ dir: String, _ raw: Bool, _ secs: Double, _ worker: Int, _ durable: Bool) {
     let deadline = seconds() + secs
     var n = 0
-    var rng = SplitMix(state: UInt64(worker + 1))
+    var rng = SplitMix64(seed: UInt64(worker + 1))
     if raw {
         let env = RawLMDB(dir, durable: durable)
         while seconds() < deadline {
@@ -289,7 +279,7 @@ func bench() {
     // Point gets: 100 random gets per transaction.
     var sG: [Double] = [], rG: [Double] = []
     for _ in 0..<5 {
-        var rng = SplitMix(state: 7)
+        var rng = SplitMix64(seed: 7)
         var t0 = seconds(), n = 0
         while seconds() - t0 < secs / 3 {
             transact(store, retries: &retries) { tr throws(StoreError) in
@@ -298,7 +288,7 @@ func bench() {
             n += 100
         }
         sG.append(Double(n) / (seconds() - t0))
-        rng = SplitMix(state: 7)
+        rng = SplitMix64(seed: 7)
         t0 = seconds(); n = 0
         while seconds() - t0 < secs / 3 {
             raw.read { t in for _ in 0..<100 { _ = t.get(k(Int.random(in: 0..<keys, using: &rng))).map { Bytes($0) } } }

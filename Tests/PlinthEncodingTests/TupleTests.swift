@@ -401,23 +401,9 @@ let interestingInts: [Int64] = [
 
 // MARK: - Random generation
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, seedable, good enough here.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-
+/// Tuple elements and bytes biased towards what matters to escaping and order
+/// (SplitMix64 itself is in PlinthEncoding).
+extension SplitMix64 {
     /// A byte biased towards the values that matter to escaping and order.
     mutating func byte() -> UInt8 {
         switch below(10) {

@@ -3,24 +3,12 @@ import Testing
 import PlinthStore
 import PlinthLMDB
 import PlinthTxn
+import PlinthEncoding
 
 /// A transaction whose write buffer spills to disk must answer every read,
 /// and commit, exactly as one that keeps everything in memory: the same
 /// random work runs on both, and they are compared as it goes.
 @Suite struct SpillTests {
-    /// A small deterministic generator (SplitMix64): failures replay.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     static func key(_ i: Int) -> Bytes {
         // Every seventh key is longer than LMDB's own key limit (the spill
         // area keeps long keys as the store does).
@@ -41,7 +29,7 @@ import PlinthTxn
         return try scanAll(t, .all, "", "\u{7f}")
     }
 
-    func compare(_ a: Transaction, _ b: Transaction, cid: UInt32, keys: Int, rng: inout Random) throws {
+    func compare(_ a: Transaction, _ b: Transaction, cid: UInt32, keys: Int, rng: inout SplitMix64) throws {
         let views: [Visibility] = [.command(cid), .command(cid + 1), cid > 0 ? .command(cid - 1) : .all, .all]
         for i in 0..<keys {
             let k = Self.key(i)
@@ -74,7 +62,7 @@ import PlinthTxn
         plain.mode = .snapshot
         let spilled = Self.spilling(Transaction(store: fb.store), threshold: 4_000)
         spilled.mode = .snapshot
-        var rng = Random(state: seed)
+        var rng = SplitMix64(seed: seed)
         var cid: UInt32 = 1
         var subids: [UInt32] = [WriteBuffer.topSubid]
         var nextSubid: UInt32 = 1
