@@ -416,9 +416,14 @@ plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		plinth_schema_backend_start();
 		plinth_swift_statement_start();
 	}
-	/* READ COMMITTED: the statement's snapshot is a newer one from the store. */
+	/*
+	 * READ COMMITTED: the statement's snapshot is a newer one from the store.
+	 * A foreign key check (ri_triggers.c, the one caller that runs queries
+	 * with SECURITY_NOFORCE_RLS) may read the parents pinned for it.
+	 */
 	if (plinth_in_use)
-		plinth_swift_statement_snapshot(XactIsoLevel, executor_depth == 0 && plinth_statement_depth == 0);
+		plinth_swift_statement_snapshot(XactIsoLevel, executor_depth == 0 && plinth_statement_depth == 0,
+										InNoForceRLSOperation());
 	executor_depth++;
 	PG_TRY();
 	{
@@ -509,7 +514,7 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		plinth_swift_statement_start();
 	}
 	if (plinth_in_use)
-		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0);
+		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0, false);
 	/* A database statement another server ran, and this one has applied already. */
 	if ((pstmt = plinth_database_statement_begin(pstmt)) == NULL)
 	{

@@ -334,9 +334,11 @@ plinth_insert_entry(Relation index, Relation heap, PlinthIndexEntry *e, Datum *v
  * batch of COPY, or every 1,000 rows (StatementWork.swift decides), they are
  * read together — the index
  * entries in one round trip, the rows they name in another — into the
- * transaction's caches, where the checks find them. Only a hint: a check
- * that misses the cache reads the store itself, so a key noted wrongly
- * costs a read, never a wrong answer.
+ * transaction's caches, where the checks find them; under READ COMMITTED
+ * the parents found are locked too and kept for the checks across their
+ * snapshots (Indexes.swift, readParentKeys). Only a hint: a check that
+ * misses reads the store itself, so a key noted wrongly costs a read,
+ * never a wrong answer.
  */
 typedef struct ParentProbe
 {
@@ -372,10 +374,18 @@ parent_probe(Relation rel, ForeignKeyCacheInfo *fk)
 		Oid			indexoid = InvalidOid;
 		HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
 
-		/* The parent's key index (get_constraint_index answers only for keys). */
+		/*
+		 * The parent's key index (get_constraint_index answers only for
+		 * keys). Not for a deferrable foreign key: its checks may run at
+		 * commit, and the parents read ahead are locked at once (heap locks
+		 * them when the check runs).
+		 */
 		if (HeapTupleIsValid(tup))
 		{
-			indexoid = ((Form_pg_constraint) GETSTRUCT(tup))->conindid;
+			Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+
+			if (!con->condeferrable)
+				indexoid = con->conindid;
 			ReleaseSysCache(tup);
 		}
 
@@ -427,6 +437,7 @@ plinth_note_parent_keys(Relation rel, TupleTableSlot *slot)
 		Relation	index;
 		PlinthIndexEntry *e;
 		PlinthKeyBuf b;
+		PlinthLockIds ids;
 
 		if (!OidIsValid(p->parent_index))
 			continue;
@@ -443,7 +454,8 @@ plinth_note_parent_keys(Relation rel, TupleTableSlot *slot)
 		e = plinth_index_describe(index);
 		plinth_keybuf_init(&b);
 		plinth_index_key_elements(e, values, isnull, &b);
-		PLINTH_CHECK(plinth_swift_parent_key_note(&e->desc, b.elems, b.n));
+		plinth_lock_ids_if_any(&ids);
+		PLINTH_CHECK(plinth_swift_parent_key_note(&e->desc, b.elems, b.n, &ids));
 		relation_close(index, NoLock);
 	}
 }

@@ -168,9 +168,52 @@ extension TransactionState {
     /// Notes a parent key a foreign key check of a row just written will
     /// look up (the parent's unique index and the key's encoded columns);
     /// reads the noted keys once enough are waiting.
-    public func noteParentKey(_ d: IndexDescriptor, columns: Bytes) throws(PlinthError) {
+    public func noteParentKey(_ d: IndexDescriptor, columns: Bytes, _ ctx: LockContext) throws(PlinthError) {
         if work.parentKeys.note(table: d.table, prefix: db.indexPrefix(d.index) + columns) {
-            try storeCall { () throws(StoreError) in try work.parentKeys.read(txn, db) }
+            try readParentKeys(ctx)
+        }
+    }
+
+    /// Reads the noted parent keys (`ParentKeyReads`). Under READ COMMITTED
+    /// each check is a statement with a snapshot of its own, which drops
+    /// what was read for the one before (always on FoundationDB, which
+    /// cannot tell that nothing was committed since without a round trip),
+    /// so the parents found are also locked now — FOR KEY SHARE, the lock
+    /// their checks take — and pinned for the checks (`Transaction.pinParent`):
+    /// held under that lock, a parent found now is there, with its key, for
+    /// every later snapshot. A parent whose lock another transaction holds,
+    /// or that changed since the read, is left to its check.
+    func readParentKeys(_ ctx: LockContext) throws(PlinthError) {
+        let pinning = txn.mode == .snapshot && txn.newestStandsForSnapshot && ctx.topXid != 0
+        // Pinned, the rows are read at their newest: not at the snapshot too.
+        let found = try storeCall { () throws(StoreError) in try work.parentKeys.read(txn, db, rows: !pinning) }
+        guard pinning, !found.isEmpty else { return }
+        var prefixes = found.map { Keyspace.Live.rowLockPrefix(db: db.id, table: $0.table, row: $0.row) }
+        var pinned = found
+        var blockedOnes = 0
+        var start = 0
+        while start < prefixes.count {
+            let (taken, blocked) = try lock(prefixes: Array(prefixes[start...]), mode: .keyShare, subid: ctx.subid,
+                                            waitXid: ctx.waitXid, topXid: ctx.topXid)
+            start += taken
+            guard blocked != nil else { break }
+            // Held by a running transaction: its check waits for it.
+            prefixes.remove(at: start)
+            pinned.remove(at: start)
+            blockedOnes += 1
+            if blockedOnes >= ParentKeyReads.blockedLimit {
+                prefixes.removeSubrange(start...)
+                pinned.removeSubrange(start...)
+            }
+        }
+        guard !pinned.isEmpty else { return }
+        let keys = pinned.map { db.rowKey($0.table, $0.row) }
+        let newest = try storeCall { () throws(StoreError) in try txn.readCurrent(keys) }
+        for (p, (key, value)) in zip(pinned, zip(keys, newest)) {
+            // A row stored inline, at the same row id: the key is unchanged
+            // (an UPDATE of a key column gives the row a new id).
+            guard let value, case .inline? = value.withUnsafeBytes({ RowFormat.parse($0) }) else { continue }
+            txn.pinParent(range: p.range, batch: p.batch, rowKey: key, value: value, subid: ctx.subid)
         }
     }
 
@@ -183,9 +226,7 @@ extension TransactionState {
         // foreign key check is a statement of its own: taking them at its
         // end would take them one by one).
         if event.endsOutermostStatement, let w = try takeDeferredLocks() { return .wait(w) }
-        if due.parentKeys {
-            try storeCall { () throws(StoreError) in try work.parentKeys.read(txn, db) }
-        }
+        if due.parentKeys { try readParentKeys(ctx) }
         if let depth = due.uniqueChecksFrom { return try runUniqueChecks(fromDepth: depth, ctx) }
         return .clear
     }
@@ -212,23 +253,42 @@ struct ParentKeyReads {
         return probes.count >= Self.batchLimit
     }
 
+    /// Past this many parents locked by others, a read-ahead locks no more.
+    static let blockedLimit = 8
+
+    /// A parent key that names one row: its range, the batch read of it,
+    /// the row.
+    struct Found {
+        let range: KeyRange
+        let batch: KVBatch
+        let table: Int64
+        let row: Int64
+    }
+
     /// Two round trips: the index entries, then the rows they name.
-    mutating func read(_ txn: Transaction, _ db: Keyspace.Database) throws(StoreError) {
+    /// Returns the keys that name one row each, once each.
+    /// `rows`: read the rows at the snapshot too (into the caches).
+    mutating func read(_ txn: Transaction, _ db: Keyspace.Database, rows readRows: Bool) throws(StoreError) -> [Found] {
         defer { probes.removeAll(keepingCapacity: true) }
-        guard !probes.isEmpty else { return }
+        guard !probes.isEmpty else { return [] }
         probes.sort { compareBytes($0.range.begin, $1.range.begin) < 0 }
         // As the check's own scan reads them (IndexScan: its first batch).
         let batches = try txn.prefetchRanges(probes.map { $0.range }, firstBatch: 4)
         var rows: [Bytes] = []
+        var found: [Found] = []
         var distinct = Set<HashedKey>()   // many children share a parent
         for (p, b) in zip(probes, batches) where !b.isEmpty {
             for i in 0..<b.count {
                 guard let row = b.withEntry(i, { k, _ in Keyspace.rowID(fromKey: k, prefixLength: p.prefixLength) })
                 else { continue }
                 let key = db.rowKey(p.table, row)
-                if distinct.insert(HashedKey(key)).inserted { rows.append(key) }
+                if distinct.insert(HashedKey(key)).inserted {
+                    rows.append(key)
+                    if b.count == 1 { found.append(Found(range: p.range, batch: b, table: p.table, row: row)) }
+                }
             }
         }
-        if !rows.isEmpty { try txn.prefetch(rows) }
+        if readRows, !rows.isEmpty { try txn.prefetch(rows) }
+        return found
     }
 }

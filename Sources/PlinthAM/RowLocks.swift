@@ -123,6 +123,16 @@ extension TransactionState {
                 let done = Array(run.prefix(taken))
                 let newest = try storeCall { () throws(StoreError) in try txn.readCurrent(done.map(\.key)) }
                 for (e, now) in zip(done, newest) where !Self.unchanged(e, now) {
+                    // FOR KEY SHARE holds across an UPDATE that moved the
+                    // row without changing its key: it follows the row.
+                    if e.mode == .keyShare, let now {
+                        switch try followKeyShare(table: e.table, now, subid: e.ctx.subid, waitXid: e.ctx.waitXid,
+                                                  topXid: e.ctx.topXid) {
+                        case .current: continue
+                        case .blocked(let w): return w
+                        default: break
+                        }
+                    }
                     throw PlinthError(sqlstate: .serializationFailure,
                                       message: "could not serialize access due to concurrent update",
                                       detail: "Row \(e.row) of store table \(e.table) was changed by another transaction after this statement's snapshot; the statement changes too many rows to re-check them one by one.",
@@ -139,8 +149,9 @@ extension TransactionState {
     }
 
     /// Whether a batched row is as the statement saw it: for FOR KEY SHARE,
-    /// still there (its key could only change under a lock that conflicts);
-    /// otherwise the same version.
+    /// still there at its row id (its key could only change under a lock
+    /// that conflicts; moved by an UPDATE of another indexed column, the
+    /// caller follows it); otherwise the same version.
     private static func unchanged(_ e: DeferredRowLocks.Entry, _ now: Bytes?) -> Bool {
         if e.mode == .keyShare { return now.map { !RowFormat.isMoved($0) } ?? false }
         return now == e.seen
@@ -340,6 +351,7 @@ extension TransactionState {
     /// back to what the transaction held before.
     public func releaseLocks(subid: UInt32) throws(PlinthError) {
         deferred.drop(subid: subid)
+        txn.unpinParents(fromSubid: subid)
         guard let me = locks.holder else { return }
         var changed: [(Bytes, (RowLockMode, UInt32)?)] = []
         for (k, stack) in locks.objects where stack.contains(where: { $0.subid >= subid }) {

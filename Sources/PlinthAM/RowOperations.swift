@@ -197,6 +197,16 @@ extension TransactionState {
         let key = db.rowKey(table, row)
         let prefix = Keyspace.Live.rowLockPrefix(db: db.id, table: table, row: row)
         let heldBefore = locks.mode(prefix)
+        // A foreign key check of a parent pinned for it (`readParentKeys`):
+        // locked already, and there with its key; the batch checks that it
+        // has not moved since.
+        if deferrable, mode == .keyShare, heldBefore != nil, let pinned = txn.pinnedRow(key) {
+            if !deferred.isPending(key) {
+                deferred.append(.init(prefix: prefix, key: key, table: table, row: row, mode: mode, seen: pinned, ctx: ctx))
+                if deferred.count >= DeferredRowLocks.batch, let w = try takeDeferredLocks() { return .blocked(w) }
+            }
+            return .current
+        }
         if deferrable, deferred.statementLocks >= DeferredRowLocks.immediate,
            heldBefore == nil, movedRows[HashedKey(key)] == nil {
             var join = deferred.isPending(key)
@@ -272,7 +282,7 @@ extension TransactionState {
     /// taking the lock on each new row id. `.current`: the lock holds (the
     /// row exists, same key); `.moved`: an UPDATE changed the key (or the
     /// row is gone: `.deleted`) — the caller reports it as for any mode.
-    private func followKeyShare(table: Int64, _ newest: Bytes, subid: UInt32, waitXid: UInt32,
+    func followKeyShare(table: Int64, _ newest: Bytes, subid: UInt32, waitXid: UInt32,
                                 topXid: Int64) throws(PlinthError) -> RowLockOutcome {
         var value: Bytes? = newest
         var hops = 0

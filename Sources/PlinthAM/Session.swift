@@ -406,10 +406,13 @@ public final class Session {
     /// it reads a newer one from the store (`Transaction.renewSnapshot`),
     /// statements run inside others included (a foreign key check must see
     /// the rows committed since its statement began).
-    public func statementSnapshot(isolation: Int32, topLevel: Bool) {
+    /// `foreignKeyCheck`: the statement is one, and reads the parents
+    /// pinned for it (`TransactionState.readParentKeys`).
+    public func statementSnapshot(isolation: Int32, topLevel: Bool, foreignKeyCheck: Bool) {
         guard let t = current else { return }
         t.txn.mode = Self.readMode(isolation: isolation)
         t.txn.newestStandsForSnapshot = isolation <= 1
+        t.txn.servesPinnedParents = foreignKeyCheck && isolation <= 1
         if topLevel { t.deferred.statementLocks = 0 }
         if isolation <= 1 { t.txn.renewSnapshot() } else if !t.txn.hasStoreTransaction { try? t.txn.pinSnapshot() }
     }

@@ -132,10 +132,10 @@ public func plinthSwiftIndexDelete(_ d: UnsafePointer<PlinthIndexDesc>, _ elems:
 /// unique index and the key's elements); the noted keys are read together.
 @_cdecl("plinth_swift_parent_key_note")
 public func plinthSwiftParentKeyNote(_ d: UnsafePointer<PlinthIndexDesc>, _ elems: UnsafePointer<PlinthKeyElement>?,
-                                     _ n: Int) -> PlinthStatus {
+                                     _ n: Int, _ ids: UnsafePointer<PlinthLockIds>) -> PlinthStatus {
     entryPoint { () throws(PlinthError) in
         let desc = descriptor(d)
-        try session.transaction().noteParentKey(desc, columns: try encodeColumns(desc, elems, n).0)
+        try session.transaction().noteParentKey(desc, columns: try encodeColumns(desc, elems, n).0, LockContext(ids))
     }
 }
 

@@ -105,8 +105,8 @@ public func plinthSwiftStatementEvent(_ event: PlinthStatementEvent, _ depth: In
 /// A statement took its snapshot (ExecutorStart): READ COMMITTED reads a
 /// newer one from the store.
 @_cdecl("plinth_swift_statement_snapshot")
-public func plinthSwiftStatementSnapshot(_ isolation: Int32, _ topLevel: Bool) {
-    session.statementSnapshot(isolation: isolation, topLevel: topLevel)
+public func plinthSwiftStatementSnapshot(_ isolation: Int32, _ topLevel: Bool, _ foreignKeyCheck: Bool) {
+    session.statementSnapshot(isolation: isolation, topLevel: topLevel, foreignKeyCheck: foreignKeyCheck)
 }
 
 /// Whether the holder of a lock on another server still runs (a remote

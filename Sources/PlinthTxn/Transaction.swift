@@ -44,6 +44,13 @@ public final class Transaction {
     /// First batches of ranges read ahead (`prefetchRanges`), by the
     /// range's begin: a scan of exactly such a range starts from them.
     private var rangeCache: [HashedKey: (end: Bytes, batch: KVBatch)] = [:]
+    /// Parents held for foreign key checks (`pinParent`): kept across
+    /// snapshots, read only while `servesPinnedParents`.
+    private var pinnedRanges: [HashedKey: (end: Bytes, batch: KVBatch, subid: UInt32)] = [:]
+    private var pinnedRows: [HashedKey: (value: Bytes, subid: UInt32)] = [:]
+    /// The running statement is a foreign key check (READ COMMITTED): it
+    /// reads the parents pinned for it, whatever its snapshot.
+    public var servesPinnedParents = false
     /// Read conflicts of point reads. The reads are snapshot reads; their
     /// conflicts are kept here and handed to the store at commit. Past
     /// `pointConflictLimit` keys they widen to their parents (a key's tuple
@@ -260,6 +267,7 @@ public final class Transaction {
 
     private func snapshotGet(_ key: Bytes, newest: Bool = true) throws(StoreError) -> Bytes? {
         if newest, !current.isEmpty, let hit = current[HashedKey(key)] { return hit }
+        if let hit = pinnedRow(key) { return hit }
         if let hit = cache[HashedKey(key)] { return hit }
         if let hit = inRecentBatch(key) { return hit }
         let v = try storeTransaction().get(key, snapshot: true)
@@ -324,6 +332,8 @@ public final class Transaction {
             case .unwritten:
                 if !current.isEmpty, adopts(vis), let hit = current[HashedKey(k)] {
                     out[i] = hit
+                } else if let hit = pinnedRow(k) {
+                    out[i] = hit
                 } else if let hit = cache[HashedKey(k)] {
                     out[i] = hit
                 } else {
@@ -347,7 +357,7 @@ public final class Transaction {
 
     /// Reads these keys now, in one round trip, so that later gets are free.
     public func prefetch(_ keys: [Bytes]) throws(StoreError) {
-        let missing = keys.filter { cache[HashedKey($0)] == nil }
+        let missing = keys.filter { cache[HashedKey($0)] == nil && pinnedRow($0) == nil }
         guard !missing.isEmpty else { return }
         let got = try storeTransaction().getMany(missing, snapshot: true)
         for (k, v) in zip(missing, got) {
@@ -444,6 +454,39 @@ public final class Transaction {
         return ranges.map { fetched[HashedKey($0.begin)] ?? rangeCache[HashedKey($0.begin)]?.batch ?? KVBatch() }
     }
 
+    /// Holds a parent's key entry (`range`, whose one entry names the row
+    /// `rowKey`) and the row (`value`, its newest committed version) for
+    /// the foreign key checks of this transaction's statements, across
+    /// their READ COMMITTED snapshots: the caller holds the row's FOR KEY
+    /// SHARE lock, taken in subtransaction `subid`, so no one can delete
+    /// the row or change its key while the pin lasts — every later snapshot
+    /// finds this entry, and the check's own lock re-checks the row (it may
+    /// have moved without changing its key). The other columns may be
+    /// older than a later snapshot's: only the checks read pins
+    /// (`servesPinnedParents`), and they read only the key.
+    public func pinParent(range: KeyRange, batch: KVBatch, rowKey: Bytes, value: Bytes, subid: UInt32) {
+        if pinnedRows.count >= Self.cacheLimit {
+            pinnedRanges.removeAll(keepingCapacity: true)
+            pinnedRows.removeAll(keepingCapacity: true)
+        }
+        pinnedRanges[HashedKey(range.begin)] = (range.end, batch, subid)
+        pinnedRows[HashedKey(rowKey)] = (value, subid)
+    }
+
+    /// The pinned parent row at `key`, when the running statement reads pins.
+    public func pinnedRow(_ key: Bytes) -> Bytes? {
+        guard servesPinnedParents, !pinnedRows.isEmpty else { return nil }
+        return pinnedRows[HashedKey(key)]?.value
+    }
+
+    /// A rollback to a savepoint gave back the locks subtransactions from
+    /// `subid` on took: their pins go too.
+    public func unpinParents(fromSubid subid: UInt32) {
+        guard !pinnedRows.isEmpty else { return }
+        pinnedRanges = pinnedRanges.filter { $0.value.subid < subid }
+        pinnedRows = pinnedRows.filter { $0.value.subid < subid }
+    }
+
     /// A range read for scans (not cached key by key: scans read each key
     /// once), kept among the recent batches.
     /// `reader`: a store transaction of the scan's own (`scanManyCurrent`).
@@ -453,6 +496,11 @@ public final class Transaction {
             return try reader.getRange(.firstGreaterOrEqual(begin), .firstGreaterOrEqual(end),
                                        options: RangeOptions(limit: limit, reverse: reverse, snapshot: true, mode: .iterator,
                                                              iteration: iteration))
+        }
+        // A foreign key check reads its pinned parent first, whether or not
+        // its snapshot kept the caches (the same path on either engine).
+        if !reverse, iteration == 1, servesPinnedParents, let c = pinnedRanges[HashedKey(begin)], c.end == end, c.batch.count <= limit {
+            return c.batch
         }
         if !reverse, iteration == 1, !rangeCache.isEmpty, let c = rangeCache[HashedKey(begin)], c.end == end, c.batch.count <= limit {
             return c.batch
@@ -642,6 +690,9 @@ public final class Transaction {
         tr = nil
         cache.removeAll()
         rangeCache.removeAll()
+        pinnedRanges.removeAll()
+        pinnedRows.removeAll()
+        servesPinnedParents = false
         atomics.removeAll()
         atomicBytes = 0
         commitChecks.removeAll()

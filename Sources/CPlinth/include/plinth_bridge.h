@@ -407,7 +407,7 @@ PlinthStatus plinth_swift_xact_event(PlinthXactEvent event);
 void		plinth_swift_subxact_event(PlinthSubXactEvent event, uint32_t subid, uint32_t parent);
 PlinthStatus plinth_swift_statement_event(PlinthStatementEvent event, int32_t depth, const PlinthLockIds *ids,
 										  PlinthUniqueViolation *violation);
-void		plinth_swift_statement_snapshot(int32_t isolation, bool top_level);
+void		plinth_swift_statement_snapshot(int32_t isolation, bool top_level, bool foreign_key_check);
 /* `beat`: the holder's server's heartbeat counter (0: none yet). */
 PlinthStatus plinth_swift_holder_running(const PlinthLockWait *wait, bool *running, int64_t *beat);
 /* The holder's server sent no heartbeat for plinth.server_timeout. */
@@ -622,7 +622,8 @@ PlinthStatus plinth_swift_index_insert(const PlinthIndexDesc *index, const Plint
 									   PlinthLockWait *retry);
 PlinthStatus plinth_swift_index_delete(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
 									   int64_t row_id, uint32_t cid, uint32_t subid);
-PlinthStatus plinth_swift_parent_key_note(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n);
+PlinthStatus plinth_swift_parent_key_note(const PlinthIndexDesc *index, const PlinthKeyElement *elems, size_t n,
+										  const PlinthLockIds *ids);
 
 /* IndexEntryPoints.swift: index scans (released with plinth_swift_index_scan_release) */
 PlinthStatus plinth_swift_index_scan_begin(const PlinthIndexDesc *index, PlinthVisibility vis,
