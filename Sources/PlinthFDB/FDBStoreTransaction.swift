@@ -25,6 +25,8 @@ final class FDBStoreTransaction: StoreTransaction {
     /// thread, and its figure is not the one it checks either.
     private var size = 0
     private(set) var counters = StoreCounters()
+    /// `readOnly()` was said: no read-your-writes (set again after a reset).
+    private var readsOnly = false
 
     init(store: FDBStore, handle: OpaquePointer, settings: FDBTransactionSettings) throws(StoreError) {
         self.store = store
@@ -41,6 +43,18 @@ final class FDBStoreTransaction: StoreTransaction {
         for option in settings.transactionOptions {
             try check(option.withParameter { cfdb_transaction_set_option(handle, option.code, $0, $1) },
                       "transaction option \(option.code)")
+        }
+        if readsOnly {
+            try check(cfdb_transaction_set_option(handle, CFDB_TR_OPTION_READ_YOUR_WRITES_DISABLE, nil, 0),
+                      "transaction option \(CFDB_TR_OPTION_READ_YOUR_WRITES_DISABLE)")
+        }
+    }
+
+    func readOnly() {
+        guard !readsOnly else { return }
+        readsOnly = true
+        if deferredError == nil {
+            do { try applySettings() } catch { deferredError = error }
         }
     }
 

@@ -106,6 +106,13 @@ public protocol StoreTransaction: AnyObject {
     /// engine has none (the embedded engine, whose reads cost no round
     /// trip, is polled instead).
     func watch(_ key: Bytes) throws(StoreError) -> (any StoreWatch)?
+
+    /// Says, before its first read, that this transaction will only read:
+    /// the engine may skip what makes reads see the transaction's own
+    /// writes. FoundationDB's read-your-writes layer keeps everything the
+    /// transaction read, for its life — a statement's snapshot reads grow
+    /// the backend by what they read — and costs a little on every read.
+    func readOnly()
 }
 
 /// A key's watch (`StoreTransaction.watch`). Checking it costs no round
@@ -271,6 +278,8 @@ public struct StoreCounters: Sendable, Equatable {
 
 extension StoreTransaction {
     public func watch(_ key: Bytes) throws(StoreError) -> (any StoreWatch)? { nil }
+
+    public func readOnly() {}
 
     /// Every pair of [begin, end), at most `limit`, read in as many batches
     /// as the store answers with: FoundationDB returns a range in parts

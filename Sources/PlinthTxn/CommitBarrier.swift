@@ -124,6 +124,8 @@ final class BarrierTransaction: StoreTransaction {
         self.barrier = barrier
     }
 
+    func readOnly() { inner.readOnly() }
+
     @inline(__always)
     private func ready() throws(StoreError) {
         if checked { return }

@@ -110,6 +110,9 @@ public final class Transaction {
     public func storeTransaction() throws(StoreError) -> any StoreTransaction {
         if let tr { return tr }
         let t = try store.beginTransaction()
+        // READ COMMITTED and REPEATABLE READ commit in a store transaction
+        // of their own: this one only reads.
+        if mode == .snapshot { t.readOnly() }
         tr = t
         storeStarted = monotonicNanos()
         return t
@@ -171,6 +174,7 @@ public final class Transaction {
     /// belong to, no one else can change them.
     public func readCurrent(_ keys: [Bytes]) throws(StoreError) -> [Bytes?] {
         let t = try store.beginTransaction()
+        t.readOnly()
         defer {
             pastCounters += t.counters
             t.cancel()
@@ -376,7 +380,11 @@ public final class Transaction {
 
     /// A store transaction reading the newest committed state, for reads
     /// that must not see the snapshot (SnapshotDirty).
-    public func currentReader() throws(StoreError) -> any StoreTransaction { try store.beginTransaction() }
+    public func currentReader() throws(StoreError) -> any StoreTransaction {
+        let t = try store.beginTransaction()
+        t.readOnly()
+        return t
+    }
 
     /// A newer reader in place of `old`, whose round trips are counted.
     func renewReader(_ old: any StoreTransaction) throws(StoreError) -> any StoreTransaction {
@@ -425,7 +433,7 @@ public final class Transaction {
     /// their own (uniqueness checks under row and key locks, SnapshotDirty).
     public func scanManyCurrent(_ ranges: [KeyRange], _ vis: Visibility, firstBatch: Int) throws(StoreError) -> [ScanIterator] {
         guard !ranges.isEmpty else { return [] }
-        let reader = try store.beginTransaction()
+        let reader = try currentReader()
         let batches = try reader.getRanges(ranges, options: RangeOptions(limit: firstBatch, snapshot: true, mode: .iterator))
         pastCounters += reader.counters
         return zip(ranges, batches).map {

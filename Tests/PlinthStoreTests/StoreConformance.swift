@@ -354,6 +354,26 @@ enum StoreConformance {
     // MARK: serializability
 
     static let conflicts: [ConformanceCase] = [
+        ConformanceCase("read-only: reads its snapshot as any transaction does, also after a reset") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                try tr.set(p["a"], b("1"))
+                try tr.set(p["b"], b("2"))
+            }
+            let r = try store.beginTransaction()
+            r.readOnly()
+            #expect(try r.get(p["a"], snapshot: true) == b("1"))
+            _ = try r.metadataVersion(snapshot: true)
+            try transact(store) { tr throws(StoreError) in try tr.set(p["a"], b("changed")) }
+            #expect(try r.get(p["a"], snapshot: true) == b("1"))
+            #expect(try r.getMany([p["a"], p["b"]], snapshot: true) == [b("1"), b("2")])
+            #expect(try readAll(r, p["a"], p["c"]).map { $0.1 } == [b("1"), b("2")])
+            // Its read conflicts still count (SELECT ... FOR UPDATE adds them).
+            try r.addReadConflictRange(p["a"], p["b"])
+            r.reset()
+            #expect(try r.get(p["a"], snapshot: true) == b("changed"))
+            r.cancel()
+        },
+
         ConformanceCase("metadata version: changes with each bump, a read conflict unless snapshot") { store, p in
             // A real cluster's version may be anything, and other tests may bump it.
             let before = try transact(store) { tr throws(StoreError) in try tr.metadataVersion(snapshot: true) }
