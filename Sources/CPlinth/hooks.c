@@ -419,11 +419,12 @@ plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	/*
 	 * READ COMMITTED: the statement's snapshot is a newer one from the store.
 	 * A foreign key check (ri_triggers.c, the one caller that runs queries
-	 * with SECURITY_NOFORCE_RLS) may read the parents pinned for it.
+	 * with SECURITY_NOFORCE_RLS; its checks are SELECTs, its actions not)
+	 * may read the parents pinned for it.
 	 */
 	if (plinth_in_use)
 		plinth_swift_statement_snapshot(XactIsoLevel, executor_depth == 0 && plinth_statement_depth == 0,
-										InNoForceRLSOperation());
+										queryDesc->operation == CMD_SELECT && InNoForceRLSOperation());
 	executor_depth++;
 	PG_TRY();
 	{

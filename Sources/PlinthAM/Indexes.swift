@@ -184,7 +184,11 @@ extension TransactionState {
     /// every later snapshot. A parent whose lock another transaction holds,
     /// or that changed since the read, is left to its check.
     func readParentKeys(_ ctx: LockContext) throws(PlinthError) {
+        // Past `pinsLeft` (a statement of more than 50,000 parents), the
+        // rest are read into the caches only, as before pins: a parent
+        // locked now but not pinned would cost its check a read more.
         let pinning = txn.mode == .snapshot && txn.newestStandsForSnapshot && ctx.topXid != 0
+            && txn.pinsLeft >= ParentKeyReads.batchLimit
         // Pinned, the rows are read at their newest: not at the snapshot too.
         let found = try storeCall { () throws(StoreError) in try work.parentKeys.read(txn, db, rows: !pinning) }
         guard pinning, !found.isEmpty else { return }
@@ -226,6 +230,7 @@ extension TransactionState {
         // foreign key check is a statement of its own: taking them at its
         // end would take them one by one).
         if event.endsOutermostStatement, let w = try takeDeferredLocks() { return .wait(w) }
+        if event.followsOutermostChecks { txn.unpinParents() }
         if due.parentKeys { try readParentKeys(ctx) }
         if let depth = due.uniqueChecksFrom { return try runUniqueChecks(fromDepth: depth, ctx) }
         return .clear

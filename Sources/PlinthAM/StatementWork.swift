@@ -51,6 +51,16 @@ public struct StatementWork {
             default: return false
             }
         }
+
+        /// The outermost statement's AFTER triggers (its foreign key
+        /// checks; COPY's fire within it) have run.
+        var followsOutermostChecks: Bool {
+            switch self {
+            case .executorFinished(let d), .utilityFinished(let d): return d == 0
+            case .preCommit: return true
+            default: return false
+            }
+        }
     }
 
     public struct Due: Equatable, Sendable {

@@ -473,10 +473,6 @@ public final class Transaction {
     /// older than a later snapshot's: only the checks read pins
     /// (`servesPinnedParents`), and they read only the key.
     public func pinParent(range: KeyRange, batch: KVBatch, rowKey: Bytes, value: Bytes, subid: UInt32) {
-        if pinnedRows.count >= Self.cacheLimit {
-            pinnedRanges.removeAll(keepingCapacity: true)
-            pinnedRows.removeAll(keepingCapacity: true)
-        }
         pinnedRanges[HashedKey(range.begin)] = (range.end, batch, subid)
         pinnedRows[HashedKey(rowKey)] = (value, subid)
     }
@@ -485,6 +481,17 @@ public final class Transaction {
     public func pinnedRow(_ key: Bytes) -> Bytes? {
         guard servesPinnedParents, !pinnedRows.isEmpty else { return nil }
         return pinnedRows[HashedKey(key)]?.value
+    }
+
+    /// How many more parents may be pinned (`cacheLimit` at a time: past
+    /// it, the checks read the store as they did before pins).
+    public var pinsLeft: Int { Self.cacheLimit - pinnedRows.count }
+
+    /// The outermost statement ended, its checks with it: its pins go (a
+    /// lock stays held; a later statement's read-ahead pins it again).
+    public func unpinParents() {
+        pinnedRanges.removeAll()
+        pinnedRows.removeAll()
     }
 
     /// A rollback to a savepoint gave back the locks subtransactions from
