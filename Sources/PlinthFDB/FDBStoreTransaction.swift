@@ -44,17 +44,20 @@ final class FDBStoreTransaction: StoreTransaction {
             try check(option.withParameter { cfdb_transaction_set_option(handle, option.code, $0, $1) },
                       "transaction option \(option.code)")
         }
-        if readsOnly {
-            try check(cfdb_transaction_set_option(handle, CFDB_TR_OPTION_READ_YOUR_WRITES_DISABLE, nil, 0),
-                      "transaction option \(CFDB_TR_OPTION_READ_YOUR_WRITES_DISABLE)")
-        }
+        if readsOnly { try disableReadYourWrites() }
+    }
+
+    private func disableReadYourWrites() throws(StoreError) {
+        try check(cfdb_transaction_set_option(handle, CFDB_TR_OPTION_READ_YOUR_WRITES_DISABLE, nil, 0),
+                  "transaction option \(CFDB_TR_OPTION_READ_YOUR_WRITES_DISABLE)")
     }
 
     func readOnly() {
         guard !readsOnly else { return }
         readsOnly = true
+        // An error surfaces at the next operation, as one of reset's does.
         if deferredError == nil {
-            do { try applySettings() } catch { deferredError = error }
+            do { try disableReadYourWrites() } catch { deferredError = error }
         }
     }
 

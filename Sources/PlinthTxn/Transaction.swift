@@ -173,8 +173,7 @@ public final class Transaction {
     /// of their own: after this transaction took the lock of the row they
     /// belong to, no one else can change them.
     public func readCurrent(_ keys: [Bytes]) throws(StoreError) -> [Bytes?] {
-        let t = try store.beginTransaction()
-        t.readOnly()
+        let t = try currentReader()
         defer {
             pastCounters += t.counters
             t.cancel()
