@@ -253,7 +253,7 @@ extension TransactionState {
                 return .moved(to: to)
             case .split(let h)?:
                 let chunkKeys = (0..<h.chunks).map { db.chunkKey(table, row, $0) }
-                for (k, v) in zip(chunkKeys, try txn.readCurrent(chunkKeys)) { txn.adoptCurrent(k, v) }
+                for (k, v) in zip(chunkKeys, try txn.readCurrent(chunkKeys, spanLimit: chunkKeys.count + 1)) { txn.adoptCurrent(k, v) }
             case .inline?:
                 break
             case .chunk?, nil:

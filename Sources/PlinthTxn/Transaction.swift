@@ -171,14 +171,15 @@ public final class Transaction {
 
     /// The newest committed values of `keys`, read in a store transaction
     /// of their own: after this transaction took the lock of the row they
-    /// belong to, no one else can change them.
-    public func readCurrent(_ keys: [Bytes]) throws(StoreError) -> [Bytes?] {
+    /// belong to, no one else can change them. `spanLimit`: the keys lie
+    /// close together (`getManyNearby`).
+    public func readCurrent(_ keys: [Bytes], spanLimit: Int = 0) throws(StoreError) -> [Bytes?] {
         let t = try currentReader()
         defer {
             pastCounters += t.counters
             t.cancel()
         }
-        return try t.getMany(keys, snapshot: true)
+        return spanLimit > 0 ? try t.getManyNearby(keys, spanLimit: spanLimit) : try t.getMany(keys, snapshot: true)
     }
 
     /// From now on `key` reads as `value` where the snapshot would answer

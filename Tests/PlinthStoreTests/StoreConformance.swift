@@ -225,6 +225,41 @@ enum StoreConformance {
             expectConflict(reader)
         },
 
+        ConformanceCase("nearby reads: one span read, getRanges' and getMany's answers, conflicts on the ranges only") { store, p in
+            try transact(store) { tr throws(StoreError) in
+                for k in ["l/1/x", "l/3/y", "l/3/z", "l/5/a", "r/3", "r/4", "r/5"] { try tr.set(p[k], b(k)) }
+            }
+            let ranges = [KeyRange(p["l/3/"], p["l/30"]), KeyRange(p["l/1/"], p["l/10"]), KeyRange(p["l/4/"], p["l/40"])]
+            func names(_ got: [KVBatch]) -> [[String]] { got.map { g in (0..<g.count).map { p.name(g.keyBytes($0)) } } }
+            let reader = try store.beginTransaction()
+            let got = try reader.getRangesNearby(ranges, spanLimit: 10, snapshot: false)
+            #expect(names(got) == [["l/3/y", "l/3/z"], ["l/1/x"], []] && got.allSatisfy { !$0.more })
+            #expect(reader.counters.rangeReads == 1 && reader.counters.roundTrips == 1)
+            let second = try store.beginTransaction()
+            _ = try second.getRangesNearby(ranges, spanLimit: 10, snapshot: false)
+            // More pairs in the span than the limit: one request per range.
+            let sparse = try store.beginTransaction()
+            // (FoundationDB may answer a range in parts, `more` set.)
+            let parts = try sparse.getRangesNearby(ranges, spanLimit: 2, snapshot: false)
+            #expect(zip(names(parts), names(got)).allSatisfy { part, all in all.starts(with: part) })
+            #expect(zip(parts, names(got)).allSatisfy { $0.more || $0.count == $1.count })
+            #expect(sparse.counters.rangeReads == 4)
+            sparse.cancel()
+            let keys = [p["r/5"], p["r/3"], p["r/0"], p["r/5"]]
+            for limit in [10, 1] {
+                let r = try store.beginTransaction()
+                #expect(try r.getManyNearby(keys, spanLimit: limit) == [b("r/5"), b("r/3"), nil, b("r/5")])
+                r.cancel()
+            }
+            // A write between the ranges is no conflict; one in a range is.
+            try transact(store) { tr throws(StoreError) in try tr.set(p["l/2/other"], b("1")) }
+            try reader.set(p["w/1"], b("1"))
+            _ = try reader.commit()
+            try transact(store) { tr throws(StoreError) in try tr.set(p["l/4/other"], b("1")) }
+            try second.set(p["w/2"], b("1"))
+            expectConflict(second)
+        },
+
         ConformanceCase("key selectors") { store, p in
             try transact(store) { tr throws(StoreError) in
                 for k in ["a", "c", "e", "g"] { try tr.set(p[k], b(k)) }

@@ -47,15 +47,18 @@ SELECT commits, bytes_written > 0 AS wrote FROM plinth_stat_statement();
 -- An UPDATE reads each row once: the row it changes is the one its scan
 -- just read, not fetched again. Its row locks: the first 64 one by one
 -- (three round trips each: the lock's key, its commit, the row's newest
--- version), the rest 256 at a time.
+-- version), the rest 256 at a time, each batch's locks and rows read as
+-- two spans of neighbouring keys, not one store request per row.
 UPDATE accounts SET balance = balance + 1;
-SELECT round_trips < 64 * 3 + 30 AS update_batched, commits FROM plinth_stat_statement();
+SELECT round_trips < 64 * 3 + 30 AS update_batched, commits,
+       reads + range_reads < 64 * 2 + 40 AS batches_read_as_spans FROM plinth_stat_statement();
 DELETE FROM accounts WHERE id > 850 AND balance::int % 7 = 0;
 SELECT round_trips < 40 AS delete_batched FROM plinth_stat_statement();
 -- Uniqueness checks of a statement's inserted rows are read together when
 -- it ends: one round trip, not one per row (heap checks each row as it is
 -- inserted; on FoundationDB that would be a network latency per row). Each
--- check reads its key's lock and its key's newest entries: two ranges.
+-- check reads its key's newest entries (a range each) and its key's lock;
+-- the locks of neighbouring keys are read as one span (a range in all).
 INSERT INTO accounts SELECT g, 'new', 0 FROM generate_series(2001, 3000) g;
 SELECT range_reads AS checks, round_trips < 20 AS checks_batched FROM plinth_stat_statement();
 INSERT INTO accounts SELECT g, 'dup', 0 FROM generate_series(2990, 3010) g;
