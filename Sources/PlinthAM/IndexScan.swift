@@ -257,6 +257,7 @@ public final class IndexScan {
         queue.removeAll(keepingCapacity: true)
         queuePos = 0
         var rows: [Bytes] = []
+        var rowIDs: [Int64] = []
         while queue.count < lookahead && rangeIndex >= 0 && rangeIndex < readRanges.count {
             if it == nil {
                 try openIterator()
@@ -281,11 +282,16 @@ public final class IndexScan {
                 continue
             case .some(.some(.some(let e))):
                 queue.append((e.0, e.1, e.2, rangeIndex))
-                if prefetchRows { rows.append(t.db.rowKey(descriptor.table, e.1)) }
+                if prefetchRows {
+                    rows.append(t.db.rowKey(descriptor.table, e.1))
+                    rowIDs.append(e.1)
+                }
             }
         }
         lookahead = min(lookahead * 4, 512)
-        if !rows.isEmpty { try t.txn.prefetch(rows) }
+        // Rows of an index whose order follows theirs (a serial key) are
+        // neighbours: read as one span.
+        if !rows.isEmpty { try t.txn.prefetch(rows, spanLimit: nearbySpanLimit(ids: rowIDs)) }
     }
 
     /// Starts over from the last entry handed out (or from the end of the

@@ -121,7 +121,7 @@ extension TransactionState {
                                             waitXid: first.ctx.waitXid, topXid: first.ctx.topXid)
             if taken > 0 {
                 let done = Array(run.prefix(taken))
-                let newest = try storeCall { () throws(StoreError) in try txn.readCurrent(done.map(\.key), spanLimit: Self.nearbySpan(done.count)) }
+                let newest = try storeCall { () throws(StoreError) in try txn.readCurrent(done.map(\.key), spanLimit: nearbySpanLimit(ids: done.map(\.row))) }
                 for (e, now) in zip(done, newest) where !Self.unchanged(e, now) {
                     // FOR KEY SHARE holds across an UPDATE that moved the
                     // row without changing its key: it follows the row.
@@ -147,11 +147,6 @@ extension TransactionState {
         }
         return nil
     }
-
-    /// How many pairs a read spanning `n` neighbouring rows (or their
-    /// locks) may return before it is not worth it: each row's own, one
-    /// more in two, and a few.
-    static func nearbySpan(_ n: Int) -> Int { n * 3 + 16 }
 
     /// Whether a batched row is as the statement saw it: for FOR KEY SHARE,
     /// still there at its row id (its key could only change under a lock
@@ -191,10 +186,11 @@ extension TransactionState {
         let (taken, blocked) = try storeCall { () throws(StoreError) -> (Int, LockAttempt?) in
             try session.transact(volatile: true) { tr throws(StoreError) -> (Int, LockAttempt?) in
                 followed = []
-                // Every object's locks in one round trip; a batch's rows
-                // in one request while few locks lie among them.
+                // Every object's locks in one round trip; in one request
+                // while few locks lie among them (the volatile space holds
+                // only locks held).
                 let ranges = todo.map { let (b, e) = Keyspace.prefixRange($0); return KeyRange(b, e) }
-                let firsts = try tr.getRangesNearby(ranges, spanLimit: Self.nearbySpan(todo.count), snapshot: false)
+                let firsts = try tr.getRangesNearby(ranges, spanLimit: nearbySpanLimit(count: todo.count), snapshot: false)
                 var taken = 0
                 for (prefix, first) in zip(todo, firsts) {
                     if let held = locks.mode(prefix), held >= mode {

@@ -109,7 +109,9 @@ public final class RowListScan: RowSource {
             // rows follow: read ahead of this page in one round trip.
             if let first = rows.first, !t.txn.isCached(keys[0]) {
                 let ahead = t.bitmapRows.ahead(table: table, from: first, count: BitmapRows.readAhead)
-                if ahead.count > rows.count { try t.txn.prefetch(ahead.map { db.rowKey(table, $0) }) }
+                if ahead.count > rows.count {
+                    try t.txn.prefetch(ahead.map { db.rowKey(table, $0) }, spanLimit: nearbySpanLimit(ids: ahead))
+                }
             }
             return try t.txn.getMany(keys, v)
         }

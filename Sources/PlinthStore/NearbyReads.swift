@@ -18,9 +18,7 @@ extension StoreTransaction {
     public func getRangesNearby(_ ranges: [KeyRange], spanLimit: Int, snapshot: Bool) throws(StoreError) -> [KVBatch] {
         let all = RangeOptions(limit: 0, snapshot: snapshot, mode: .wantAll)
         guard ranges.count > 1, let span = Self.span(ranges) else { return try getRanges(ranges, options: all) }
-        let read = try getRange(.firstGreaterOrEqual(span.begin), .firstGreaterOrEqual(span.end),
-                                options: RangeOptions(limit: spanLimit, snapshot: true, mode: .wantAll))
-        if read.more { return try getRanges(ranges, options: all) }
+        guard let read = try readSpan(span, spanLimit: spanLimit) else { return try getRanges(ranges, options: all) }
         if !snapshot { for r in ranges { try addReadConflictRange(r.begin, r.end) } }
         return ranges.map { r in
             var part = KVBatch()
@@ -43,14 +41,28 @@ extension StoreTransaction {
         guard keys.count > 1, let span = Self.span(keys.map(KeyRange.single)) else {
             return try getMany(keys, snapshot: true)
         }
-        let read = try getRange(.firstGreaterOrEqual(span.begin), .firstGreaterOrEqual(span.end),
-                                options: RangeOptions(limit: spanLimit, snapshot: true, mode: .wantAll))
-        if read.more { return try getMany(keys, snapshot: true) }
+        guard let read = try readSpan(span, spanLimit: spanLimit) else { return try getMany(keys, snapshot: true) }
         return keys.map { k in
             let i = read.firstIndex(atOrAfter: k)
             guard i < read.count, read.key(i).elementsEqual(k) else { return nil }
             return read.valueBytes(i)
         }
+    }
+
+    /// Every pair of `span` (a snapshot read), or nil when it holds more
+    /// than `spanLimit`. FoundationDB answers a range in parts of about
+    /// 80 kB (`more` set before the limit): the rest is read on.
+    private func readSpan(_ span: KeyRange, spanLimit: Int) throws(StoreError) -> KVBatch? {
+        var all = try getRange(.firstGreaterOrEqual(span.begin), .firstGreaterOrEqual(span.end),
+                               options: RangeOptions(limit: spanLimit + 1, snapshot: true, mode: .wantAll))
+        var part = all
+        while part.more && all.count <= spanLimit {
+            guard let last = part.lastKey else { return nil }
+            part = try getRange(.firstGreaterThan(last), .firstGreaterOrEqual(span.end),
+                                options: RangeOptions(limit: spanLimit + 1 - all.count, snapshot: true, mode: .wantAll))
+            for i in 0..<part.count { part.withEntry(i) { k, v in all.append(key: k, value: v) } }
+        }
+        return all.count > spanLimit ? nil : all
     }
 
     private static func span(_ ranges: [KeyRange]) -> KeyRange? {
@@ -62,6 +74,19 @@ extension StoreTransaction {
         return KeyRange(lo, hi)
     }
 }
+
+/// The `spanLimit` for reading the keys of these ids (row ids, which
+/// order their rows' keys) as one span: three stored pairs an id, and a
+/// few — when the ids lie close enough together for that to hold the
+/// span, at most three apart on average; otherwise 0 (read them one by
+/// one: a span among scattered rows would read the rows between).
+public func nearbySpanLimit<C: Collection>(ids: C) -> Int where C.Element == Int64 {
+    guard ids.count > 1, let lo = ids.min(), let hi = ids.max() else { return 0 }
+    return hi.subtractingReportingOverflow(lo).partialValue < Int64(ids.count) * 3 ? nearbySpanLimit(count: ids.count) : 0
+}
+
+/// The `spanLimit` for `count` keys known to be close together.
+public func nearbySpanLimit(count: Int) -> Int { count * 3 + 16 }
 
 extension KVBatch {
     /// The index of the first key at or after `key` (count: none); keys of

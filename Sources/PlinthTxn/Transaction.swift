@@ -360,10 +360,12 @@ public final class Transaction {
     public func isCached(_ key: Bytes) -> Bool { cache[HashedKey(key)] != nil }
 
     /// Reads these keys now, in one round trip, so that later gets are free.
-    public func prefetch(_ keys: [Bytes]) throws(StoreError) {
+    /// `spanLimit`: the keys lie close together (`getManyNearby`).
+    public func prefetch(_ keys: [Bytes], spanLimit: Int = 0) throws(StoreError) {
         let missing = keys.filter { cache[HashedKey($0)] == nil && pinnedRow($0) == nil }
         guard !missing.isEmpty else { return }
-        let got = try storeTransaction().getMany(missing, snapshot: true)
+        let t = try storeTransaction()
+        let got = spanLimit > 0 ? try t.getManyNearby(missing, spanLimit: spanLimit) : try t.getMany(missing, snapshot: true)
         for (k, v) in zip(missing, got) {
             noteRead(k)
             remember(k, v)

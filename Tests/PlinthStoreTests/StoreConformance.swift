@@ -251,6 +251,19 @@ enum StoreConformance {
                 #expect(try r.getManyNearby(keys, spanLimit: limit) == [b("r/5"), b("r/3"), nil, b("r/5")])
                 r.cancel()
             }
+            // A span past what the store answers at once (FoundationDB:
+            // about 80 kB) is read on, still not key by key.
+            try transact(store) { tr throws(StoreError) in
+                for i in 0..<20 { try tr.set(p["big/\(i + 10)"], Bytes(repeating: UInt8(i), count: 10_000)) }
+            }
+            let wide = try store.beginTransaction()
+            let bigKeys = (0..<20).map { p["big/\($0 + 10)"] }
+            #expect(try wide.getManyNearby(bigKeys, spanLimit: 30) == (0..<20).map { Bytes(repeating: UInt8($0), count: 10_000) })
+            #expect(wide.counters.reads == 0 && wide.counters.rangeReads < 10)
+            wide.cancel()
+            // Row ids close enough together to be read as a span, or not.
+            #expect(nearbySpanLimit(ids: [7, 5, 9, 6]) == nearbySpanLimit(count: 4))
+            #expect(nearbySpanLimit(ids: [1, 5_000]) == 0 && nearbySpanLimit(ids: [3]) == 0)
             // A write between the ranges is no conflict; one in a range is.
             try transact(store) { tr throws(StoreError) in try tr.set(p["l/2/other"], b("1")) }
             try reader.set(p["w/1"], b("1"))
