@@ -47,10 +47,15 @@ public enum BufferedState: Equatable {
 /// writes of every subtransaction started since (subids grow within a
 /// top-level transaction, so "subid >= s" is exactly the rolled-back ones).
 ///
-/// Memory is bounded: past `spillThresholdBytes`, keys whose one version
-/// can no longer change by a rollback to a savepoint (written by the
-/// top-level transaction) move to a `SpillArea` on local disk, read from
-/// there as if still here. A key written again comes back to memory.
+/// Memory is bounded: past `spillThresholdBytes`, keys with one version
+/// move to a `SpillArea` on local disk, read from there as if still here.
+/// A key written again comes back to memory. A spilled version keeps the
+/// subtransaction that wrote it; what became of that subtransaction since
+/// (released to its parent, rolled back) is kept beside, per
+/// subtransaction, so that neither RELEASE nor ROLLBACK TO SAVEPOINT has
+/// to touch the spilled keys — a load inside a savepoint (psql's
+/// ON_ERROR_ROLLBACK, a PL/pgSQL EXCEPTION block, an ORM's nested
+/// transaction) spills as one outside does.
 public final class WriteBuffer {
     public struct Version {
         public var seq: UInt64
@@ -91,6 +96,23 @@ public final class WriteBuffer {
     /// Memory the buffered writes may take before they spill.
     public var spillThresholdBytes = 64 << 20
     private var spill: (any SpillArea)?
+    /// Per subtransaction whose writes spilled (as it was when they
+    /// spilled), while a subtransaction still open owns them: which one (a
+    /// RELEASE gives a subtransaction's writes to its parent). Once the
+    /// top-level transaction owns them, or they were rolled back, their
+    /// fate is final and moves to `finalOwners` (0: rolled back, gone),
+    /// which RELEASE and ROLLBACK TO SAVEPOINT never walk.
+    private var openOwners: [UInt32: UInt32] = [:]
+    private var finalOwners: [UInt32: UInt32] = [:]
+    /// Per subtransaction whose writes spilled: what its spilled keys add
+    /// to `mutationBytes`.
+    private var spilledBytes: [UInt32: Int] = [:]
+    /// Keys written by each subtransaction other than the top-level one,
+    /// while it is open (a RELEASE hands them to its parent): RELEASE and
+    /// ROLLBACK TO SAVEPOINT visit these, not every buffered key — a
+    /// PL/pgSQL loop with an EXCEPTION block ends a subtransaction per row.
+    /// A key may be listed twice, or no longer hold a version of it.
+    private var keysBySubid: [UInt32: [Bytes]] = [:]
     /// About how much memory `entries` takes.
     public private(set) var memoryBytes = 0
     /// Keys whose versions became settled (`settled`) since the last
@@ -115,6 +137,10 @@ public final class WriteBuffer {
         entries.removeAll()
         clears.removeAll()
         spill = nil
+        openOwners = [:]
+        finalOwners = [:]
+        spilledBytes = [:]
+        keysBySubid = [:]
         memoryBytes = 0
         spillCandidates = []
         candidateBytes = 0
@@ -128,8 +154,19 @@ public final class WriteBuffer {
     /// The key's versions: in memory, or its one spilled version.
     private func chain(_ key: Bytes) throws(StoreError) -> [Version]? {
         if let c = entries[key] { return c }
-        guard let s = spill, let raw = try s.get(key) else { return nil }
-        return [try Self.decode(raw)]
+        guard let s = spill, let raw = try s.get(key), let v = try spilled(raw) else { return nil }
+        return [v.version]
+    }
+
+    /// A spilled version as it stands now: owned by the subtransaction its
+    /// writer's writes went to, nil when they were rolled back.
+    private func spilled(_ raw: Bytes) throws(StoreError) -> (version: Version, spilledBy: UInt32)? {
+        var v = try Self.decode(raw)
+        let by = v.subid
+        let owner = openOwners[by] ?? finalOwners[by] ?? by
+        guard owner != 0 else { return nil }
+        v.subid = owner
+        return (v, by)
     }
 
     private static func memory(_ key: Bytes, _ chain: [Version]?) -> Int {
@@ -154,15 +191,24 @@ public final class WriteBuffer {
         // which shadows the spilled copy from then on. (A new row id was
         // never written before.)
         var pulled: [Version]?
-        if spill != nil && !v.fresh && entries[key] == nil {
-            if let raw = try spill!.get(key) { pulled = [try Self.decode(raw)] }
+        if spill != nil && !v.fresh && entries[key] == nil, let raw = try spill!.get(key), let s = try spilled(raw) {
+            pulled = [s.version]
+            spilledBytes[s.spilledBy, default: 0] -= contribution(key, pulled)
         }
         v.seq = nextSeq
         nextSeq += 1
         generation += 1
+        // Whether `keysBySubid` lists the key under v's subtransaction: it
+        // has a version of it in memory.
+        var listed = false
         entries.update(key) { chain in
-            if chain == nil { chain = pulled }
-            memoryBytes -= Self.memory(key, chain)
+            // (A pulled version's memory was not counted while it was spilled.)
+            if chain == nil {
+                chain = pulled
+            } else {
+                memoryBytes -= Self.memory(key, chain)
+                listed = chain!.contains { $0.subid == v.subid }
+            }
             mutationBytes -= contribution(key, chain)
             if chain == nil {
                 chain = [v]
@@ -183,6 +229,8 @@ public final class WriteBuffer {
             memoryBytes += Self.memory(key, chain)
             if spillFactory != nil, Self.settled(chain!) { noteCandidate(key, chain!) }
         }
+        if v.subid != Self.topSubid && !listed { keysBySubid[v.subid, default: []].append(key) }
+        if let p = pulled?.first, p.subid != Self.topSubid, p.subid != v.subid { keysBySubid[p.subid, default: []].append(key) }
         pruneCandidates()
         if memoryBytes > spillThresholdBytes, candidateBytes >= spillThresholdBytes / 2 { try spillSettled() }
     }
@@ -198,11 +246,9 @@ public final class WriteBuffer {
     // MARK: spilling
 
     /// Whether a key's versions may leave memory: one version (every
-    /// visibility sees it or not as a whole), of the top-level transaction
-    /// (no savepoint rollback drops it).
-    private static func settled(_ chain: [Version]) -> Bool {
-        chain.count == 1 && chain[0].subid == topSubid
-    }
+    /// visibility sees it or not as a whole; what becomes of its
+    /// subtransaction is kept beside the spill area: `openOwners`).
+    private static func settled(_ chain: [Version]) -> Bool { chain.count == 1 }
 
     private func noteCandidate(_ key: Bytes, _ chain: [Version]) {
         spillCandidates.append(key)
@@ -246,6 +292,9 @@ public final class WriteBuffer {
             // A key listed twice was moved with its first listing.
             guard let chain = entries.remove(key) else { continue }
             memoryBytes -= Self.memory(key, chain)
+            let by = chain[0].subid
+            if by != Self.topSubid && openOwners[by] == nil { openOwners[by] = by }
+            spilledBytes[by, default: 0] += contribution(key, chain)
             spilledKeys += 1
             removedSinceCompaction += 1
         }
@@ -259,6 +308,8 @@ public final class WriteBuffer {
         spillCandidates = []
         candidateBytes = 0
         generation += 1
+        // The spilled keys' fate is `openOwners`'; only keys in memory stay listed.
+        for (s, keys) in keysBySubid { keysBySubid[s] = keys.filter { entries[$0] != nil } }
     }
 
     // A spilled version: flags (1 value, 2 prior, 4 fresh), seq, cid,
@@ -364,22 +415,30 @@ public final class WriteBuffer {
     }
 
     /// Savepoint rollback: forget every write of subtransaction `subid` and
-    /// of those started after it. (Spilled writes are the top-level
-    /// transaction's: never among them.)
+    /// of those started after it.
     public func rollback(subid: UInt32) {
         generation += 1
-        var emptied: [Bytes] = []
-        entries.mutateAll { key, chain in
-            if chain.contains(where: { $0.subid >= subid }) {
+        for (by, owner) in openOwners where owner >= subid {
+            openOwners[by] = nil
+            finalOwners[by] = 0
+            mutationBytes -= spilledBytes.removeValue(forKey: by) ?? 0
+        }
+        for key in takeKeys(from: subid) {
+            entries.update(key) { chain in
+                guard chain?.contains(where: { $0.subid >= subid }) ?? false else { return }
+                memoryBytes -= Self.memory(key, chain)
                 mutationBytes -= contribution(key, chain)
-                chain.removeAll { $0.subid >= subid }
-                if chain.isEmpty { emptied.append(key) } else { mutationBytes += contribution(key, chain) }
-                if spillFactory != nil, Self.settled(chain) { noteCandidate(key, chain) }
+                chain!.removeAll { $0.subid >= subid }
+                if chain!.isEmpty {
+                    chain = nil
+                    removedSinceCompaction += 1
+                    return
+                }
+                mutationBytes += contribution(key, chain)
+                memoryBytes += Self.memory(key, chain)
+                if spillFactory != nil, Self.settled(chain!) { noteCandidate(key, chain!) }
             }
         }
-        for k in emptied { entries.remove(k) }
-        memoryBytes = 0
-        entries.forEach { k, c in memoryBytes += Self.memory(k, c) }
         let dropped = clears.filter { $0.subid >= subid }
         for c in dropped { mutationBytes -= CommitSize.clear(begin: c.range.begin.count, end: c.range.end.count) }
         clears.removeAll { $0.subid >= subid }
@@ -390,13 +449,32 @@ public final class WriteBuffer {
     /// that rolling the parent back drops them, and nothing else does).
     public func release(subid: UInt32, to parent: UInt32) {
         generation += 1
-        entries.mutateAll { key, chain in
-            guard chain.contains(where: { $0.subid >= subid }) else { return }
-            for i in chain.indices where chain[i].subid >= subid { chain[i].subid = parent }
-            if spillFactory != nil, Self.settled(chain) { noteCandidate(key, chain) }
+        for (by, owner) in openOwners where owner >= subid {
+            if parent == Self.topSubid {
+                openOwners[by] = nil
+                finalOwners[by] = parent
+            } else {
+                openOwners[by] = parent
+            }
         }
+        let keys = takeKeys(from: subid)
+        for key in keys {
+            entries.update(key) { chain in
+                guard chain?.contains(where: { $0.subid >= subid }) ?? false else { return }
+                for i in chain!.indices where chain![i].subid >= subid { chain![i].subid = parent }
+                if spillFactory != nil, Self.settled(chain!) { noteCandidate(key, chain!) }
+            }
+        }
+        if parent != Self.topSubid { keysBySubid[parent, default: []] += keys }
         for i in clears.indices where clears[i].subid >= subid { clears[i].subid = parent }
         pruneCandidates()
+    }
+
+    /// The keys subtransaction `subid` and those started after it wrote.
+    private func takeKeys(from subid: UInt32) -> [Bytes] {
+        var keys: [Bytes] = []
+        for s in keysBySubid.keys.filter({ $0 >= subid }) { keys += keysBySubid.removeValue(forKey: s) ?? [] }
+        return keys
     }
 
     /// The first buffered key of `range` after `after` (from the range's
@@ -461,7 +539,7 @@ public final class WriteBuffer {
         // Spilled keys, unless written again since (memory has them then).
         try spill?.forEach { key, raw throws(StoreError) in
             if entries[key] != nil { return }
-            let last = try Self.decode(raw)
+            guard let last = try spilled(raw)?.version else { return }
             if clears.contains(where: { $0.seq > last.seq && $0.range.contains(key) }) { return }
             if let v = last.value {
                 try body(.set(key, v))

@@ -36,7 +36,8 @@ import PlinthEncoding
             for v in views { #expect(try a.get(k, v) == b.get(k, v), "key \(i) \(v)") }
             #expect(try a.getAnyVersion(k) == b.getAnyVersion(k), "any version of key \(i)")
             let la = try a.buffer.latestVersion(k), lb = try b.buffer.latestVersion(k)
-            #expect(la?.value == lb?.value && la?.cid == lb?.cid && la?.xid == lb?.xid, "latest version of key \(i)")
+            #expect(la?.value == lb?.value && la?.cid == lb?.cid && la?.xid == lb?.xid && la?.subid == lb?.subid,
+                    "latest version of key \(i)")
             #expect(try a.buffer.latestReplacedAValue(k) == b.buffer.latestReplacedAValue(k))
         }
         // Scans of random ranges, both ways.
@@ -141,6 +142,44 @@ import PlinthEncoding
         try t.commit()
         #expect(t.stepsCommitted == 1)
         #expect(try Self.everything(f.store).count == 40_000)
+    }
+
+    /// Loads inside savepoints spill too; RELEASE keeps them, ROLLBACK TO
+    /// SAVEPOINT drops them, without walking the spilled keys.
+    @Test func loadsInsideSavepointsSpill() throws {
+        let f = try TxnFixture()
+        let t = Self.spilling(Transaction(store: f.store), threshold: 1 << 20)
+        t.mode = .snapshot
+        let value = Bytes(repeating: 7, count: 200)
+        func load(_ prefix: String, subid: UInt32, cid: UInt32) throws {
+            for i in 0..<10_000 {
+                try t.put(b(prefix + String(format: "%05d", i)), value, cid: cid, subid: subid, fresh: true)
+            }
+        }
+        let empty = t.estimatedCommitSize
+        // Savepoint 2 inside 1 (top): kept, released to the top.
+        try load("kept", subid: 2, cid: 0)
+        #expect(t.buffer.memoryBytes < 2 << 20)
+        #expect(t.buffer.spilledKeys > 5_000)
+        t.release(subid: 2, to: WriteBuffer.topSubid)
+        let kept = t.estimatedCommitSize
+        // Savepoint 3, with 4 inside it: 4 released to 3, then 3 rolled back.
+        try load("gone", subid: 3, cid: 1)
+        try load("lost", subid: 4, cid: 2)
+        t.release(subid: 4, to: 3)
+        #expect(try scanAll(t, .command(3), "gone", "gonf").count == 10_000)
+        t.rollback(subid: 3)
+        #expect(try scanAll(t, .command(3), "gone", "gonf").isEmpty)
+        #expect(try scanAll(t, .command(3), "lost", "losu").isEmpty)
+        #expect(try t.get(b("gone00042"), .all) == nil)
+        #expect(t.estimatedCommitSize == kept && kept > empty)
+        // A rolled-back key written again is a new write.
+        try t.put(b("gone00042"), b("again"), cid: 3, subid: 5, fresh: true)
+        #expect(try t.get(b("gone00042"), .all) == b("again"))
+        try t.commit()
+        let stored = try Self.everything(f.store)
+        #expect(stored.count == 10_001)
+        #expect(stored.filter { $0.hasPrefix("gone") }.count == 1)
     }
 
     @Test func spillAreaIsRemovedWithTheTransaction() throws {

@@ -281,31 +281,38 @@ def test_large_transaction_memory_is_bounded(ctx):
     s.psql("CREATE EXTENSION plinth;"
            "CREATE TABLE ld (id bigint PRIMARY KEY, g int NOT NULL, pad text);"
            "CREATE INDEX ld_g ON ld (g);")
-    load = ("BEGIN; INSERT INTO ld SELECT g + {base}, g % 1000, md5(g::text) FROM generate_series(1, {n}) g; "
-            "SELECT count(*) FROM ld WHERE id > {base}; COMMIT;")
+    load = ("BEGIN; {open} INSERT INTO ld SELECT g + {base}, g % 1000, md5(g::text) FROM generate_series(1, {n}) g; "
+            "{close} SELECT count(*) FROM ld WHERE id > {base}; COMMIT;")
     peaks = {}
-    for setting, base in (("1GB", 0), ("8MB", 10_000_000)):
+    # The third load runs inside a savepoint (as psql's ON_ERROR_ROLLBACK,
+    # a PL/pgSQL EXCEPTION block or an ORM's nested transaction run it),
+    # which must spill as well.
+    for name, setting, base, (open_, close) in (("1GB", "1GB", 0, ("", "")),
+                                                ("8MB", "8MB", 10_000_000, ("", "")),
+                                                ("8MB-savepoint", "8MB", 20_000_000, ("SAVEPOINT s;", "RELEASE s;"))):
         sess = s.session()
         try:
             sess.run(f"SET plinth.write_buffer_memory = '{setting}';")
             t0 = time.time()
-            peak, out = _growth_kb(sess, load.format(base=base, n=LOAD_ROWS))
+            peak, out = _growth_kb(sess, load.format(base=base, n=LOAD_ROWS, open=open_, close=close))
             assert out == [str(LOAD_ROWS)], f"the load's own count gave {out}"
-            peaks[setting] = (peak, time.time() - t0)
+            peaks[name] = (peak, time.time() - t0)
         finally:
             sess.close()
     left = os.listdir(os.path.join(s.data, "base", "pgsql_tmp")) if os.path.isdir(os.path.join(s.data, "base", "pgsql_tmp")) else []
     print(f"    {LOAD_ROWS} rows in one transaction, growth of RssAnon (kB) and seconds: in memory {peaks['1GB']}, "
-          f"spilling past 8 MB {peaks['8MB']}; left in pgsql_tmp: {left}", flush=True)
-    assert s.query("SELECT count(*), count(DISTINCT g) FROM ld") == f"{2 * LOAD_ROWS}|1000"
+          f"spilling past 8 MB {peaks['8MB']}, inside a savepoint {peaks['8MB-savepoint']}; left in pgsql_tmp: {left}",
+          flush=True)
+    assert s.query("SELECT count(*), count(DISTINCT g) FROM ld") == f"{3 * LOAD_ROWS}|1000"
     # A row, its primary key entry and its index entry take about 750 bytes
     # of the write buffer (measured: 790 embedded, 730 on FoundationDB):
     # spilled past 8 MB, that much less per row.
-    saved = (peaks["1GB"][0] - peaks["8MB"][0]) * 1024 / LOAD_ROWS
-    assert saved > 400, f"spilling saved only {saved:.0f} bytes per row: {peaks}"
-    if not os.environ.get("PLINTH_FDB_CLUSTER_FILE"):
-        # On the embedded engine the write buffer is nearly all the backend
-        # grows by. (On FoundationDB a statement's work grows it by about
-        # 1 kB per row besides, until the statement ends.)
-        assert peaks["8MB"][0] < peaks["1GB"][0] / 4, f"spilling did not bound the backend's memory: {peaks}"
+    for spilled in ("8MB", "8MB-savepoint"):
+        saved = (peaks["1GB"][0] - peaks[spilled][0]) * 1024 / LOAD_ROWS
+        assert saved > 400, f"spilling ({spilled}) saved only {saved:.0f} bytes per row: {peaks}"
+        if not os.environ.get("PLINTH_FDB_CLUSTER_FILE"):
+            # On the embedded engine the write buffer is nearly all the backend
+            # grows by. (On FoundationDB a statement's work grows it by about
+            # 1 kB per row besides, until the statement ends.)
+            assert peaks[spilled][0] < peaks["1GB"][0] / 4, f"spilling did not bound the backend's memory: {peaks}"
     assert left == [], f"spill files left after the transactions ended: {left}"
