@@ -47,8 +47,41 @@ struct HeldLocks {
     static let remembered = 200_000
     var forgotten = false
 
+    /// The objects each subtransaction locked, its ids in order: a
+    /// rollback to a savepoint visits its own, not every lock held (a
+    /// PL/pgSQL loop with an EXCEPTION block rolls back a subtransaction
+    /// per failed row). An object may be listed twice.
+    private var subids: [UInt32] = []
+    private var bySubid: [UInt32: [HashedKey]] = [:]
+
     func mode(_ prefix: Bytes) -> RowLockMode? {
         objects[HashedKey(prefix)]?.map(\.mode).max()
+    }
+
+    mutating func add(_ object: HashedKey, subid: UInt32, mode: RowLockMode, waitXid: UInt32) {
+        objects[object, default: []].append((subid, mode, waitXid))
+        if bySubid[subid] == nil {
+            // New subtransactions come last; a parent locking again after
+            // a child ended goes in its place.
+            var i = subids.count
+            while i > 0 && subids[i - 1] > subid { i -= 1 }
+            subids.insert(subid, at: i)
+        }
+        bySubid[subid, default: []].append(object)
+    }
+
+    /// The objects subtransaction `subid` and those after it locked, no
+    /// longer listed.
+    mutating func takeObjects(from subid: UInt32) -> [HashedKey] {
+        var lo = 0, hi = subids.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if subids[mid] < subid { lo = mid + 1 } else { hi = mid }
+        }
+        var out: [HashedKey] = []
+        for s in subids[lo...] { out += bySubid.removeValue(forKey: s) ?? [] }
+        subids.removeSubrange(lo...)
+        return out
     }
 }
 
@@ -226,7 +259,7 @@ extension TransactionState {
         }
         for prefix in todo[0..<taken] + followed where locks.mode(prefix).map({ $0 < mode }) ?? true {
             if locks.objects.count < HeldLocks.remembered || locks.objects[HashedKey(prefix)] != nil {
-                locks.objects[HashedKey(prefix), default: []].append((subid, mode, waitXid))
+                locks.add(HashedKey(prefix), subid: subid, mode: mode, waitXid: waitXid)
             } else {
                 locks.forgotten = true
             }
@@ -356,7 +389,8 @@ extension TransactionState {
         txn.unpinParents(fromSubid: subid)
         guard let me = locks.holder else { return }
         var changed: [(Bytes, (RowLockMode, UInt32)?)] = []
-        for (k, stack) in locks.objects where stack.contains(where: { $0.subid >= subid }) {
+        for k in locks.takeObjects(from: subid) {
+            guard let stack = locks.objects[k], stack.contains(where: { $0.subid >= subid }) else { continue }
             let kept = stack.filter { $0.subid < subid }
             if kept.isEmpty {
                 locks.objects[k] = nil

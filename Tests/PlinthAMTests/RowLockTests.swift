@@ -76,6 +76,42 @@ import PlinthTxn
         p.b.abort()
     }
 
+    /// ROLLBACK TO SAVEPOINT gives back what the subtransactions from it on
+    /// took — a lock strengthened there goes back to its earlier mode — and
+    /// nothing else, also a lock the parent took after a child ended.
+    @Test func rollbackToSavepointGivesBackItsLocksOnly() throws {
+        let p = try Pair()
+        try seed(p, rows: 4)
+        let rows = try (0..<4).map { try rowID(p, $0) }
+        p.running = [100, 200]
+        let ta = try p.a.session.transaction()
+        func lock(_ row: Int64, _ mode: RowLockMode, subid: UInt32) throws {
+            #expect(try ta.lockRow(table: Self.table, row: row, mode: mode, deferrable: false, ctx(100, subid: subid)) == .current)
+        }
+        try lock(rows[0], .keyShare, subid: 1)
+        try lock(rows[2], .update, subid: 3)
+        try lock(rows[0], .update, subid: 3)
+        // Subtransaction 3 ended (RELEASE); its parent 2 locks after it.
+        try lock(rows[1], .update, subid: 2)
+        try lock(rows[3], .update, subid: 2)
+        func free(_ row: Int64, _ mode: RowLockMode) throws -> Bool {
+            let tb = try p.b.transaction()
+            defer { p.b.abort() }
+            return try tb.lockRow(table: Self.table, row: row, mode: mode, deferrable: false, ctx(200)) == .current
+        }
+        // A later subtransaction rolled back took nothing.
+        try ta.releaseLocks(subid: 4)
+        #expect(try !free(rows[0], .noKeyUpdate) && !free(rows[3], .update))
+        try ta.releaseLocks(subid: 3)
+        #expect(try free(rows[2], .update))
+        #expect(try free(rows[0], .noKeyUpdate) && !free(rows[0], .update))   // FOR KEY SHARE again
+        #expect(try !free(rows[1], .update) && !free(rows[3], .update))
+        try ta.releaseLocks(subid: 2)
+        #expect(try free(rows[1], .update) && free(rows[3], .update))
+        #expect(try !free(rows[0], .update))
+        p.a.session.abort()
+    }
+
     @Test func keyShareHoldsOnAVersionUpdatedInPlace() throws {
         let p = try Pair()
         try seed(p)
