@@ -165,6 +165,7 @@ plinth_configure(const char *database_name)
 	static bool paths_known = false;
 	static char store_path[MAXPGPATH];
 	static char server_id_path[MAXPGPATH];
+	static char store_id_path[MAXPGPATH];
 	static char server_home[MAXPGPATH + 300];
 	static char spill_directory[MAXPGPATH];
 	PlinthConfig config;
@@ -179,6 +180,7 @@ plinth_configure(const char *database_name)
 		else
 			snprintf(store_path, MAXPGPATH, "%s/plinth", DataDir);
 		snprintf(server_id_path, MAXPGPATH, "%s/plinth_server_id", DataDir);
+		snprintf(store_id_path, MAXPGPATH, "%s/plinth_store_id", DataDir);
 		/* Postgres removes pgsql_tmp* entries there when it restarts. */
 		snprintf(spill_directory, MAXPGPATH, "%s/base/%s", DataDir, PG_TEMP_FILES_DIR);
 		{
@@ -203,6 +205,7 @@ plinth_configure(const char *database_name)
 	config.server_home = server_home;
 	config.in_recovery = RecoveryInProgress();
 	config.server_id_path = server_id_path;
+	config.store_id_path = store_id_path;
 	config.backend_id = MyBackendId;
 	config.server_timeout_ms = plinth_server_timeout_ms;
 	config.isolation = XactIsoLevel;

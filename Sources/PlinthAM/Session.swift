@@ -32,6 +32,9 @@ public final class Session {
         public var serverHome = ""
         public var inRecovery = false
         public var serverIDPath = ""
+        /// The file that names the store this server's tables are in
+        /// (empty: not checked).
+        public var storeIDPath = ""
         public var backendID: Int32 = 0
         /// plinth.server_timeout: also how long a commit barrier may stand
         /// still before a waiter finishes the commit itself.
@@ -163,7 +166,7 @@ public final class Session {
                     + "an empty plinth.cluster_file selects the embedded store."
                 throw e
             }
-            try checkFormat(s)
+            try refusing { () throws(PlinthError) in try checkFormat(s) }
             foundationDB = s
             let barriered = CommitBarrier(s, stallMilliseconds: Self.barrierStall(config))
         barriered.committerGone = { [unowned self] id in self.stageOwnerGone(id) }
@@ -175,7 +178,7 @@ public final class Session {
         o.lifetimeMilliseconds = config.lifetimeMilliseconds
         o.mapSizeBytes = config.mapSizeBytes
         let s = try storeCall { () throws(StoreError) in try LMDBStore(path: config.storePath, options: o) }
-        try checkFormat(s)
+        try refusing { () throws(PlinthError) in try checkFormat(s) }
         embedded = s
         let barriered = CommitBarrier(s, stallMilliseconds: Self.barrierStall(config))
         barriered.committerGone = { [unowned self] id in self.stageOwnerGone(id) }
@@ -200,16 +203,39 @@ public final class Session {
         embedded = other.embeddedStore
     }
 
-    /// Refuses a store written in a format this build does not know.
+    /// Why the store was refused at open, whole: Plinth's own transactions
+    /// (`transact`) report an open that failed as an unavailable store with
+    /// its message only, and the entry point reports this instead.
+    public private(set) var openRefusal: PlinthError?
+
+    private func refusing(_ check: () throws(PlinthError) -> Void) throws(PlinthError) {
+        do {
+            try check()
+        } catch {
+            openRefusal = error
+            throw error
+        }
+    }
+
+    /// Refuses a store written in a format this build does not know, and
+    /// one that is not the store this server's tables are in
+    /// (`checkIdentity`).
     private func checkFormat(_ s: any Store) throws(PlinthError) {
-        let found = try storeCall { () throws(StoreError) -> Int64? in
-            try transact(on: s) { tr throws(StoreError) -> Int64? in
+        // The identity, then when the store was made (Unix seconds).
+        let fresh = try IdentityFile.random() + StoredInt.encode(Int64(time(nil)))
+        let (found, stored) = try storeCall { () throws(StoreError) -> (Int64?, Bytes) in
+            try transact(on: s) { tr throws(StoreError) -> (Int64?, Bytes) in
+                var found: Int64?
                 if let v = try tr.get(Keyspace.formatKey, snapshot: false) {
                     guard let version = StoredInt.decode(v) else { throw corruptValue(Keyspace.formatKey, "the store's format version") }
-                    return version
+                    found = version
+                } else {
+                    try tr.set(Keyspace.formatKey, StoredInt.encode(Keyspace.formatVersion))
                 }
-                try tr.set(Keyspace.formatKey, StoredInt.encode(Keyspace.formatVersion))
-                return nil
+                // Stores made before the identity have none until now.
+                if let v = try tr.get(Keyspace.storeIdentityKey, snapshot: false) { return (found, v) }
+                try tr.set(Keyspace.storeIdentityKey, fresh)
+                return (found, fresh)
             }
         }
         if let found, found != Keyspace.formatVersion {
@@ -217,6 +243,32 @@ public final class Session {
                               message: "the store holds data in format \(found); this Plinth reads format \(Keyspace.formatVersion)",
                               detail: nil, hint: "Use the Plinth version that wrote this store.")
         }
+        guard stored.count >= 16 else { throw PlinthError(corruptValue(Keyspace.storeIdentityKey, "the store's identity")) }
+        try checkIdentity(Bytes(stored[0..<16]), made: stored.count >= 24 ? StoredInt.decode(Bytes(stored[16..<24])) : nil)
+    }
+
+    /// A server's catalog names tables whose rows are in one store: pointed
+    /// at another — the embedded store's directory removed or replaced, a
+    /// FoundationDB cluster cleared, a setting changed — its tables would
+    /// say they have no data and its new ones collide with what it
+    /// recorded. The data directory remembers the store it first used
+    /// (`plinth_store_id`, written once the store has its identity) and
+    /// any other is refused.
+    private func checkIdentity(_ identity: Bytes, made: Int64?) throws(PlinthError) {
+        let path = config.storeIDPath
+        guard !path.isEmpty else { return }
+        let recorded = try IdentityFile.recorded(path) { () throws(PlinthError) in identity }
+        guard recorded != identity else { return }
+        let hex: (Bytes) -> String = { $0.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+        let place = config.clusterFile.isEmpty ? "The embedded store at \(config.storePath)" : "The FoundationDB cluster of plinth.cluster_file = '\(config.clusterFile)'"
+        throw PlinthError(sqlstate: .objectNotInPrerequisiteState,
+                          message: "this server's Plinth tables are in another store",
+                          detail: "This server's data directory names store \(hex(recorded)) (\(path)). \(place) is store \(hex(identity))"
+                            + (made.map { Int64(time(nil)).subtractingReportingOverflow($0) }
+                                .flatMap { $0.overflow || $0.partialValue < 0 ? nil : $0.partialValue }
+                                .map { ", made \($0) s ago (a store found missing is made empty)." } ?? "."),
+                          hint: "Point plinth.data_directory or plinth.cluster_file back at the store this server used, or restore it. "
+                            + "To use this store instead, stop the server and remove \(path): its Plinth tables made before then have no rows here.")
     }
 
     /// A short transaction of Plinth's own (ids, allocators), with
@@ -637,40 +689,56 @@ public enum RowIDs {
 
 /// This server's identity: 16 random bytes in `plinth_server_id` in its
 /// data directory, created by the first backend that needs it.
-enum ServerIdentity {
-    static func read(path: String) throws(PlinthError) -> Bytes {
-        func readIdentity() -> Bytes? {
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var buf = Bytes(repeating: 0, count: 64)
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 64) }
-            return n >= 16 ? Bytes(buf[0..<16]) : nil
-        }
-        if let id = readIdentity() { return id }
+/// Files of 16 random bytes in a server's data directory that say which
+/// server it is (`plinth_server_id`) and which store its Plinth tables are
+/// in (`plinth_store_id`).
+enum IdentityFile {
+    static func random() throws(PlinthError) -> Bytes {
         var random = Bytes(repeating: 0, count: 16)
-        let rfd = open("/dev/urandom", O_RDONLY)
-        let got = rfd < 0 ? -1 : random.withUnsafeMutableBytes { Glibc.read(rfd, $0.baseAddress, 16) }
-        if rfd >= 0 { close(rfd) }
+        let fd = open("/dev/urandom", O_RDONLY)
+        let got = fd < 0 ? -1 : random.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 16) }
+        if fd >= 0 { close(fd) }
         if got != 16 {
-            throw PlinthError(sqlstate: .ioError, message: "could not generate this server's identity", detail: nil, hint: nil)
+            throw PlinthError(sqlstate: .ioError, message: "could not read 16 random bytes from /dev/urandom", detail: nil, hint: nil)
         }
-        // Written whole under a name of this process's own, then linked into
-        // place: a process that loses the race (the server's workers start
-        // together) reads the winner's complete file, never a half-written one.
+        return random
+    }
+
+    static func read(_ path: String) -> Bytes? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = Bytes(repeating: 0, count: 64)
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 64) }
+        return n >= 16 ? Bytes(buf[0..<16]) : nil
+    }
+
+    /// What `path` holds; when it holds nothing yet, `identity`, written
+    /// there whole under a name of this process's own and then linked into
+    /// place: a process that loses the race (the server's workers start
+    /// together) reads the winner's complete file, never a half-written one.
+    static func recorded(_ path: String, else identity: () throws(PlinthError) -> Bytes) throws(PlinthError) -> Bytes {
+        if let id = read(path) { return id }
+        let new = try identity()
         let temporary = path + ".\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         if fd >= 0 {
-            let wrote = random.withUnsafeBytes { write(fd, $0.baseAddress, 16) }
+            let wrote = new.withUnsafeBytes { write(fd, $0.baseAddress, 16) }
             let synced = fsync(fd)
             close(fd)
             let linked = wrote == 16 && synced == 0 && link(temporary, path) == 0
             unlink(temporary)
-            if linked { return random }
+            if linked { return new }
         }
         // Another process created it first.
-        if let id = readIdentity() { return id }
+        if let id = read(path) { return id }
         throw PlinthError(sqlstate: .ioError, message: "could not create \"\(path)\": \(String(cString: strerror(errno)))",
                           detail: nil, hint: nil)
+    }
+}
+
+enum ServerIdentity {
+    static func read(path: String) throws(PlinthError) -> Bytes {
+        try IdentityFile.recorded(path, else: IdentityFile.random)
     }
 }

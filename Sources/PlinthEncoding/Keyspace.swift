@@ -81,6 +81,8 @@ public enum Keyspace {
 
     public static let root: Bytes = pack { TupleEncoder.appendString("pl", to: &$0) }
     public static let formatKey: Bytes = pack(root) { TupleEncoder.appendString("format", to: &$0) }
+    /// Random bytes set when the store is first opened: which store this is.
+    public static let storeIdentityKey: Bytes = pack(root) { TupleEncoder.appendString("store", to: &$0) }
     public static let idAllocatorKey: Bytes = pack(root) { TupleEncoder.appendString("ids", to: &$0) }
 
     /// The database id of the empty space a replayed DDL statement reads

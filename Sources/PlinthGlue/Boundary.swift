@@ -12,7 +12,13 @@ func entryPoint(_ body: () throws(PlinthError) -> Void) -> PlinthStatus {
         return PLINTH_OK
     } catch {
         if !error.isPostgresErrorPending {
-            recordError(error)
+            // A store refused at open reached here through one of Plinth's
+            // own transactions, which keep only its message: report it whole.
+            if let refusal = session.openRefusal, refusal.message == error.message {
+                recordError(refusal)
+            } else {
+                recordError(error)
+            }
         }
         return PLINTH_ERROR
     }

@@ -25,6 +25,7 @@ public func plinthSwiftConfigure(_ c: UnsafePointer<PlinthConfig>) {
     n.serverHome = String(cString: p.server_home)
     n.inRecovery = p.in_recovery
     n.serverIDPath = String(cString: p.server_id_path)
+    n.storeIDPath = String(cString: p.store_id_path)
     n.backendID = p.backend_id
     n.serverTimeoutMilliseconds = p.server_timeout_ms
     n.isolation = p.isolation

@@ -15,6 +15,7 @@ final class SessionFixture {
         var c = Session.Config()
         c.storePath = path + "/store"
         c.serverIDPath = path + "/plinth_server_id"
+        c.storeIDPath = path + "/plinth_store_id"
         c.serverHome = "test:" + path
         c.databaseOID = 16384
         c.databaseName = "test"

@@ -1,6 +1,6 @@
 """Faults of the store's file system and of processes: a full disk under the
-store directory, the directory made read-only, the store file at its map
-size, and kill -9 of backends and of the postmaster in a loop during
+store directory, the directory made read-only or removed, the store file at
+its map size, and kill -9 of backends and of the postmaster in a loop during
 commits. Each must end in a clear error with the right SQLSTATE (or a
 restart), lose nothing acknowledged, show nothing unacknowledged, leave the
 server up and readable, and work again once the cause is gone.
@@ -170,6 +170,36 @@ def test_store_directory_made_read_only(ctx):
     s.start()
     s.psql("INSERT INTO t VALUES (101, 'after')")
     assert s.query("SELECT count(*) FROM t") == "101"
+    _no_crash_restart(s)
+
+
+def test_store_directory_removed_or_replaced(ctx):
+    """The embedded store's directory removed (or plinth.data_directory
+    pointed elsewhere): the server must not make an empty store and find
+    its tables without rows, nor collide with what it recorded; every
+    statement that reaches the store says which store it expected (55000),
+    the server stays up, and the store put back works again."""
+    ctx.embedded_only("the store directory")
+    store = os.path.join(ctx.directory("moved-store"), "store")
+    s = ctx.server("moved-store", conf=dict(CONF, **{"plinth.data_directory": f"'{store}'"})).start()
+    s.psql("CREATE EXTENSION plinth; CREATE TYPE mood AS ENUM ('calm', 'cross');"
+           "CREATE TABLE t (id int PRIMARY KEY, m mood);"
+           "INSERT INTO t SELECT g, 'calm' FROM generate_series(1, 100) g;")
+    s.stop()
+    os.rename(store, store + ".away")
+    s.start()
+    for sql in ("SELECT count(*) FROM t", "INSERT INTO t VALUES (101, 'cross')",
+                "CREATE TABLE t2 (id int)", "CREATE TYPE mood2 AS ENUM ('x')"):
+        rc, _, err = s.psql("\\set VERBOSITY verbose\n" + sql, check=False)
+        assert rc != 0 and "55000" in err and "this server's Plinth tables are in another store" in err \
+            and "s ago (a store found missing is made empty)" in err, f"{sql} on a store made in place of the removed one: {err}"
+    _no_crash_restart(s)
+    s.stop()
+    subprocess.run(["rm", "-rf", store], check=True)
+    os.rename(store + ".away", store)
+    s.start()
+    s.psql("INSERT INTO t VALUES (101, 'cross'); CREATE TABLE t2 (id int); INSERT INTO t2 VALUES (1);")
+    assert s.query("SELECT count(*), count(*) FILTER (WHERE m = 'cross') FROM t") == "101|1"
     _no_crash_restart(s)
 
 

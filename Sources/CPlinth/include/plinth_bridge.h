@@ -107,6 +107,7 @@ typedef struct PlinthConfig
 	const char *server_home;	/* "host:data directory" of this server */
 	bool		in_recovery;	/* a standby: reads only */
 	const char *server_id_path; /* file with this server's identity */
+	const char *store_id_path;	/* file naming the store it uses */
 	int32_t		backend_id;		/* spreads statistics counters */
 	int32_t		server_timeout_ms;	/* plinth.server_timeout */
 	int32_t		isolation;		/* XactIsoLevel: XACT_READ_COMMITTED (1) ... */
