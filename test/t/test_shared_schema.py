@@ -192,7 +192,7 @@ def test_concurrent_ddl_on_two_servers(ctx):
     for s in (a, b, c):
         _wait_for(f"{os.path.basename(s.dir)} to apply b's table",
                   lambda: s.query("SELECT string_agg(attname, ',') FROM pg_attribute "
-                                  "WHERE attrelid = 'same'::regclass AND attnum > 0") == "mine_is_b")
+                                  "WHERE attrelid = to_regclass('same') AND attnum > 0") == "mine_is_b")
 
     # DDL on all three at once, many times: every statement that returned
     # success is on every server, and the catalogs agree.
