@@ -256,8 +256,6 @@ public final class IndexScan {
     private func fill() throws(StoreError) {
         queue.removeAll(keepingCapacity: true)
         queuePos = 0
-        var rows: [Bytes] = []
-        var rowIDs: [Int64] = []
         while queue.count < lookahead && rangeIndex >= 0 && rangeIndex < readRanges.count {
             if it == nil {
                 try openIterator()
@@ -282,16 +280,15 @@ public final class IndexScan {
                 continue
             case .some(.some(.some(let e))):
                 queue.append((e.0, e.1, e.2, rangeIndex))
-                if prefetchRows {
-                    rows.append(t.db.rowKey(descriptor.table, e.1))
-                    rowIDs.append(e.1)
-                }
             }
         }
         lookahead = min(lookahead * 4, 512)
         // Rows of an index whose order follows theirs (a serial key) are
         // neighbours: read as one span.
-        if !rows.isEmpty { try t.txn.prefetch(rows, spanLimit: nearbySpanLimit(ids: rowIDs)) }
+        if prefetchRows && !queue.isEmpty {
+            let rows = queue.map(\.row)
+            try t.txn.prefetch(rows.map { t.db.rowKey(descriptor.table, $0) }, spanLimit: nearbySpanLimit(ids: rows))
+        }
     }
 
     /// Starts over from the last entry handed out (or from the end of the

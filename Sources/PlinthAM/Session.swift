@@ -225,15 +225,17 @@ public final class Session {
         let fresh = try IdentityFile.random() + StoredInt.encode(Int64(time(nil)))
         let (found, stored) = try storeCall { () throws(StoreError) -> (Int64?, Bytes) in
             try transact(on: s) { tr throws(StoreError) -> (Int64?, Bytes) in
+                // Both in one round trip: every backend reads them once.
+                let v = try tr.getMany([Keyspace.formatKey, Keyspace.storeIdentityKey], snapshot: false)
                 var found: Int64?
-                if let v = try tr.get(Keyspace.formatKey, snapshot: false) {
-                    guard let version = StoredInt.decode(v) else { throw corruptValue(Keyspace.formatKey, "the store's format version") }
+                if let format = v[0] {
+                    guard let version = StoredInt.decode(format) else { throw corruptValue(Keyspace.formatKey, "the store's format version") }
                     found = version
                 } else {
                     try tr.set(Keyspace.formatKey, StoredInt.encode(Keyspace.formatVersion))
                 }
                 // Stores made before the identity have none until now.
-                if let v = try tr.get(Keyspace.storeIdentityKey, snapshot: false) { return (found, v) }
+                if let identity = v[1] { return (found, identity) }
                 try tr.set(Keyspace.storeIdentityKey, fresh)
                 return (found, fresh)
             }
@@ -259,7 +261,7 @@ public final class Session {
         guard !path.isEmpty else { return }
         let recorded = try IdentityFile.recorded(path) { () throws(PlinthError) in identity }
         guard recorded != identity else { return }
-        let hex: (Bytes) -> String = { $0.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+        let hex: (Bytes) -> String = { $0.map(hexByte).joined() }
         let place = config.clusterFile.isEmpty ? "The embedded store at \(config.storePath)" : "The FoundationDB cluster of plinth.cluster_file = '\(config.clusterFile)'"
         throw PlinthError(sqlstate: .objectNotInPrerequisiteState,
                           message: "this server's Plinth tables are in another store",
@@ -687,8 +689,6 @@ public enum RowIDs {
     public static let largestBlock: Int64 = 16_384
 }
 
-/// This server's identity: 16 random bytes in `plinth_server_id` in its
-/// data directory, created by the first backend that needs it.
 /// Files of 16 random bytes in a server's data directory that say which
 /// server it is (`plinth_server_id`) and which store its Plinth tables are
 /// in (`plinth_store_id`).
@@ -737,6 +737,8 @@ enum IdentityFile {
     }
 }
 
+/// This server's identity: 16 random bytes in `plinth_server_id` in its
+/// data directory, created by the first backend that needs it.
 enum ServerIdentity {
     static func read(path: String) throws(PlinthError) -> Bytes {
         try IdentityFile.recorded(path, else: IdentityFile.random)

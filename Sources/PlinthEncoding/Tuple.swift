@@ -866,7 +866,7 @@ extension Tuple: CustomStringConvertible {
 }
 
 /// Two lowercase hex digits.
-func hexByte(_ b: UInt8) -> String {
+public func hexByte(_ b: UInt8) -> String {
     let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
     return String([digits[Int(b >> 4)], digits[Int(b & 0x0f)]])
 }

@@ -35,10 +35,10 @@ extension StoreTransaction {
     }
 
     /// `getMany(keys)` through one read of their span (see
-    /// `getRangesNearby`); for snapshot reads only — a span read would
-    /// conflict with writes to keys between them.
+    /// `getRangesNearby`; `spanLimit` 0: key by key); for snapshot reads
+    /// only — a span read would conflict with writes to keys between them.
     public func getManyNearby(_ keys: [Bytes], spanLimit: Int) throws(StoreError) -> [Bytes?] {
-        guard keys.count > 1, let span = Self.span(keys.map(KeyRange.single)) else {
+        guard keys.count > 1, spanLimit > 0, let span = Self.span(keys.map(KeyRange.single)) else {
             return try getMany(keys, snapshot: true)
         }
         guard let read = try readSpan(span, spanLimit: spanLimit) else { return try getMany(keys, snapshot: true) }

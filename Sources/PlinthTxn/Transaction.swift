@@ -171,15 +171,15 @@ public final class Transaction {
 
     /// The newest committed values of `keys`, read in a store transaction
     /// of their own: after this transaction took the lock of the row they
-    /// belong to, no one else can change them. `spanLimit`: the keys lie
-    /// close together (`getManyNearby`).
+    /// belong to, no one else can change them. `spanLimit`: when the keys
+    /// lie close together (`getManyNearby`; 0: read key by key).
     public func readCurrent(_ keys: [Bytes], spanLimit: Int = 0) throws(StoreError) -> [Bytes?] {
         let t = try currentReader()
         defer {
             pastCounters += t.counters
             t.cancel()
         }
-        return spanLimit > 0 ? try t.getManyNearby(keys, spanLimit: spanLimit) : try t.getMany(keys, snapshot: true)
+        return try t.getManyNearby(keys, spanLimit: spanLimit)
     }
 
     /// From now on `key` reads as `value` where the snapshot would answer
@@ -360,12 +360,12 @@ public final class Transaction {
     public func isCached(_ key: Bytes) -> Bool { cache[HashedKey(key)] != nil }
 
     /// Reads these keys now, in one round trip, so that later gets are free.
-    /// `spanLimit`: the keys lie close together (`getManyNearby`).
+    /// `spanLimit`: when the keys lie close together (`getManyNearby`; 0:
+    /// read key by key).
     public func prefetch(_ keys: [Bytes], spanLimit: Int = 0) throws(StoreError) {
         let missing = keys.filter { cache[HashedKey($0)] == nil && pinnedRow($0) == nil }
         guard !missing.isEmpty else { return }
-        let t = try storeTransaction()
-        let got = spanLimit > 0 ? try t.getManyNearby(missing, spanLimit: spanLimit) : try t.getMany(missing, snapshot: true)
+        let got = try storeTransaction().getManyNearby(missing, spanLimit: spanLimit)
         for (k, v) in zip(missing, got) {
             noteRead(k)
             remember(k, v)

@@ -309,7 +309,7 @@ public final class WriteBuffer {
         candidateBytes = 0
         generation += 1
         // The spilled keys' fate is `openOwners`'; only keys in memory stay listed.
-        for (s, keys) in keysBySubid { keysBySubid[s] = keys.filter { entries[$0] != nil } }
+        keysBySubid = keysBySubid.mapValues { $0.filter { entries[$0] != nil } }
     }
 
     // A spilled version: flags (1 value, 2 prior, 4 fresh), seq, cid,
