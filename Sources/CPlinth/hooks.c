@@ -423,7 +423,7 @@ plinth_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	 * may read the parents pinned for it.
 	 */
 	if (plinth_in_use)
-		plinth_swift_statement_snapshot(XactIsoLevel, executor_depth == 0 && plinth_statement_depth == 0,
+		plinth_swift_statement_snapshot(plinth_read_isolation(), executor_depth == 0 && plinth_statement_depth == 0,
 										queryDesc->operation == CMD_SELECT && InNoForceRLSOperation());
 	executor_depth++;
 	PG_TRY();
@@ -515,7 +515,7 @@ plinth_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		plinth_swift_statement_start();
 	}
 	if (plinth_in_use)
-		plinth_swift_statement_snapshot(XactIsoLevel, depth == 0, false);
+		plinth_swift_statement_snapshot(plinth_read_isolation(), depth == 0, false);
 	/* A database statement another server ran, and this one has applied already. */
 	if ((pstmt = plinth_database_statement_begin(pstmt)) == NULL)
 	{

@@ -85,8 +85,9 @@ plinth_define_settings(void)
 							 &plinth_durable, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("plinth.transaction_lifetime",
-							"Embedded store: how long a transaction may run (FoundationDB: 5 s).",
-							NULL,
+							"Embedded store: how long a SERIALIZABLE transaction that writes may run from its first read (FoundationDB: 5 s).",
+							"Snapshot reads (READ COMMITTED statements, REPEATABLE READ, SERIALIZABLE READ ONLY) "
+							"are not bound by it on the embedded store.",
 							&plinth_transaction_lifetime_ms, 5000, 100, 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("plinth.write_buffer_memory",
@@ -208,9 +209,23 @@ plinth_configure(const char *database_name)
 	config.store_id_path = store_id_path;
 	config.backend_id = MyBackendId;
 	config.server_timeout_ms = plinth_server_timeout_ms;
-	config.isolation = XactIsoLevel;
+	config.isolation = plinth_read_isolation();
 	config.incarnation = plinth_incarnation();
 	plinth_swift_configure(&config);
+}
+
+/*
+ * The isolation level Plinth reads at: Postgres's, except that a
+ * SERIALIZABLE READ ONLY transaction (pg_dump --serializable-deferrable, a
+ * report) reads as REPEATABLE READ does, one store snapshot without conflict
+ * ranges. It is serializable all the same: every SERIALIZABLE writer commits
+ * in the store's order, and a snapshot holds a prefix of that order. It also
+ * reads for any time on the embedded store (docs/design.md, "Transactions").
+ */
+int
+plinth_read_isolation(void)
+{
+	return XactIsoLevel == XACT_SERIALIZABLE && XactReadOnly ? XACT_REPEATABLE_READ : XactIsoLevel;
 }
 
 /*

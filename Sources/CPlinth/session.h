@@ -48,6 +48,7 @@ extern void (*plinth_row_inserted_hook) (void);
 extern void plinth_define_settings(void);
 extern void plinth_require_preload(void);
 extern void plinth_prepare(void);
+extern int	plinth_read_isolation(void);
 extern void plinth_prepare_worker(void);
 extern void plinth_register_worker(const char *name, const char *function, int flags);
 extern void plinth_note_beat(TimestampTz began);

@@ -452,6 +452,7 @@ public final class Session {
 
     /// SERIALIZABLE keeps FoundationDB's optimistic model; the other levels
     /// read snapshots without conflicts and order writers with row locks.
+    /// (SERIALIZABLE READ ONLY comes as REPEATABLE READ: plinth_read_isolation.)
     static func readMode(isolation: Int32) -> Transaction.ReadMode {
         isolation >= 3 ? .serializable : .snapshot
     }
@@ -464,7 +465,12 @@ public final class Session {
     /// pinned for it (`TransactionState.readParentKeys`).
     public func statementSnapshot(isolation: Int32, topLevel: Bool, foreignKeyCheck: Bool) {
         guard let t = current else { return }
-        t.txn.mode = Self.readMode(isolation: isolation)
+        let mode = Self.readMode(isolation: isolation)
+        // A SERIALIZABLE transaction made READ ONLY after it read or wrote
+        // (Postgres allows it at any time) keeps the conflicts it took.
+        if mode == .serializable || t.txn.mode == .snapshot || (!t.txn.hasStoreTransaction && t.txn.buffer.isEmpty) {
+            t.txn.mode = mode
+        }
         t.txn.newestStandsForSnapshot = isolation <= 1
         t.txn.servesPinnedParents = foreignKeyCheck && isolation <= 1
         if topLevel { t.deferred.statementLocks = 0 }

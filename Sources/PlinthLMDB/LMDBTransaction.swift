@@ -34,6 +34,8 @@ final class LMDBTransaction: StoreTransaction {
     private var startNanoseconds: UInt64 = 0
     private var state = State.active
     private var lifetimeNanoseconds: UInt64
+    /// `readOnly()` was said (kept across a reset, as FoundationDB's is set again).
+    private var readsOnly = false
 
     private var mutations: [Mutation] = []
     /// The overlay holds mutations[..<overlaid]. It is brought up to date by
@@ -81,7 +83,13 @@ final class LMDBTransaction: StoreTransaction {
     /// the lifetime fails, and so does the commit of a transaction that read
     /// at one. Writes are not checked (FoundationDB buffers them), and a
     /// transaction that never read takes its read version at commit.
-    private func checkAge() throws(StoreError) {
+    /// A transaction that said it only reads (`readOnly()`) reads for as
+    /// long as it lives: LMDB keeps the pages of a reader's snapshot until
+    /// it ends, and the rule's other reason, the conflict history a commit
+    /// is checked against, does not concern it. Its commit, should it
+    /// write after all, is checked as any other.
+    private func checkAge(commit: Bool = false) throws(StoreError) {
+        if readsOnly && !commit { return }
         if reader != nil && monotonicNanoseconds() - startNanoseconds > lifetimeNanoseconds {
             throw StoreError(.transactionTooOld)
         }
@@ -564,7 +572,7 @@ final class LMDBTransaction: StoreTransaction {
             finish(.committed)
             return -1
         }
-        try checkAge()
+        try checkAge(commit: true)
         // Only the merged request counts. The running count is close: a set
         // that splits a cleared range costs 24 bytes more than counted, and
         // every mutation at least 56, so the merged size is under 1.5 times
@@ -699,4 +707,6 @@ final class LMDBTransaction: StoreTransaction {
     func cancel() {
         finish(.cancelled)
     }
+
+    func readOnly() { readsOnly = true }
 }

@@ -68,6 +68,36 @@ import PlinthLMDB
         #expect(try tr.commit() > 0)
     }
 
+    /// A transaction that only reads keeps its snapshot for as long as it
+    /// lives (LMDB keeps the pages): pg_dump, a report, a slow cursor. A
+    /// write made through it after all is checked at commit as any other.
+    @Test func readOnlySnapshotOutlivesTheLifetime() throws {
+        let f = try StoreFixture(lifetimeMilliseconds: 200)
+        try transact(f.store) { t throws(StoreError) in try t.set(b("a"), b("old")) }
+        let tr = try f.store.beginTransaction()
+        tr.readOnly()
+        #expect(try tr.get(b("a"), snapshot: true) == b("old"))
+        try transact(f.store) { t throws(StoreError) in try t.set(b("a"), b("new")) }
+        usleepMilliseconds(350)
+        #expect(try tr.get(b("a"), snapshot: true) == b("old"))
+        #expect(try tr.getRange(.firstGreaterOrEqual(b("a")), .firstGreaterOrEqual(b("b")),
+                                options: RangeOptions(limit: 0, mode: .wantAll)).count == 1)
+        _ = try tr.get(b("a"), snapshot: false)
+        try tr.set(b("a"), b("late"))
+        do {
+            _ = try tr.commit()
+            Issue.record("a write through an expired read-only snapshot committed")
+        } catch {
+            #expect(error.knownCode == .transactionTooOld)
+        }
+        // Still read only after a reset, as FoundationDB's option is set again.
+        tr.reset()
+        _ = try tr.get(b("a"), snapshot: true)
+        usleepMilliseconds(350)
+        #expect(try tr.get(b("a"), snapshot: true) == b("new"))
+        #expect(try tr.commit() == -1)
+    }
+
     @Test func systemKeysAreNotWritable() throws {
         let f = try StoreFixture()
         let tr = try f.store.beginTransaction()
