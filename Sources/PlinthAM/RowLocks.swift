@@ -201,29 +201,65 @@ extension TransactionState {
         try lock(prefixes: [prefix], mode: mode, subid: subid, waitXid: waitXid, topXid: topXid).blocked ?? .acquired
     }
 
+    /// The lock of a row and, where the store keeps the locks among the
+    /// data (FoundationDB: `Store.volatileSpaceIsData`), the newest
+    /// committed version of the row, read in the lock's own store
+    /// transaction — one round trip, where a read after the lock took two
+    /// more (a read version, the read). Read before the lock commits, it is
+    /// still the newest once the lock is held: a writer of the row holds
+    /// the row's lock until its data is committed, so it either ended
+    /// before this read version (its write is read here) or its lock meets
+    /// this transaction's read of the lock keys (a conflict: retried); the
+    /// row's own read conflict covers writers that take no lock
+    /// (SERIALIZABLE). `newest` is nil when not read (the embedded store,
+    /// the lock held already or not taken): the caller reads it after.
+    func lock(prefix: Bytes, readingRow row: Bytes, mode: RowLockMode, subid: UInt32, waitXid: UInt32,
+              topXid: Int64) throws(PlinthError) -> (LockAttempt, newest: Bytes??) {
+        let (_, blocked, newest) = try lockObjects([prefix], mode: mode, subid: subid, waitXid: waitXid, topXid: topXid,
+                                                  readingRow: row)
+        return (blocked ?? .acquired, blocked == nil ? newest : nil)
+    }
+
     /// Locks of several objects in one volatile transaction, in order, up
     /// to the first a running transaction holds: returns how many were
     /// taken (they stay taken) and what blocked the next.
     public func lock(prefixes: [Bytes], mode: RowLockMode, subid: UInt32, waitXid: UInt32,
                      topXid: Int64) throws(PlinthError) -> (acquired: Int, blocked: LockAttempt?) {
+        let (acquired, blocked, _) = try lockObjects(prefixes, mode: mode, subid: subid, waitXid: waitXid, topXid: topXid)
+        return (acquired, blocked)
+    }
+
+    private func lockObjects(_ prefixes: [Bytes], mode: RowLockMode, subid: UInt32, waitXid: UInt32, topXid: Int64,
+                             readingRow: Bytes? = nil) throws(PlinthError) -> (Int, LockAttempt?, Bytes??) {
         var todo: [Bytes] = []
         var skipped = 0
         for p in prefixes {
             if todo.isEmpty, let held = locks.mode(p), held >= mode { skipped += 1 } else { todo.append(p) }
         }
-        guard !todo.isEmpty else { return (prefixes.count, nil) }
+        guard !todo.isEmpty else { return (prefixes.count, nil, nil) }
         let me = try session.lockHolder(topXid: topXid)
         locks.holder = me
         let writeRecord = !locks.recorded
         var followed: [Bytes] = []
+        let row = try readingRow.flatMap { (r) throws(PlinthError) in try session.openStore().volatileSpaceIsData ? r : nil }
+        var newest: Bytes??
         let (taken, blocked) = try storeCall { () throws(StoreError) -> (Int, LockAttempt?) in
-            try session.transact(volatile: true) { tr throws(StoreError) -> (Int, LockAttempt?) in
+            try session.transact(volatile: true, readsData: row != nil) { tr throws(StoreError) -> (Int, LockAttempt?) in
                 followed = []
                 // Every object's locks in one round trip; in one request
                 // while few locks lie among them (the volatile space holds
                 // only locks held).
                 let ranges = todo.map { let (b, e) = Keyspace.prefixRange($0); return KeyRange(b, e) }
-                let firsts = try tr.getRangesNearby(ranges, spanLimit: nearbySpanLimit(count: todo.count), snapshot: false)
+                var firsts: [KVBatch]
+                if let row {
+                    // The row beside the locks, in the same round trip.
+                    firsts = try tr.getRanges(ranges + [KeyRange(row, keyAfter(row))],
+                                              options: RangeOptions(limit: 0, snapshot: false, mode: .wantAll))
+                    let got = firsts.removeLast()
+                    newest = .some(got.count > 0 ? got.valueBytes(0) : nil)
+                } else {
+                    firsts = try tr.getRangesNearby(ranges, spanLimit: nearbySpanLimit(count: todo.count), snapshot: false)
+                }
                 var taken = 0
                 for (prefix, first) in zip(todo, firsts) {
                     if let held = locks.mode(prefix), held >= mode {
@@ -265,7 +301,7 @@ extension TransactionState {
             }
         }
         if taken > 0 { locks.recorded = true }
-        return (skipped + taken, blocked)
+        return (skipped + taken, blocked, newest)
     }
 
     /// The running transaction of another session that is updating or
@@ -419,6 +455,7 @@ extension TransactionState {
     /// locks and its record go, record last — a remote waiter that sees the
     /// record gone finds the locks free too (`isRunning`).
     func releaseAllLocks() throws(StoreError) {
+        if txn.releasedLocksInCommit { locks = HeldLocks() }
         guard let me = locks.holder, locks.recorded else { return }
         let keys = locks.objects.keys.map { $0.bytes + me.bytes }
         var i = 0
@@ -433,6 +470,23 @@ extension TransactionState {
         } while i < keys.count
         locks = HeldLocks()
     }
+
+    /// Where the store keeps locks among the data (FoundationDB), the
+    /// commit's own store transaction releases them with its writes
+    /// (`Transaction.releaseLocksInCommit`): the round trips of a
+    /// transaction of their own saved, and the locks free the moment the
+    /// writes are in. A few only, so the commit stays well inside the
+    /// store's limits; more go after it, as on the embedded store.
+    func releaseLocksWithCommit() throws(PlinthError) {
+        guard let me = locks.holder, locks.recorded, !locks.forgotten,
+              locks.objects.count <= Self.locksReleasedInCommit, try session.openStore().volatileSpaceIsData else { return }
+        // The locks held when the commit is made (the state outlives it).
+        txn.releaseLocksInCommit = { [unowned self] tr throws(StoreError) in
+            for k in locks.objects.keys { try tr.clear(k.bytes + me.bytes) }
+            try tr.clear(Keyspace.Live.transactionKey(me))
+        }
+    }
+    static let locksReleasedInCommit = 1_000
 }
 
 extension Session {

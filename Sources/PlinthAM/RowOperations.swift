@@ -222,7 +222,8 @@ extension TransactionState {
         }
         deferred.statementLocks += 1
         let (subid, waitXid, topXid) = (ctx.subid, ctx.waitXid, ctx.topXid)
-        let attempt = try lock(prefix: prefix, mode: mode, subid: subid, waitXid: waitXid, topXid: topXid)
+        let (attempt, newestRead) = try lock(prefix: prefix, readingRow: key, mode: mode, subid: subid, waitXid: waitXid,
+                                             topXid: topXid)
         if case .blocked = attempt { return .blocked(attempt) }
         if let to = movedRows[HashedKey(key)] { return .moved(to: to) }
         // Held since before: the row has not changed since that lock was
@@ -230,7 +231,9 @@ extension TransactionState {
         if let h = heldBefore, h >= .share { return .current }
         if try txn.buffer.ownLatest(key) != nil { return .current }
         let (seen, newest) = try storeCall { () throws(StoreError) -> (Bytes?, Bytes?) in
-            (try txn.snapshotValue(key), try txn.readCurrent([key])[0])
+            let newest: Bytes?
+            if let n = newestRead { newest = n } else { newest = try txn.readCurrent([key])[0] }
+            return (try txn.snapshotValue(key), newest)
         }
         if newest == seen { return .current }
         // FOR KEY SHARE holds across an UPDATE that kept the key columns, as

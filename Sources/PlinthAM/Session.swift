@@ -275,15 +275,18 @@ public final class Session {
 
     /// A short transaction of Plinth's own (ids, allocators), with
     /// FoundationDB's retry loop (bounded, and answering interrupts). Never
-    /// used for the user's data.
-    public func transact<R>(on s: (any Store)? = nil, volatile: Bool = false,
+    /// used to write the user's data. `readsData`: a volatile transaction
+    /// that also reads data keys (a row lock reading its row), where the
+    /// store keeps both together (`Store.volatileSpaceIsData`): it is made
+    /// as a data transaction, through the commit barrier.
+    public func transact<R>(on s: (any Store)? = nil, volatile: Bool = false, readsData: Bool = false,
                             _ body: (any StoreTransaction) throws(StoreError) -> R) throws(StoreError) -> R {
         let st: any Store
         if let s { st = s } else {
             do { st = try openStore() } catch { throw StoreError(.storeUnavailable, error.message) }
         }
         // Volatile transactions are round trips, not commits of data.
-        return try st.transact(volatile: volatile, counters: { c in
+        return try st.transact(volatile: volatile && !readsData, counters: { c in
             var c = c
             if volatile { c.commits = 0 }
             self.sessionCounters += c
@@ -505,6 +508,7 @@ public final class Session {
         // Its row locks are this server's: if other servers declared it
         // dead, they may have taken them — commit nothing then.
         if t.locks.recorded && !livenessRecent() { try checkNotDeclaredDead() }
+        try t.releaseLocksWithCommit()
         guardDefinitions(t)
         liftFences(t, commit: true)
         let statementFencesLifted = liftStatementFences(t)

@@ -11,6 +11,8 @@ import PlinthStore
 /// so an unreachable cluster ends in an error rather than a hang.
 public final class FDBStore: Store {
     public var engineName: String { "foundationdb" }
+    /// Row locks are ordinary keys here (`Keyspace.live`).
+    public var volatileSpaceIsData: Bool { true }
 
     /// The cluster file given to open (nil: FoundationDB's default).
     public let clusterFile: String?

@@ -21,6 +21,11 @@ public protocol Store: AnyObject {
     /// lock costs no disk flush (`VolatileSpace`). A volatile transaction
     /// must not read or write data keys, nor data transactions volatile keys.
     func beginVolatileTransaction() throws(StoreError) -> any StoreTransaction
+    /// Whether the volatile space is kept among the data (FoundationDB):
+    /// then one store transaction may hold both, so that a lock and the
+    /// newest version of its row are read in one round trip and a commit
+    /// releases its locks with its writes. false: never mix them.
+    var volatileSpaceIsData: Bool { get }
     /// The version of the store's last commit, when the engine knows it
     /// without a round trip (the embedded engine; nil on FoundationDB): a
     /// transaction reading at it reads the newest state.
@@ -31,6 +36,7 @@ public protocol Store: AnyObject {
 
 extension Store {
     public func beginVolatileTransaction() throws(StoreError) -> any StoreTransaction { try beginTransaction() }
+    public var volatileSpaceIsData: Bool { false }
     public func latestVersionHint() -> Int64? { nil }
 }
 

@@ -37,6 +37,7 @@ public final class CommitBarrier: Store {
         BarrierTransaction(try base.beginTransaction(), self)
     }
     public func beginVolatileTransaction() throws(StoreError) -> any StoreTransaction { try base.beginVolatileTransaction() }
+    public var volatileSpaceIsData: Bool { base.volatileSpaceIsData }
     public func latestVersionHint() -> Int64? { base.latestVersionHint() }
     public var engineName: String { base.engineName }
 

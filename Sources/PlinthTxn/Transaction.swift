@@ -101,6 +101,12 @@ public final class Transaction {
     public var commitGuard: ((any StoreTransaction) throws(StoreError) -> Void)?
     /// The commit changes the store's metadata version (a DDL commit).
     public var bumpsMetadataVersion = false
+    /// Writes the release of the transaction's row locks into a commit made
+    /// in one store transaction (where the store keeps locks among the data:
+    /// Session.commit), which then says so in `releasedLocksInCommit`. A
+    /// commit in steps holds its locks until its apply is done: not there.
+    public var releaseLocksInCommit: ((any StoreTransaction) throws(StoreError) -> Void)?
+    public private(set) var releasedLocksInCommit = false
 
     private func runCommitChecks(_ t: any StoreTransaction) throws(StoreError) {
         for c in commitChecks where try t.get(c.key, snapshot: false) != c.expected { throw c.error }
@@ -633,8 +639,7 @@ public final class Transaction {
             try runCommitChecks(t)
             try commitGuard?(t)
             try apply(to: t)
-            if bumpsMetadataVersion { try t.bumpMetadataVersion() }
-            return try t.commit()
+            return try commitOneStep(t)
         }
         guard hasWrites else {
             if let tr {
@@ -648,8 +653,15 @@ public final class Transaction {
         try commitGuard?(t)
         try addPointConflicts(to: t)
         try apply(to: t)
+        return try commitOneStep(t)
+    }
+
+    private func commitOneStep(_ t: any StoreTransaction) throws(StoreError) -> Int64 {
         if bumpsMetadataVersion { try t.bumpMetadataVersion() }
-        return try t.commit()
+        try releaseLocksInCommit?(t)
+        let version = try t.commit()
+        releasedLocksInCommit = releaseLocksInCommit != nil
+        return version
     }
 
     /// Past this many bytes (as FoundationDB counts a commit, `CommitSize`)
